@@ -1,0 +1,280 @@
+"""The `docsbot` command: ingest, search, eval and demo on the embedded default or a Qdrant server."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, NoReturn
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from docsbot.config import (
+    COLLECTION_NAME_PATTERN,
+    ConfigError,
+    MarkdownFolderSource,
+    Settings,
+    load_collections,
+    load_settings,
+)
+from docsbot.index.errors import IndexStoreError
+
+if TYPE_CHECKING:  # imported lazily at run time so `docsbot --help` stays fast
+    from docsbot.documents import Source
+    from docsbot.index.search import Searcher, SearchMode
+
+app = typer.Typer(
+    help="docsbot: answers questions from your documentation, with citations.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+# Piped output gets a wide console so deep links are never folded mid-URL.
+out = Console(width=None if sys.stdout.isatty() else 200)
+err = Console(stderr=True)
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    raise typer.Exit(code)
+
+
+def warn(message: str) -> None:
+    err.print(f"[yellow]warning:[/] {message}", highlight=False)
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except ConfigError as error:
+        fail(str(error))
+
+
+def _check_collection_name(name: str) -> str:
+    if not re.match(COLLECTION_NAME_PATTERN, name):
+        fail(f"collection name {name!r} must be lower-case letters, digits, '-' or '_' (at most 63 characters)")
+    return name
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=False,
+        disable=not err.is_terminal,
+    )
+
+
+CollectionOpt = Annotated[str, typer.Option("--collection", "-c", help="Docs collection name.")]
+
+
+@app.command()
+def ingest(
+    collection: CollectionOpt,
+    source_dir: Annotated[
+        Path | None, typer.Option(help="A folder of Docusaurus .md/.mdx files (else the collections file).")
+    ] = None,
+    url_map: Annotated[Path | None, typer.Option(help="relative_path<TAB>url file for --source-dir.")] = None,
+    docs_base_url: Annotated[
+        str | None, typer.Option(help="Docs root URL for --source-dir, when there is no --url-map.")
+    ] = None,
+    source_name: Annotated[str, typer.Option(help="Name of the --source-dir source in the index.")] = "docs",
+    trailing_slash: Annotated[
+        bool | None, typer.Option(help="The site's Docusaurus trailingSlash setting, with --docs-base-url.")
+    ] = None,
+    rebuild: Annotated[bool, typer.Option(help="Drop the collection first and index from scratch.")] = False,
+) -> None:
+    """Index a collection's documents incrementally: only changed chunks are embedded."""
+    from docsbot.ingest import IngestReport, ingest_folder
+
+    _check_collection_name(collection)
+    settings = _settings()
+    if source_dir is not None:
+        if url_map is None and not docs_base_url:
+            fail("--source-dir needs --url-map FILE or --docs-base-url URL to know each page's public URL")
+        sources = [
+            MarkdownFolderSource(
+                kind="markdown_folder",
+                name=source_name,
+                path=source_dir,
+                url_map=url_map,
+                docs_base_url=docs_base_url,
+                trailing_slash=trailing_slash,
+            )
+        ]
+    else:
+        if settings.collections_file is None:
+            fail("no collections file: set DOCSBOT_COLLECTIONS_FILE, or give --source-dir")
+        try:
+            config = load_collections(settings.collections_file).get(collection)
+        except ConfigError as error:
+            fail(str(error))
+        sources = [s for s in config.sources if isinstance(s, MarkdownFolderSource)]
+        for skipped in config.sources:
+            if not isinstance(skipped, MarkdownFolderSource):
+                warn(f"source {skipped.name!r} ({skipped.kind}) is crawled by 'docsbot scrape', not ingest")
+        if not sources:
+            fail(f"collection {collection!r} has no markdown_folder source to ingest")
+
+    from docsbot.index.factory import make_embedder, make_sparse, open_index
+
+    try:
+        index = open_index(settings, collection)
+        if rebuild:
+            index.drop()
+        embedder = make_embedder(settings)
+        sparse = make_sparse()
+        reports: list[IngestReport] = []
+        with _progress() as progress:
+            for source in sources:
+                task = progress.add_task(f"{collection}/{source.name}", total=None)
+
+                def set_total(n: int, task: TaskID = task) -> None:
+                    progress.update(task, total=n)
+
+                def advance(_page: object, task: TaskID = task) -> None:
+                    progress.advance(task)
+
+                report = ingest_folder(index, embedder, sparse, source, on_total=set_total, on_page=advance)
+                reports.append(report)
+    except (IndexStoreError, ConfigError, ValueError, OSError) as error:
+        fail(str(error))
+    from docsbot.terminal import ingest_table
+
+    for report in reports:
+        for problem in report.problems:
+            warn(f"{problem.path}: {problem.kind}: {problem.message}")
+        out.print(ingest_table(collection, report))
+
+
+@app.command()
+def search(
+    collection: CollectionOpt,
+    query: Annotated[str, typer.Argument(help="What to look for.")],
+    limit: Annotated[int, typer.Option(min=1, max=50)] = 5,
+    mode: Annotated[str, typer.Option(help="hybrid, dense or sparse.")] = "hybrid",
+) -> None:
+    """Search a collection and print the best sections."""
+    searcher = _searcher(collection, mode)
+    result = searcher.search(query, limit=limit, mode=_mode(mode))
+    if not result.sources:
+        out.print("No matching sections.")
+        return
+    from docsbot.terminal import sources_table
+
+    out.print(sources_table(f"{collection}: {query}", result.sources))
+
+
+def _mode(mode: str) -> SearchMode:
+    if mode not in ("hybrid", "dense", "sparse"):
+        fail(f"--mode must be hybrid, dense or sparse, got {mode!r}")
+    return mode  # type: ignore[return-value]
+
+
+def _searcher(collection: str, mode: str) -> Searcher:
+    from docsbot.index.factory import make_embedder, make_sparse, open_index
+    from docsbot.index.search import Searcher
+
+    _check_collection_name(collection)
+    settings = _settings()
+    try:
+        index = open_index(settings, collection)
+        if index.info() is None:
+            fail(f"collection {collection!r} has not been indexed yet: run docsbot ingest --collection {collection}")
+        embedder = None if mode == "sparse" else make_embedder(settings)
+        searcher = Searcher(index, embedder, make_sparse())
+    except (IndexStoreError, ValueError) as error:
+        fail(str(error))
+    return searcher
+
+
+@app.command("eval")
+def eval_command(
+    collection: CollectionOpt,
+    questions: Annotated[Path, typer.Option(help="JSONL question file (DESIGN.md §6 format).")],
+    json_output: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    mode: Annotated[str, typer.Option(help="hybrid, dense or sparse.")] = "hybrid",
+) -> None:
+    """Measure retrieval quality on a question set."""
+    from docsbot.eval import QuestionFileError, evaluate, load_questions
+
+    try:
+        loaded = load_questions(questions)
+    except QuestionFileError as error:
+        fail(str(error))
+    search_mode = _mode(mode)
+    searcher = _searcher(collection, mode)
+
+    def run(question: str) -> tuple[list[Source], float | None]:
+        result = searcher.search(question, limit=20, mode=search_mode)
+        top = result.best_dense_score
+        if top is None and result.sources:
+            top = result.sources[0].score
+        return result.sources, top
+
+    with _progress() as progress:
+        task = progress.add_task("questions", total=len(loaded))
+        report = evaluate(loaded, run, on_question=lambda: progress.advance(task))
+    data = report.as_dict()
+    if json_output:
+        print(json.dumps(data, indent=2))
+        return
+    _print_eval(collection, data)
+
+
+def _print_eval(collection: str, data: dict[str, object]) -> None:
+    table = Table(title=f"retrieval on {collection}: {data['evaluated']} answerable of {data['questions']} questions")
+    table.add_column("metric")
+    table.add_column("page", justify="right")
+    table.add_column("section", justify="right")
+    section = data["section"]
+    assert isinstance(section, dict)
+    for key in ("recall@1", "recall@5", "recall@10", "hit@1", "hit@5", "hit@10", "mrr@10", "ndcg@10"):
+        table.add_row(key, f"{data.get(key, 0):.3f}", f"{section.get(key, 0):.3f}")
+    out.print(table)
+    abstention = data["abstention"]
+    assert isinstance(abstention, dict)
+    out.print(f"top score ({abstention['score']}):")
+    for group in ("answerable", "unanswerable"):
+        out.print(f"  {group:>12}: {abstention[group]}")
+    out.print(f"  separation (ROC AUC): {abstention['auc']}")
+    misses = data["misses"]
+    assert isinstance(misses, list)
+    if misses:
+        out.print(f"\n{len(misses)} misses (no relevant page in the top 5):")
+        for miss in misses:
+            out.print(f"  [bold]{miss['id']}[/] {miss['question'][:100]}", highlight=False)
+            out.print(f"    expected {', '.join(miss['relevant'])}", highlight=False)
+            out.print(f"    got      {', '.join(miss['got'])}", highlight=False)
+
+
+@app.command()
+def demo() -> None:
+    """The main job on the embedded default: index a small docs sample and answer questions from it."""
+    from docsbot.demo import run_demo
+
+    settings = _settings()
+    try:
+        run_demo(settings, out, err)
+    except (IndexStoreError, ConfigError) as error:
+        fail(str(error))
+
+
+def main() -> None:
+    """Console entry point."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

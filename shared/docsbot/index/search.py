@@ -1,0 +1,110 @@
+"""Hybrid search over a docs collection, returning one `Source` per documentation section."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from docsbot.documents import Source
+from docsbot.index.bm25 import Bm25Encoder
+from docsbot.index.embedders import Embedder
+from docsbot.index.store import Hit, IndexInfo, QdrantIndex, SearchFilter
+
+SearchMode = Literal["hybrid", "dense", "sparse"]
+SNIPPET_CHARS = 280
+MAX_QUERY_CHARS = 4000  # bounded input: a question longer than this is cut before embedding
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    query: str
+    sources: list[Source]
+    best_dense_score: float | None  # cosine similarity of the closest chunk (None in sparse mode)
+
+
+def _body(text: str) -> str:
+    """A chunk's text without its leading heading-path line."""
+    head, _, rest = text.partition("\n\n")
+    return rest if rest else head
+
+
+def _snippet(text: str) -> str:
+    flat = " ".join(_body(text).split())
+    return flat if len(flat) <= SNIPPET_CHARS else flat[: SNIPPET_CHARS - 1].rstrip() + "…"
+
+
+def collapse_sections(hits: list[Hit], limit: int) -> list[Source]:
+    """Group chunk hits by page section (url, anchor), best first; a section's texts in page order."""
+    groups: dict[tuple[str, str], list[Hit]] = {}
+    for hit in hits:
+        key = (str(hit.payload.get("url", "")), str(hit.payload.get("anchor", "")))
+        groups.setdefault(key, []).append(hit)
+    sources: list[Source] = []
+    for (url, anchor), group in list(groups.items())[:limit]:
+        best = group[0]
+        ordered = sorted(group, key=lambda h: int(h.payload.get("position", 0)))
+        anchors: list[str] = []
+        for hit in ordered:
+            for a in hit.payload.get("anchors", []) or [anchor]:
+                if a not in anchors:
+                    anchors.append(str(a))
+        sources.append(
+            Source(
+                title=str(best.payload.get("title", "")),
+                heading_path=tuple(best.payload.get("heading_path", [])),
+                url=url,
+                anchor=anchor,
+                snippet=_snippet(str(best.payload.get("text", ""))),
+                score=max(h.score for h in group),
+                text="\n\n".join(_body(str(h.payload.get("text", ""))) for h in ordered),
+                source_kind=str(best.payload.get("source_kind", "")),
+                tags=tuple(best.payload.get("tags", [])),
+                anchors=tuple(anchors),
+            )
+        )
+    return sources
+
+
+class Searcher:
+    """Searches one collection with the embedder and sparse encoder it was built with."""
+
+    def __init__(self, index: QdrantIndex, embedder: Embedder | None, sparse: Bm25Encoder) -> None:
+        self.index = index
+        self.embedder = embedder
+        self.sparse = sparse
+        if embedder is not None:
+            index.check(IndexInfo(embedder=embedder.name, dimensions=embedder.dimensions, sparse=sparse.name))
+
+    def search(
+        self,
+        query: str,
+        *,
+        limit: int = 5,
+        mode: SearchMode = "hybrid",
+        search_filter: SearchFilter | None = None,
+    ) -> SearchResult:
+        """The `limit` best sections for `query`."""
+        query = query.strip()[:MAX_QUERY_CHARS]
+        if not query:
+            return SearchResult(query=query, sources=[], best_dense_score=None)
+        if mode != "sparse" and self.embedder is None:
+            raise ValueError(f"{mode} search needs an embedder")
+        dense = self.embedder.embed_query(query) if (mode != "sparse" and self.embedder) else None
+        sparse = self.sparse.encode_query(query) if mode != "dense" else None
+        if sparse is not None and not sparse.indices and dense is None:
+            return SearchResult(query=query, sources=[], best_dense_score=None)
+        if sparse is not None and not sparse.indices:
+            sparse = None  # only stop words: dense alone
+        # Several chunks may share a section: fetch more hits than sections asked for.
+        result = self.index.query(
+            dense=dense,
+            sparse=sparse,
+            limit=limit * 4,
+            prefetch_limit=max(40, limit * 8),
+            search_filter=search_filter,
+        )
+        return SearchResult(
+            query=query,
+            sources=collapse_sections(result.hits, limit),
+            best_dense_score=result.best_dense_score,
+        )

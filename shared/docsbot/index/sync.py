@@ -1,0 +1,176 @@
+"""Incremental indexing: bring one source's pages in the index up to date, embedding only what changed.
+
+Point ids derive from (url, anchor, chunk content hash), so a chunk that did not change keeps its id and
+is never embedded again. For each page: new ids are embedded and upserted first, then ids the page no
+longer produces are deleted, so a page is never missing from the index mid-way. When the listing of
+pages is complete, pages that vanished from the source are deleted too, except `protected_urls`: pages
+that failed to load this time keep what was indexed before.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from docsbot.documents import Chunk, Page
+from docsbot.index.bm25 import Bm25Encoder
+from docsbot.index.chunking import ChunkingOptions, chunk_page
+from docsbot.index.embedders import Embedder
+from docsbot.index.store import IndexInfo, IndexPoint, QdrantIndex
+
+EMBED_BATCH = 256  # chunks embedded and upserted per step: bounds memory and gives progress
+
+
+@dataclass
+class SyncSummary:
+    """What one sync did; the CLI prints it and the scrape job stores it."""
+
+    pages: int = 0
+    pages_new: int = 0
+    pages_changed: int = 0
+    pages_unchanged: int = 0
+    pages_without_chunks: int = 0  # empty or pure-navigation pages
+    pages_deleted: int = 0
+    chunks: int = 0
+    chunks_embedded: int = 0
+    chunks_unchanged: int = 0
+    chunks_deleted: int = 0
+    embedding_requests: int = 0
+    embedding_tokens: int = 0
+    collection_created: bool = False
+    changed_urls: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        data = dict(self.__dict__)
+        data.pop("changed_urls")
+        return data
+
+
+def chunk_payload(chunk: Chunk, *, source: str, position: int) -> dict[str, Any]:
+    """The payload stored with a chunk's point."""
+    return {
+        "url": chunk.url,
+        "anchor": chunk.anchor,
+        "anchors": list(chunk.anchors) or [chunk.anchor],
+        "title": chunk.title,
+        "heading_path": list(chunk.heading_path),
+        "text": chunk.text,
+        "source": source,
+        "source_kind": chunk.source_kind,
+        "tags": list(chunk.tags),
+        "content_hash": chunk.content_hash,
+        "position": position,
+        "token_count": chunk.token_count,
+    }
+
+
+def sync_pages(
+    index: QdrantIndex,
+    embedder: Embedder,
+    sparse: Bm25Encoder,
+    pages: Iterable[Page],
+    *,
+    source: str,
+    complete: bool,
+    protected_urls: Iterable[str] = (),
+    chunking: ChunkingOptions | None = None,
+    on_page: Callable[[Page], None] | None = None,
+) -> SyncSummary:
+    """Index `pages` of `source` incrementally; with `complete`, delete the source's pages not listed."""
+    summary = SyncSummary()
+    summary.collection_created = index.ensure(
+        IndexInfo(embedder=embedder.name, dimensions=embedder.dimensions, sparse=sparse.name)
+    )
+    stored: dict[str, set[str]] = defaultdict(set)
+    for point in index.stored_points(source=source):
+        stored[point.url].add(point.id)
+
+    requests_before, tokens_before = embedder.stats.requests, embedder.stats.tokens
+    pending: list[tuple[Chunk, int]] = []
+    stale: list[str] = []
+    seen: set[str] = set()
+
+    def flush() -> None:
+        if pending:
+            _embed_and_upsert(index, embedder, sparse, pending, source)
+            summary.chunks_embedded += len(pending)
+            pending.clear()
+        if stale:
+            index.delete(stale)
+            summary.chunks_deleted += len(stale)
+            stale.clear()
+
+    for page in pages:
+        if page.url in seen:
+            continue  # the first occurrence wins; a source listing a URL twice must not flap
+        seen.add(page.url)
+        summary.pages += 1
+        chunks = chunk_page(page, chunking or ChunkingOptions())
+        if not chunks:
+            summary.pages_without_chunks += 1
+        old_ids = stored.get(page.url, set())
+        new_ids = {c.point_id for c in chunks}
+        fresh = [(c, i) for i, c in enumerate(chunks) if c.point_id not in old_ids]
+        summary.chunks += len(chunks)
+        summary.chunks_unchanged += len(chunks) - len(fresh)
+        if not old_ids:
+            summary.pages_new += 1 if chunks else 0
+        elif fresh or old_ids - new_ids:
+            summary.pages_changed += 1
+        else:
+            summary.pages_unchanged += 1
+        if fresh or old_ids - new_ids:
+            summary.changed_urls.append(page.url)
+        pending.extend(fresh)
+        stale.extend(sorted(old_ids - new_ids))
+        if len(pending) >= EMBED_BATCH:
+            flush()
+        if on_page:
+            on_page(page)
+    flush()
+
+    if complete:
+        keep = seen | set(protected_urls)
+        for url, ids in sorted(stored.items()):
+            if url not in keep:
+                stale.extend(sorted(ids))
+                summary.pages_deleted += 1
+                summary.changed_urls.append(url)
+        flush()
+
+    summary.embedding_requests = embedder.stats.requests - requests_before
+    summary.embedding_tokens = embedder.stats.tokens - tokens_before
+    return summary
+
+
+def delete_pages(index: QdrantIndex, urls: Iterable[str], *, source: str | None = None) -> int:
+    """Delete every point of the given page URLs; returns how many points went."""
+    wanted = set(urls)
+    ids = [p.id for p in index.stored_points(source=source) if p.url in wanted]
+    index.delete(ids)
+    return len(ids)
+
+
+def _embed_and_upsert(
+    index: QdrantIndex,
+    embedder: Embedder,
+    sparse: Bm25Encoder,
+    items: list[tuple[Chunk, int]],
+    source: str,
+) -> None:
+    texts = [chunk.text for chunk, _ in items]
+    dense = embedder.embed_documents(texts)
+    sparse_vectors = sparse.encode_documents(texts)
+    index.upsert(
+        [
+            IndexPoint(
+                id=chunk.point_id,
+                dense=vector,
+                sparse=sparse_vector,
+                payload=chunk_payload(chunk, source=source, position=position),
+            )
+            for (chunk, position), vector, sparse_vector in zip(items, dense, sparse_vectors, strict=True)
+        ]
+    )

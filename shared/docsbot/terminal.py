@@ -1,0 +1,43 @@
+"""Rich renderings shared by the CLI commands (tables of summaries and search results)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.table import Table
+
+from docsbot.documents import Source
+from docsbot.ingest import IngestReport
+
+
+def ingest_table(collection: str, report: IngestReport) -> Table:
+    """The summary of one source's ingest."""
+    s = report.summary
+    table = Table(title=f"ingest {collection}/{report.source}", show_header=False, title_justify="left")
+    rows = [
+        ("pages", f"{s.pages} ({s.pages_new} new, {s.pages_changed} changed, {s.pages_unchanged} unchanged)"),
+        ("pages without chunks", f"{s.pages_without_chunks} (empty or navigation only)"),
+        ("pages deleted", str(s.pages_deleted)),
+        ("files with problems", f"{len(report.problems)} (what was indexed for them is kept)"),
+        (
+            "chunks",
+            f"{s.chunks} ({s.chunks_embedded} embedded, {s.chunks_unchanged} unchanged, {s.chunks_deleted} deleted)",
+        ),
+        ("embedding requests", str(s.embedding_requests)),
+        ("embedding tokens", str(s.embedding_tokens)),
+    ]
+    for key, value in rows:
+        table.add_row(key, value)
+    return table
+
+
+def sources_table(title: str, sources: Sequence[Source]) -> Table:
+    """Ranked sections with their deep links and snippets."""
+    table = Table(title=title, show_lines=True, title_justify="left")
+    table.add_column("#", justify="right")
+    table.add_column("score", justify="right")
+    table.add_column("section")
+    table.add_column("snippet", overflow="fold")
+    for rank, source in enumerate(sources, start=1):
+        table.add_row(str(rank), f"{source.score:.3f}", f"{source.label}\n{source.deep_link}", source.snippet)
+    return table

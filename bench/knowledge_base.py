@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import random
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -23,16 +24,17 @@ from docsbot.config import MarkdownFolderSource
 from docsbot.documents import Page
 from docsbot.eval import evaluate, load_questions
 from docsbot.index.bm25 import Bm25Encoder
+from docsbot.index.edge_store import EdgeIndex
 from docsbot.index.embedders import Embedder, HashingEmbedder, LocalEmbedder, OpenAIEmbedder
 from docsbot.index.search import Searcher, SearchMode
-from docsbot.index.store import QdrantIndex
+from docsbot.index.store import QdrantIndex, VectorIndex
 from docsbot.index.sync import sync_pages
 from docsbot.ingest import ingest_folder
 from docsbot.scrape.markdown_folder import load_markdown_folder, read_url_map
 
 CORPORA = Path(__file__).resolve().parents[2] / "shared" / "corpora"
 REDUX = CORPORA / "redux-docs"
-console = Console()
+console = Console(width=None if sys.stdout.isatty() else 200)
 
 
 def redux_source() -> MarkdownFolderSource:
@@ -157,21 +159,25 @@ def _percentiles(samples: list[float]) -> tuple[float, float]:
     return statistics.median(ordered), ordered[int(0.95 * (len(ordered) - 1))]
 
 
-def latency(n_chunks: int = 50_000, queries: int = 50) -> None:
-    """Search latency p50/p95 at 50,000 chunks in the embedded default (path mode)."""
+def latency(n_chunks: int = 50_000, queries: int = 50, backend: str = "edge") -> None:
+    """Search latency p50/p95 at 50,000 chunks in the embedded default (Qdrant Edge), or qdrant-client path mode."""
     pages = _synthetic_pages(n_chunks // 10, 10)
     questions = [p.markdown.split("\n\n")[1][:120] for p in random.Random(3).sample(pages, queries)]
     embedder: Embedder = HashingEmbedder(384)  # the local model's size; search cost does not depend on semantics
     sparse = Bm25Encoder()
-    table = Table(title=f"Search latency, embedded Qdrant (path mode), {n_chunks:,} chunks, {queries} queries")
+    label = "Qdrant Edge (embedded default)" if backend == "edge" else "qdrant-client path mode"
+    table = Table(title=f"Search latency, {label}, {n_chunks:,} chunks, {queries} queries")
     for column in ("mode", "p50 ms", "p95 ms"):
         table.add_column(column, justify="right")
     with tempfile.TemporaryDirectory() as tmp:
-        client = QdrantClient(path=tmp)
-        index = QdrantIndex(client, "bench")
+        index: VectorIndex = (
+            EdgeIndex(Path(tmp), "bench") if backend == "edge" else QdrantIndex(QdrantClient(path=tmp), "bench")
+        )
         started = time.perf_counter()
         summary = sync_pages(index, embedder, sparse, pages, source="bench", complete=True)
-        console.print(f"indexed {summary.chunks:,} chunks in {time.perf_counter() - started:.0f} s")
+        index.close()  # Edge optimises its segments on close, as `docsbot ingest` does
+        index = EdgeIndex(Path(tmp), "bench") if backend == "edge" else QdrantIndex(QdrantClient(path=tmp), "bench")
+        console.print(f"indexed {summary.chunks:,} chunks in {time.perf_counter() - started:.0f} s (incl. close)")
         searcher = Searcher(index, embedder, sparse)
         for mode in ("hybrid", "dense", "sparse"):
             samples = []
@@ -181,11 +187,21 @@ def latency(n_chunks: int = 50_000, queries: int = 50) -> None:
                 samples.append((time.perf_counter() - t0) * 1000)
             p50, p95 = _percentiles(samples)
             table.add_row(mode, f"{p50:.1f}", f"{p95:.1f}")
-        client.close()
+        index.close()
     console.print(table)
 
 
-PARTS: dict[str, Callable[[], None]] = {"retrieval": retrieval, "ingest": ingest, "latency": latency}
+def latency_path() -> None:
+    """The same latency benchmark on qdrant-client's embedded path mode (slow: minutes)."""
+    latency(backend="path")
+
+
+PARTS: dict[str, Callable[[], None]] = {
+    "retrieval": retrieval,
+    "ingest": ingest,
+    "latency": latency,
+    "latency-path": latency_path,
+}
 
 
 def main() -> None:

@@ -83,7 +83,7 @@ def test_missing_collections_file(tmp_path: Path) -> None:
 def test_settings_defaults_to_embedded_and_local(tmp_path: Path) -> None:
     settings = load_settings({"DOCSBOT_DATA_DIR": str(tmp_path)})
     assert settings.qdrant_url is None
-    assert settings.qdrant_path == tmp_path / "qdrant"
+    assert settings.index_path == tmp_path / "index"
     assert settings.embedder == "local"
     assert settings.embedding_model == "text-embedding-3-large"
 

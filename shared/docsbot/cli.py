@@ -125,8 +125,8 @@ def ingest(
 
     from docsbot.index.factory import make_embedder, make_sparse, open_index
 
+    index = open_index(settings, collection)
     try:
-        index = open_index(settings, collection)
         if rebuild:
             index.drop()
         embedder = make_embedder(settings)
@@ -146,6 +146,8 @@ def ingest(
                 reports.append(report)
     except (IndexStoreError, ConfigError, ValueError, OSError) as error:
         fail(str(error))
+    finally:
+        index.close()  # the embedded index finishes its segment optimisation and releases its lock
     from docsbot.terminal import ingest_table
 
     for report in reports:

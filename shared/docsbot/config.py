@@ -176,8 +176,9 @@ class Settings:
     openai_base_url: str | None
 
     @property
-    def qdrant_path(self) -> Path:
-        return self.data_dir / "qdrant"
+    def index_path(self) -> Path:
+        """Where the embedded index (Qdrant Edge shards) lives."""
+        return self.data_dir / "index"
 
 
 def _default_data_dir(env: Mapping[str, str]) -> Path:

@@ -33,7 +33,9 @@ def demo_source() -> MarkdownFolderSource:
 
 def run_demo(settings: Settings, out: Console, err: Console) -> None:
     """Index the sample and print the sections that answer each demo question."""
-    out.print(f"[bold]docsbot demo[/] — embedded index in {settings.qdrant_path}, embedder: {settings.embedder}")
+    out.print(
+        f"[bold]docsbot demo[/] — index: {settings.qdrant_url or settings.index_path}, embedder: {settings.embedder}"
+    )
     index = open_index(settings, DEMO_COLLECTION)
     embedder = make_embedder(settings)
     sparse = make_sparse()
@@ -41,10 +43,13 @@ def run_demo(settings: Settings, out: Console, err: Console) -> None:
         report = ingest_folder(index, embedder, sparse, demo_source())
     out.print(ingest_table(DEMO_COLLECTION, report))
     searcher = Searcher(index, embedder, sparse)
-    for question in DEMO_QUESTIONS:
-        result = searcher.search(question, limit=3)
-        out.print()
-        out.print(sources_table(f"Q: {question}", result.sources))
+    try:
+        for question in DEMO_QUESTIONS:
+            result = searcher.search(question, limit=3)
+            out.print()
+            out.print(sources_table(f"Q: {question}", result.sources))
+    finally:
+        index.close()
     out.print(
         "\nThese are the documentation sections docsbot cites for each question. "
         'Try your own: docsbot search --collection demo "..."'

@@ -9,7 +9,7 @@ from docsbot.config import MarkdownFolderSource
 from docsbot.documents import Page
 from docsbot.index.bm25 import Bm25Encoder
 from docsbot.index.embedders import Embedder
-from docsbot.index.store import QdrantIndex
+from docsbot.index.store import VectorIndex
 from docsbot.index.sync import SyncSummary, sync_pages
 from docsbot.scrape.markdown_folder import Problem, load_markdown_folder, read_url_map
 
@@ -22,7 +22,7 @@ class IngestReport:
 
 
 def ingest_folder(
-    index: QdrantIndex,
+    index: VectorIndex,
     embedder: Embedder,
     sparse: Bm25Encoder,
     source: MarkdownFolderSource,

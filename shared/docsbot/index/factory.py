@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from docsbot.config import Settings
 from docsbot.index.bm25 import Bm25Encoder
+from docsbot.index.edge_store import EdgeIndex
 from docsbot.index.embedders import Embedder, HashingEmbedder, LocalEmbedder, OpenAIEmbedder
-from docsbot.index.store import QdrantIndex, open_client
+from docsbot.index.store import QdrantIndex, VectorIndex, open_client
 
 
 def make_embedder(settings: Settings) -> Embedder:
@@ -25,10 +26,12 @@ def make_embedder(settings: Settings) -> Embedder:
     return LocalEmbedder()
 
 
-def open_index(settings: Settings, collection: str) -> QdrantIndex:
-    """The Qdrant collection for a docs collection: on the configured server, else embedded."""
-    client = open_client(url=settings.qdrant_url, api_key=settings.qdrant_api_key, path=settings.qdrant_path)
-    return QdrantIndex(client, collection)
+def open_index(settings: Settings, collection: str) -> VectorIndex:
+    """The index of a docs collection: on the configured Qdrant server, else embedded (Qdrant Edge)."""
+    if settings.qdrant_url:
+        client = open_client(url=settings.qdrant_url, api_key=settings.qdrant_api_key, path=None)
+        return QdrantIndex(client, collection)
+    return EdgeIndex(settings.index_path, collection)
 
 
 def make_sparse() -> Bm25Encoder:

@@ -8,7 +8,7 @@ from typing import Literal
 from docsbot.documents import Source
 from docsbot.index.bm25 import Bm25Encoder
 from docsbot.index.embedders import Embedder
-from docsbot.index.store import Hit, IndexInfo, QdrantIndex, SearchFilter
+from docsbot.index.store import Hit, IndexInfo, SearchFilter, VectorIndex
 
 SearchMode = Literal["hybrid", "dense", "sparse"]
 SNIPPET_CHARS = 280
@@ -68,7 +68,7 @@ def collapse_sections(hits: list[Hit], limit: int) -> list[Source]:
 class Searcher:
     """Searches one collection with the embedder and sparse encoder it was built with."""
 
-    def __init__(self, index: QdrantIndex, embedder: Embedder | None, sparse: Bm25Encoder) -> None:
+    def __init__(self, index: VectorIndex, embedder: Embedder | None, sparse: Bm25Encoder) -> None:
         self.index = index
         self.embedder = embedder
         self.sparse = sparse

@@ -11,7 +11,7 @@ import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from qdrant_client import QdrantClient, models
 
@@ -89,6 +89,41 @@ class QueryResult:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+class VectorIndex(Protocol):
+    """What sync and search need of an index; `QdrantIndex` and `EdgeIndex` both provide it."""
+
+    collection: str
+
+    def info(self) -> IndexInfo | None: ...
+
+    def ensure(self, wanted: IndexInfo) -> bool: ...
+
+    def check(self, wanted: IndexInfo, current: IndexInfo | None = None) -> None: ...
+
+    def drop(self) -> None: ...
+
+    def count(self) -> int: ...
+
+    def stored_points(self, source: str | None = None, batch: int = 2048) -> Iterator[StoredPoint]: ...
+
+    def upsert(self, points: Sequence[IndexPoint], batch: int = 256) -> None: ...
+
+    def delete(self, ids: Sequence[str], batch: int = 1024) -> None: ...
+
+    def query(
+        self,
+        *,
+        dense: list[float] | None,
+        sparse: SparseVector | None,
+        limit: int,
+        prefetch_limit: int = 40,
+        search_filter: SearchFilter | None = None,
+        rrf_k: int = 60,
+    ) -> QueryResult: ...
+
+    def close(self) -> None: ...
+
+
 def open_client(*, url: str | None, api_key: str | None, path: Path | None) -> QdrantClient:
     """A Qdrant client: the server at `url` when given, else the embedded store at `path`."""
     if url:
@@ -117,6 +152,10 @@ class QdrantIndex:
     def __init__(self, client: QdrantClient, collection: str) -> None:
         self.client = client
         self.collection = collection
+
+    def close(self) -> None:
+        """Release the client (and the embedded store's folder lock)."""
+        self.client.close()
 
     def info(self) -> IndexInfo | None:
         """What built this collection, or None when it does not exist yet."""

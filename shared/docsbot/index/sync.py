@@ -18,9 +18,9 @@ from docsbot.documents import Chunk, Page
 from docsbot.index.bm25 import Bm25Encoder
 from docsbot.index.chunking import ChunkingOptions, chunk_page
 from docsbot.index.embedders import Embedder
-from docsbot.index.store import IndexInfo, IndexPoint, QdrantIndex
+from docsbot.index.store import IndexInfo, IndexPoint, VectorIndex
 
-EMBED_BATCH = 256  # chunks embedded and upserted per step: bounds memory and gives progress
+EMBED_BATCH = 1024  # chunks embedded and upserted per step: bounds memory; the embedder splits it into requests
 
 
 @dataclass
@@ -67,7 +67,7 @@ def chunk_payload(chunk: Chunk, *, source: str, position: int) -> dict[str, Any]
 
 
 def sync_pages(
-    index: QdrantIndex,
+    index: VectorIndex,
     embedder: Embedder,
     sparse: Bm25Encoder,
     pages: Iterable[Page],
@@ -145,7 +145,7 @@ def sync_pages(
     return summary
 
 
-def delete_pages(index: QdrantIndex, urls: Iterable[str], *, source: str | None = None) -> int:
+def delete_pages(index: VectorIndex, urls: Iterable[str], *, source: str | None = None) -> int:
     """Delete every point of the given page URLs; returns how many points went."""
     wanted = set(urls)
     ids = [p.id for p in index.stored_points(source=source) if p.url in wanted]
@@ -154,7 +154,7 @@ def delete_pages(index: QdrantIndex, urls: Iterable[str], *, source: str | None 
 
 
 def _embed_and_upsert(
-    index: QdrantIndex,
+    index: VectorIndex,
     embedder: Embedder,
     sparse: Bm25Encoder,
     items: list[tuple[Chunk, int]],

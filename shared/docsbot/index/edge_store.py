@@ -50,7 +50,7 @@ from qdrant_edge import (
 from qdrant_edge import SparseVector as EdgeSparseVector
 
 from docsbot.index.bm25 import SparseVector
-from docsbot.index.errors import EmbedderMismatchError, IndexStoreError
+from docsbot.index.errors import IndexStoreError
 from docsbot.index.store import (
     DENSE,
     KEYWORD_FIELDS,
@@ -61,6 +61,7 @@ from docsbot.index.store import (
     QueryResult,
     SearchFilter,
     StoredPoint,
+    check_info,
 )
 
 INFO_FILE = "info.json"
@@ -185,20 +186,7 @@ class EdgeIndex:
 
     def check(self, wanted: IndexInfo, current: IndexInfo | None = None) -> None:
         """Raise EmbedderMismatchError unless the collection was built like `wanted`."""
-        current = current or self.info()
-        if current is None:
-            raise IndexStoreError(f"collection {self.collection!r} has not been indexed yet (run docsbot ingest)")
-        if (current.embedder, current.dimensions) != (wanted.embedder, wanted.dimensions):
-            raise EmbedderMismatchError(
-                f"collection {self.collection!r} was built with embedder {current.embedder} "
-                f"({current.dimensions} dims) but {wanted.embedder} ({wanted.dimensions} dims) is configured; "
-                "configure the same embedder, or re-index into a new collection (docsbot ingest --rebuild)"
-            )
-        if current.sparse != wanted.sparse:
-            raise EmbedderMismatchError(
-                f"collection {self.collection!r} uses sparse encoder {current.sparse} but this docsbot "
-                f"uses {wanted.sparse}; re-index it (docsbot ingest --rebuild)"
-            )
+        check_info(self.collection, wanted, current or self.info())
 
     def drop(self) -> None:
         with self._lock:

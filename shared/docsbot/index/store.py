@@ -98,7 +98,9 @@ class VectorIndex(Protocol):
 
     def ensure(self, wanted: IndexInfo) -> bool: ...
 
-    def check(self, wanted: IndexInfo, current: IndexInfo | None = None) -> None: ...
+    def check(self, wanted: IndexInfo, current: IndexInfo | None = None) -> None:
+        """Raise EmbedderMismatchError unless the collection was built like `wanted`."""
+        check_info(self.collection, wanted, current or self.info())
 
     def drop(self) -> None: ...
 
@@ -122,6 +124,23 @@ class VectorIndex(Protocol):
     ) -> QueryResult: ...
 
     def close(self) -> None: ...
+
+
+def check_info(collection: str, wanted: IndexInfo, current: IndexInfo | None) -> None:
+    """Raise unless a collection exists (`current`) and was built like `wanted`: never mix two models' vectors."""
+    if current is None:
+        raise IndexStoreError(f"collection {collection!r} has not been indexed yet (run docsbot ingest)")
+    if (current.embedder, current.dimensions) != (wanted.embedder, wanted.dimensions):
+        raise EmbedderMismatchError(
+            f"collection {collection!r} was built with embedder {current.embedder} "
+            f"({current.dimensions} dims) but {wanted.embedder} ({wanted.dimensions} dims) is configured; "
+            "configure the same embedder, or re-index into a new collection (docsbot ingest --rebuild)"
+        )
+    if current.sparse != wanted.sparse:
+        raise EmbedderMismatchError(
+            f"collection {collection!r} uses sparse encoder {current.sparse} but this docsbot "
+            f"uses {wanted.sparse}; re-index it (docsbot ingest --rebuild)"
+        )
 
 
 def open_client(*, url: str | None, api_key: str | None, path: Path | None) -> QdrantClient:

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Benchmarks: prints one table per part. Usage: scripts/bench.sh [retrieval|ingest|latency ...]
+# Benchmarks: prints one table per part. Usage: scripts/bench.sh [part ...] (see bench/README.md)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh dev,local
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
-exec .venv/bin/python -m bench.knowledge_base "$@"
+exec .venv/bin/python -m bench "$@"

@@ -2,6 +2,7 @@
 # The whole test suite: lint (ruff), format check, types (mypy), tests (pytest).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+scripts/system_deps.sh
 scripts/bootstrap.sh dev,local
 export PATH="$PWD/.venv/bin:$PATH"
 # Tests never reach the network; keep model and tool loaders from trying.

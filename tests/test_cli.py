@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 from docsbot.cli import app
 from tests.corpora import require_redux
+from tests.fakes.openai_server import FakeOpenAIServer
 
 PROSE = "The store holds the whole state tree of your application. " * 8
 
@@ -146,3 +147,48 @@ def test_eval_json_on_the_redux_corpus(tmp_path: Path, env: dict[str, str]) -> N
     # BM25 alone finds a relevant page in the top 5 for most development questions.
     assert report["hit@5"] >= 0.6
     assert report["abstention"]["unanswerable"]["n"] >= 1
+
+
+def ingest_mini(tmp_path: Path, env: dict[str, str]) -> None:
+    docs = make_docs(tmp_path / "docs")
+    code, _, err = run(
+        env, "ingest", "--collection", "mini", "--source-dir", str(docs), "--docs-base-url", "https://d.io/docs/"
+    )
+    assert code == 0, err
+
+
+def test_ask_without_a_model_gives_the_extractive_answer(tmp_path: Path, env: dict[str, str]) -> None:
+    ingest_mini(tmp_path, env)
+    env = {**env, "OPENAI_API_KEY": "", "DOCSBOT_CHAT_MODEL": ""}
+    code, out, err = run(env, "ask", "--collection", "mini", "how do I npm install zebra for the store?")
+    assert code == 0, err
+    assert "No language model is configured" in out
+    assert "[1] Setup › Install" in out and "https://d.io/docs/guides/setup#install" in out
+    code, out, _ = run(env, "ask", "--collection", "mini", "how do I deploy kubernetes helm charts?")
+    assert code == 0
+    assert "couldn't find this in the mini documentation" in out and "Closest sections" in out
+
+
+def test_ask_with_a_model_history_and_discord_payloads(
+    tmp_path: Path, env: dict[str, str], fake_openai: FakeOpenAIServer
+) -> None:
+    ingest_mini(tmp_path, env)
+    env = {
+        **env,
+        "DOCSBOT_CHAT_MODEL": "gpt-4o-mini",
+        "DOCSBOT_CHAT_BASE_URL": fake_openai.base_url,
+        "DOCSBOT_CHAT_API_KEY": "test-key",
+    }
+    history = tmp_path / "history.json"
+    history.write_text(json.dumps([{"role": "user", "content": "how do I npm install zebra?"}]))
+    code, out, err = run(env, "ask", "--collection", "mini", "--history", str(history), "--discord", "and the store?")
+    assert code == 0, err
+    messages = json.loads(out)
+    assert messages[-1]["allowed_mentions"] == {"parse": []}
+    assert "The documentation covers this [1]." in messages[0]["content"]
+    (request,) = fake_openai.requests_to("/v1/chat/completions")
+    assert [m["role"] for m in request.body["messages"]] == ["system", "assistant", "user", "user"]
+
+    history.write_text('[{"role": "bot", "content": 1}]')
+    code, _, err = run(env, "ask", "--collection", "mini", "--history", str(history), "x")
+    assert code == 2 and "role must be" in err

@@ -243,6 +243,11 @@ def test_a_document_finds_itself_in_every_mode(index: VectorIndex, mode: str) ->
             assert result.best_dense_score == pytest.approx(1.0, abs=1e-5)
         if mode == "dense":
             assert result.hits[0].score == pytest.approx(1.0, abs=1e-5)
+            assert result.best_sparse_score is None
+        else:
+            # The best keyword score is the top sparse hit's score, whatever the fused ranking says.
+            sparse_only = search(index, doc_text(i), "sparse")
+            assert result.best_sparse_score == pytest.approx(sparse_only.hits[0].score, rel=1e-5)
 
 
 def test_hybrid_scores_are_rrf_with_the_given_k(index: VectorIndex) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -80,6 +80,9 @@ class CollectionConfig(_Strict):
     enabled: bool = True
     discord_channels: tuple[str, ...] = ()  # channel or forum ids mapped to this collection
     sources: tuple[SourceConfig, ...] = Field(default=(), alias="source")
+    # Abstention thresholds (see docsbot.answer.abstain): below them the bot says the docs don't cover it.
+    min_keyword_score: float = Field(default=1.3, ge=0)
+    min_dense_score: float | None = Field(default=None, ge=-1, le=1)
 
     @field_validator("discord_channels")
     @classmethod
@@ -162,6 +165,18 @@ def _resolve_paths(parsed: CollectionsFile, base: Path) -> CollectionsFile:
 
 
 @dataclass(frozen=True)
+class ChatSettings:
+    """The chat model that writes answers (any OpenAI-compatible endpoint)."""
+
+    model: str | None = None  # None: no model, extractive answers
+    api_key: str | None = None
+    base_url: str | None = None
+    timeout_s: float = 60.0
+    context_tokens: int | None = None  # overrides the model's known context window
+    condense_questions: bool = False
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything read from the environment. See README "Configuration" for each variable."""
 
@@ -174,6 +189,7 @@ class Settings:
     embedding_dimensions: int | None
     openai_api_key: str | None
     openai_base_url: str | None
+    chat: ChatSettings = field(default_factory=lambda: ChatSettings())
 
     @property
     def index_path(self) -> Path:
@@ -238,6 +254,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             problems.append(f"DOCSBOT_EMBEDDING_DIMENSIONS: a whole number 1-8192, got {raw_dimensions!r}")
             dimensions = None
 
+    chat = _chat_settings(env, openai_api_key, openai_base_url, problems)
+
     if problems:
         raise ConfigError("configuration problems:\n" + "\n".join(f"  - {p}" for p in problems))
     return Settings(
@@ -250,4 +268,63 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         embedding_dimensions=dimensions,
         openai_api_key=openai_api_key,
         openai_base_url=openai_base_url,
+        chat=chat,
     )
+
+
+DEFAULT_CHAT_MODEL = "gpt-4.1-mini"
+_OFF = {"none", "off", "false", "0", "extractive"}
+
+
+def _chat_settings(
+    env: Mapping[str, str], openai_api_key: str | None, openai_base_url: str | None, problems: list[str]
+) -> ChatSettings:
+    """The chat model settings: DOCSBOT_CHAT_* variables, falling back to the OPENAI_* ones."""
+    api_key = env.get("DOCSBOT_CHAT_API_KEY") or openai_api_key
+    base_url = env.get("DOCSBOT_CHAT_BASE_URL") or openai_base_url
+    raw_model = (env.get("DOCSBOT_CHAT_MODEL") or "").strip()
+    model: str | None
+    if raw_model.lower() in _OFF:
+        model = None
+    elif raw_model:
+        model = raw_model
+    else:
+        model = DEFAULT_CHAT_MODEL if api_key else None
+    if model and not api_key:
+        if base_url:
+            api_key = "unused"  # self-hosted OpenAI-compatible servers often need no key; the client wants one
+        else:
+            problems.append(f"DOCSBOT_CHAT_MODEL={model} needs OPENAI_API_KEY (or DOCSBOT_CHAT_API_KEY)")
+    if base_url and not base_url.startswith(("http://", "https://")):
+        problems.append(f"DOCSBOT_CHAT_BASE_URL / OPENAI_BASE_URL: must be an http(s) URL, got {base_url!r}")
+    timeout = _number(env, "DOCSBOT_CHAT_TIMEOUT", 60.0, 1.0, 600.0, problems)
+    context = env.get("DOCSBOT_CHAT_CONTEXT_TOKENS")
+    context_tokens: int | None = None
+    if context:
+        value = _number(env, "DOCSBOT_CHAT_CONTEXT_TOKENS", 0.0, 1024.0, 10_000_000.0, problems)
+        context_tokens = int(value) if value else None
+    condense = (env.get("DOCSBOT_CONDENSE_QUESTIONS") or "false").strip().lower()
+    if condense not in {"true", "false", "1", "0", "yes", "no"}:
+        problems.append(f"DOCSBOT_CONDENSE_QUESTIONS: true or false, got {condense!r}")
+    return ChatSettings(
+        model=model,
+        api_key=api_key,
+        base_url=base_url,
+        timeout_s=timeout,
+        context_tokens=context_tokens,
+        condense_questions=condense in {"true", "1", "yes"},
+    )
+
+
+def _number(env: Mapping[str, str], name: str, default: float, low: float, high: float, problems: list[str]) -> float:
+    raw = env.get(name)
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not low <= value <= high:
+        problems.append(f"{name}: a number from {low:g} to {high:g}, got {raw!r}")
+        return default
+    return value

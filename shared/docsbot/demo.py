@@ -1,7 +1,9 @@
 """`docsbot demo`: the main job on the embedded default, with no keys and no network.
 
 Indexes the small Redux docs sample shipped in the package into the embedded Qdrant (incrementally: a
-second run embeds nothing), then answers a few real-world questions with the cited sections.
+second run embeds nothing), then answers a few real-world questions with the cited sections: with the
+configured chat model when there is one, else extractively; one question the docs do not cover shows the
+"not in the docs" answer.
 """
 
 from __future__ import annotations
@@ -10,19 +12,27 @@ import importlib.resources
 from pathlib import Path
 
 from rich.console import Console
+from rich.rule import Rule
 
-from docsbot.config import MarkdownFolderSource, Settings
+from docsbot.answer.factory import make_answerer
+from docsbot.config import CollectionConfig, MarkdownFolderSource, Settings
 from docsbot.index.factory import make_embedder, make_sparse, open_index
 from docsbot.index.search import Searcher
 from docsbot.ingest import ingest_folder
-from docsbot.terminal import ingest_table, sources_table
+from docsbot.terminal import answer_renderables, ingest_table
 
 DEMO_COLLECTION = "demo"
 DEMO_QUESTIONS = (
     "my reducer runs but the component never re-renders, what am I doing wrong?",
     "dispatch throws 'Actions must be plain objects. Use custom middleware for async actions.'",
     "can I keep functions or promises in the store state?",
+    "how do I use redux in a flutter app?",
 )
+
+
+def demo_config() -> CollectionConfig:
+    """The demo collection as a collections file would declare it."""
+    return CollectionConfig(name=DEMO_COLLECTION, title="Redux", description="Redux, a JavaScript state container.")
 
 
 def demo_source() -> MarkdownFolderSource:
@@ -42,15 +52,13 @@ def run_demo(settings: Settings, out: Console, err: Console) -> None:
     with err.status("indexing the Redux docs sample…"):
         report = ingest_folder(index, embedder, sparse, demo_source())
     out.print(ingest_table(DEMO_COLLECTION, report))
-    searcher = Searcher(index, embedder, sparse)
+    answerer = make_answerer(settings, Searcher(index, embedder, sparse), DEMO_COLLECTION, demo_config())
     try:
         for question in DEMO_QUESTIONS:
-            result = searcher.search(question, limit=3)
             out.print()
-            out.print(sources_table(f"Q: {question}", result.sources))
+            out.print(Rule(f"Q: {question}"))
+            for part in answer_renderables(answerer.answer(question)):
+                out.print(part)
     finally:
         index.close()
-    out.print(
-        "\nThese are the documentation sections docsbot cites for each question. "
-        'Try your own: docsbot search --collection demo "..."'
-    )
+    out.print('\nTry your own: docsbot ask "..."  (or docsbot search --collection demo "...")')

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from rich.console import RenderableType
+from rich.markdown import Markdown
 from rich.table import Table
+from rich.text import Text
 
+from docsbot.answer.model import Answer
 from docsbot.documents import Source
 from docsbot.ingest import IngestReport
 
@@ -41,3 +45,29 @@ def sources_table(title: str, sources: Sequence[Source]) -> Table:
     for rank, source in enumerate(sources, start=1):
         table.add_row(str(rank), f"{source.score:.3f}", f"{source.label}\n{source.deep_link}", source.snippet)
     return table
+
+
+def answer_renderables(answer: Answer) -> list[RenderableType]:
+    """An answer as the terminal shows it: the text as markdown, then its numbered sources."""
+    parts: list[RenderableType] = [Markdown(answer.text)]
+    if answer.citations:
+        parts.append(Text("Sources", style="bold"))
+        for citation in answer.citations:
+            line = Text(f"[{citation.number}] ", style="bold")
+            line.append(citation.source.label)
+            line.append(f"\n    {citation.source.deep_link}", style="cyan")
+            parts.append(line)
+    if answer.closest:
+        parts.append(Text("Closest sections", style="bold"))
+        for source in answer.closest:
+            line = Text("• ")
+            line.append(source.label)
+            line.append(f"\n    {source.deep_link}", style="cyan")
+            parts.append(line)
+    footer = f"{answer.kind.value}" + (f" · {answer.model}" if answer.model else "")
+    if answer.usage:
+        footer += (
+            f" · {answer.usage.get('prompt_tokens', 0)} prompt + {answer.usage.get('completion_tokens', 0)} tokens"
+        )
+    parts.append(Text(footer, style="dim"))
+    return parts

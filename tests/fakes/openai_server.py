@@ -20,6 +20,7 @@ import base64
 import hashlib
 import json
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -175,6 +176,83 @@ def _embeddings(server: FakeOpenAIServer, request: RecordedRequest) -> FakeRespo
     )
 
 
+ChatResponder = Callable[[dict[str, Any]], str]
+
+
+def default_chat_responder(body: dict[str, Any]) -> str:
+    """A reply that cites the first source it was given, or says the sources do not cover it."""
+    prompt = "\n".join(str(m.get("content", "")) for m in body.get("messages", []) if isinstance(m, dict))
+    if "[1]" in prompt:
+        return "The documentation covers this [1]."
+    return "The provided sources do not answer this question."
+
+
+def _chat_completions(server: FakeOpenAIServer, request: RecordedRequest) -> FakeResponse:
+    """POST /v1/chat/completions: a JSON completion, or server-sent events when `stream` is true."""
+    body = request.body
+    if not isinstance(body, dict):
+        return error_response(400, "We could not parse the JSON body of your request.")
+    model = body.get("model")
+    if not isinstance(model, str) or not model:
+        return error_response(400, "you must provide a model parameter", param="model")
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        return error_response(400, "[] is too short - 'messages'", param="messages")
+    for message in messages:
+        if not isinstance(message, dict) or message.get("role") not in {"system", "user", "assistant", "developer"}:
+            return error_response(400, "Invalid message in 'messages'", param="messages")
+    if server.chat_delay_s:
+        time.sleep(server.chat_delay_s)
+    text = server.chat_responder(body)
+    prompt_tokens = sum(count_tokens(str(m.get("content", ""))) + 4 for m in messages) + 3
+    usage = {
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": count_tokens(text),
+        "total_tokens": prompt_tokens + count_tokens(text),
+    }
+    created = int(time.time())
+    if not body.get("stream"):
+        return FakeResponse(
+            json_body={
+                "id": "chatcmpl-fake",
+                "object": "chat.completion",
+                "created": created,
+                "model": model,
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+                "usage": usage,
+            }
+        )
+    include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+
+    def event(payload: dict[str, Any]) -> bytes:
+        return f"data: {json.dumps(payload)}\n\n".encode()
+
+    def chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
+        base = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": created, "model": model}
+        return event({**base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
+
+    def stream() -> Iterable[bytes]:
+        yield chunk({"role": "assistant", "content": ""})
+        words = text.split(" ")
+        for position, word in enumerate(words):
+            yield chunk({"content": word if position == 0 else " " + word})
+        yield chunk({}, "stop")
+        if include_usage:
+            yield event(
+                {
+                    "id": "chatcmpl-fake",
+                    "object": "chat.completion.chunk",
+                    "created": created,
+                    "model": model,
+                    "choices": [],
+                    "usage": usage,
+                }
+            )
+        yield b"data: [DONE]\n\n"
+
+    return FakeResponse(chunks=stream(), content_type="text/event-stream")
+
+
 class FakeOpenAIServer:
     """An OpenAI-compatible server on an ephemeral 127.0.0.1 port, served from a background thread."""
 
@@ -182,6 +260,10 @@ class FakeOpenAIServer:
         self.api_key = api_key
         self.routes: dict[tuple[str, str], Handler] = {}
         self.add_route("POST", "/v1/embeddings", _embeddings)
+        self.add_route("POST", "/v1/chat/completions", _chat_completions)
+        # What the chat endpoint answers (a function of the request body) and how long it takes.
+        self.chat_responder: ChatResponder = default_chat_responder
+        self.chat_delay_s = 0.0
         # Limits the embeddings endpoint enforces, as the real API does.
         self.max_inputs_per_request = 2048
         self.max_tokens_per_input = 8192

@@ -287,16 +287,25 @@ class EdgeIndex:
             )
         else:
             raise ValueError("query needs a dense or a sparse vector")
+        # Top-1 dense and sparse requests ride in the same batch call: their scores say how close the
+        # best match is, which the fused RRF score cannot.
         if dense is not None:
             requests.append(
                 QueryRequest(limit=1, query=Query.Nearest(dense, using=DENSE), filter=flt, with_payload=False)
             )
+        if sparse is not None:
+            requests.append(
+                QueryRequest(
+                    limit=1, query=Query.Nearest(_sparse(sparse), using=SPARSE), filter=flt, with_payload=False
+                )
+            )
         responses = self._open().query_batch(QueryBatchRequest(requests))
         hits = [Hit(id=str(p.id), score=float(p.score), payload=dict(p.payload or {})) for p in responses[0]]
-        best_dense: float | None = None
-        if dense is not None and responses[-1]:
-            best_dense = float(responses[-1][0].score)
-        return QueryResult(hits=hits, best_dense_score=best_dense)
+        tops = [float(r[0].score) if r else None for r in responses[1:]]
+        best_dense = tops.pop(0) if dense is not None else None
+        # A keyword query that matches nothing scored zero; only a query without keywords has no score.
+        best_sparse = (tops.pop(0) or 0.0) if sparse is not None else None
+        return QueryResult(hits=hits, best_dense_score=best_dense, best_sparse_score=best_sparse)
 
     def close(self) -> None:
         """Optimize what this object wrote, flush, and release the shard and its lock; the next call reopens it."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -20,6 +21,13 @@ class SearchResult:
     query: str
     sources: list[Source]
     best_dense_score: float | None  # cosine similarity of the closest chunk (None in sparse mode)
+    best_sparse_score: float | None = None  # BM25 score of the best keyword match (None in dense mode)
+    keyword_scale: float = 1.0  # ln(1 + chunks in the collection): BM25 scores grow with it
+
+    @property
+    def keyword_score(self) -> float | None:
+        """The best BM25 score divided by `keyword_scale`: comparable across collections of any size."""
+        return None if self.best_sparse_score is None else self.best_sparse_score / self.keyword_scale
 
 
 def _body(text: str) -> str:
@@ -72,6 +80,7 @@ class Searcher:
         self.index = index
         self.embedder = embedder
         self.sparse = sparse
+        self._keyword_scale: float | None = None
         if embedder is not None:
             index.check(IndexInfo(embedder=embedder.name, dimensions=embedder.dimensions, sparse=sparse.name))
 
@@ -107,4 +116,12 @@ class Searcher:
             query=query,
             sources=collapse_sections(result.hits, limit),
             best_dense_score=result.best_dense_score,
+            best_sparse_score=result.best_sparse_score,
+            keyword_scale=self.keyword_scale(),
         )
+
+    def keyword_scale(self) -> float:
+        """ln(1 + chunk count), counted once per searcher (IDF, hence BM25 scores, grow with the corpus)."""
+        if self._keyword_scale is None:
+            self._keyword_scale = math.log1p(max(1, self.index.count()))
+        return self._keyword_scale

@@ -86,6 +86,7 @@ class SearchFilter:
 class QueryResult:
     hits: list[Hit]
     best_dense_score: float | None  # cosine of the best dense match, for "not in the docs" decisions
+    best_sparse_score: float | None = None  # BM25 score of the best keyword match, likewise
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -313,11 +314,18 @@ class QdrantIndex:
             requests.append(models.QueryRequest(query=dense, using=DENSE, filter=flt, limit=limit, with_payload=True))
         else:
             raise ValueError("query needs a dense or a sparse vector")
+        # Top-1 dense and sparse requests ride in the same batch call: their scores say how close the
+        # best match is, which the fused RRF score cannot.
         if dense is not None:
             requests.append(models.QueryRequest(query=dense, using=DENSE, filter=flt, limit=1, with_payload=False))
+        if sparse is not None:
+            requests.append(
+                models.QueryRequest(query=_sparse(sparse), using=SPARSE, filter=flt, limit=1, with_payload=False)
+            )
         responses = self.client.query_batch_points(self.collection, requests=requests)
         hits = [Hit(id=str(p.id), score=float(p.score), payload=dict(p.payload or {})) for p in responses[0].points]
-        best_dense: float | None = None
-        if dense is not None and responses[-1].points:
-            best_dense = float(responses[-1].points[0].score)
-        return QueryResult(hits=hits, best_dense_score=best_dense)
+        tops = [float(r.points[0].score) if r.points else None for r in responses[1:]]
+        best_dense = tops.pop(0) if dense is not None else None
+        # A keyword query that matches nothing scored zero; only a query without keywords has no score.
+        best_sparse = (tops.pop(0) or 0.0) if sparse is not None else None
+        return QueryResult(hits=hits, best_dense_score=best_dense, best_sparse_score=best_sparse)

@@ -1,0 +1,50 @@
+"""The answer without a language model: the best passages, each quoted with its citation."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from docsbot.answer.model import Answer, AnswerKind, Citation
+from docsbot.documents import Source
+
+EXTRACTIVE_LABEL = "*No language model is configured, so here are the most relevant passages from the docs:*"
+PASSAGE_CHARS = 500
+MAX_PASSAGES = 3
+_FENCE = re.compile(r"^\s*(```|~~~)")
+
+
+def passage(text: str, limit: int = PASSAGE_CHARS) -> str:
+    """The start of a section's text, cut at a paragraph or sentence end near `limit`, fences closed."""
+    text = text.strip()
+    if len(text) > limit:
+        cut = text[:limit]
+        end = max(cut.rfind("\n\n"), cut.rfind(". ") + 1)
+        text = (cut[:end] if end > limit // 2 else cut).rstrip() + " …"
+    if sum(1 for line in text.splitlines() if _FENCE.match(line)) % 2:
+        text += "\n```"
+    return text
+
+
+def _quote(text: str) -> str:
+    return "\n".join(f"> {line}" if line.strip() else ">" for line in text.splitlines())
+
+
+def extractive_answer(sources: Sequence[Source], *, collection: str = "", search_query: str = "") -> Answer:
+    """Quote the top sections, numbered [1]..[n], under a label that says no model wrote this."""
+    chosen: list[Source] = []
+    for source in sources:
+        if all((s.url, s.anchor) != (source.url, source.anchor) for s in chosen):
+            chosen.append(source)
+        if len(chosen) == MAX_PASSAGES:
+            break
+    blocks = [EXTRACTIVE_LABEL]
+    for number, source in enumerate(chosen, start=1):
+        blocks.append(f"**{source.label}** [{number}]\n{_quote(passage(source.text or source.snippet))}")
+    return Answer(
+        kind=AnswerKind.EXTRACTIVE,
+        text="\n\n".join(blocks),
+        citations=tuple(Citation(number=n, source=s) for n, s in enumerate(chosen, start=1)),
+        collection=collection,
+        search_query=search_query,
+    )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import statistics
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from rich.console import Console
@@ -22,7 +23,7 @@ from docsbot.eval import load_questions
 from docsbot.index.bm25 import Bm25Encoder
 from docsbot.index.edge_store import EdgeIndex
 from docsbot.index.embedders import LocalEmbedder
-from docsbot.index.search import Searcher
+from docsbot.index.search import Searcher, SearchResult
 from docsbot.ingest import ingest_folder
 
 REDUX = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "redux-docs"
@@ -46,7 +47,7 @@ def abstention() -> None:
         searcher = Searcher(index, embedder, sparse)
         rows = [(q, searcher.search(q.question, limit=6)) for q in questions]
         index.close()
-    signals = {
+    signals: dict[str, Callable[[SearchResult], float | None]] = {
         "keyword score (BM25 / ln(1+chunks))": lambda r: r.keyword_score,
         "raw BM25 score": lambda r: r.best_sparse_score,
         "dense cosine (MiniLM)": lambda r: r.best_dense_score,
@@ -55,8 +56,9 @@ def abstention() -> None:
     for column in ("signal", "answerable min / median", "unanswerable values", "ROC AUC"):
         table.add_column(column, justify="right" if column != "signal" else "left")
     for name, signal in signals.items():
-        yes = [float(signal(r)) for q, r in rows if q.answerable and signal(r) is not None]
-        no = [float(signal(r)) for q, r in rows if not q.answerable and signal(r) is not None]
+        values = [(q.answerable, signal(r)) for q, r in rows]
+        yes = [v for ok, v in values if ok and v is not None]
+        no = [v for ok, v in values if not ok and v is not None]
         table.add_row(
             name,
             f"{min(yes):.2f} / {statistics.median(yes):.2f}",

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import openai
 import pytest
 
+from tests.docusaurus_fixture import docusaurus_site  # noqa: F401 - a session fixture for every module
 from tests.fakes.openai_server import FakeOpenAIServer
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
@@ -19,6 +20,7 @@ from docsbot.config import (
     ConfigError,
     MarkdownFolderSource,
     Settings,
+    SiteSource,
     load_collections,
     load_settings,
 )
@@ -27,6 +29,7 @@ from docsbot.index.errors import IndexStoreError
 if TYPE_CHECKING:  # imported lazily at run time so `docsbot --help` stays fast
     from docsbot.documents import Source
     from docsbot.index.search import Searcher, SearchMode
+    from docsbot.scrape.crawl import CrawlOutcome
 
 app = typer.Typer(
     help="docsbot: answers questions from your documentation, with citations.",
@@ -91,12 +94,18 @@ def ingest(
         bool | None, typer.Option(help="The site's Docusaurus trailingSlash setting, with --docs-base-url.")
     ] = None,
     rebuild: Annotated[bool, typer.Option(help="Drop the collection first and index from scratch.")] = False,
+    snapshot: Annotated[
+        Path | None, typer.Option(help="Index the pages of a 'docsbot scrape --out' snapshot file.")
+    ] = None,
 ) -> None:
     """Index a collection's documents incrementally: only changed chunks are embedded."""
     from docsbot.ingest import IngestReport, ingest_folder
 
     _check_collection_name(collection)
     settings = _settings()
+    if snapshot is not None:
+        _ingest_snapshot(settings, collection, snapshot, rebuild=rebuild)
+        return
     if source_dir is not None:
         if url_map is None and not docs_base_url:
             fail("--source-dir needs --url-map FILE or --docs-base-url URL to know each page's public URL")
@@ -154,6 +163,126 @@ def ingest(
     for report in reports:
         for problem in report.problems:
             warn(f"{problem.path}: {problem.kind}: {problem.message}")
+        out.print(ingest_table(collection, report))
+
+
+def _ingest_snapshot(settings: Settings, collection: str, path: Path, *, rebuild: bool) -> None:
+    from docsbot.index.factory import make_embedder, make_sparse, open_index
+    from docsbot.ingest import ingest_snapshot
+    from docsbot.scrape.snapshot import SnapshotError
+    from docsbot.terminal import ingest_table
+
+    index = open_index(settings, collection)
+    try:
+        if rebuild:
+            index.drop()
+        with _progress() as progress:
+            task = progress.add_task(f"{collection} ← {path.name}", total=None)
+            report = ingest_snapshot(
+                index, make_embedder(settings), make_sparse(), path, on_page=lambda _p: progress.advance(task)
+            )
+    except (IndexStoreError, SnapshotError, ValueError, OSError) as error:
+        fail(str(error))
+    finally:
+        index.close()
+    out.print(ingest_table(collection, report))
+
+
+@app.command()
+def scrape(
+    collection: CollectionOpt,
+    source_name: Annotated[
+        str | None, typer.Option("--source", help="Only this site source (default: every site source).")
+    ] = None,
+    out_file: Annotated[
+        Path | None, typer.Option("--out", help="Write the pages to a snapshot (JSON lines) instead of indexing.")
+    ] = None,
+    full: Annotated[bool, typer.Option(help="Ignore the stored crawl state: fetch every page again.")] = False,
+) -> None:
+    """Crawl a collection's docs sites (sitemap, robots.txt, polite delays, conditional GET) and index them."""
+    settings = _settings()
+    if settings.collections_file is None:
+        fail("no collections file: set DOCSBOT_COLLECTIONS_FILE (see collections.example.toml)")
+    try:
+        config = load_collections(settings.collections_file).get(_check_collection_name(collection))
+    except ConfigError as error:
+        fail(str(error))
+    sites = [s for s in config.sources if isinstance(s, SiteSource) and source_name in (None, s.name)]
+    if not sites:
+        which = f"a site source named {source_name!r}" if source_name else "no docusaurus or sitemap source"
+        fail(f"collection {collection!r} has {which}")
+    if out_file is not None:
+        if len(sites) > 1:
+            fail(f"--out writes one source: choose it with --source ({', '.join(s.name for s in sites)})")
+        _scrape_to_snapshot(collection, sites[0], out_file)
+        return
+    _scrape_to_index(settings, collection, sites, full=full)
+
+
+def _crawl_progress(progress: Progress, label: str) -> Callable[[str, object], None]:
+    task = progress.add_task(label, total=None)
+
+    def on_event(kind: str, _value: object) -> None:
+        if kind == "outcome":
+            progress.advance(task)
+
+    return on_event
+
+
+def _scrape_to_snapshot(collection: str, source: SiteSource, path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from docsbot.scrape.site import scrape_site
+    from docsbot.scrape.snapshot import SnapshotHeader, SnapshotWriter
+    from docsbot.terminal import crawl_table
+
+    header = SnapshotHeader(collection=collection, source=source.name, created=datetime.now(UTC).isoformat())
+    try:
+        writer = SnapshotWriter(path, header)
+    except OSError as error:
+        fail(f"cannot write {path}: {error}")
+    with _progress() as progress:
+        on_event = _crawl_progress(progress, f"{collection}/{source.name}")
+
+        def on_outcome(outcome: CrawlOutcome) -> None:
+            if outcome.page is not None:
+                writer.write(outcome.page)
+            on_event("outcome", outcome)
+
+        scraped = scrape_site(source, previous={}, on_outcome=on_outcome)
+    writer.close(complete=scraped.summary.completed)
+    out.print(crawl_table(collection, source.name, scraped.summary))
+    out.print(f"{writer.count} pages written to {path}")
+
+
+def _scrape_to_index(settings: Settings, collection: str, sites: list[SiteSource], *, full: bool) -> None:
+    from docsbot.index.factory import make_embedder, make_sparse, open_index
+    from docsbot.ingest import SourceReport, ingest_source
+    from docsbot.scrape.crawl import CrawlSummary
+    from docsbot.sources import LoadContext
+    from docsbot.terminal import crawl_table, ingest_table
+
+    index = open_index(settings, collection)
+    reports: list[SourceReport] = []
+    try:
+        embedder, sparse = make_embedder(settings), make_sparse()
+        with _progress() as progress:
+            for source in sites:
+                context = LoadContext(
+                    data_dir=settings.data_dir,
+                    collection=collection,
+                    on_event=_crawl_progress(progress, f"{collection}/{source.name}"),
+                    full=full,
+                )
+                reports.append(ingest_source(index, embedder, sparse, source, context))
+    except (IndexStoreError, ConfigError, ValueError, OSError) as error:
+        fail(str(error))
+    finally:
+        index.close()
+    for report in reports:
+        crawl = report.details.get("crawl")
+        if isinstance(crawl, CrawlSummary):
+            out.print(crawl_table(collection, report.source, crawl))
         out.print(ingest_table(collection, report))
 
 

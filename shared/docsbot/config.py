@@ -57,8 +57,13 @@ class SiteSource(_Strict):
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
     max_pages: int = Field(default=5000, ge=1, le=200_000)
-    javascript: bool = False
+    javascript: bool = False  # render every page with headless Chromium (pages without an article always are)
     tags: tuple[str, ...] = ()
+    sitemap_url: str | None = None  # default: robots.txt Sitemap: lines, then sitemap.xml
+    prefix: str | None = None  # URL path to stay under; default: the start URL's folder
+    delay_seconds: float = Field(default=0.5, ge=0, le=60)  # between requests to the host (Crawl-delay wins)
+    concurrency: int = Field(default=2, ge=1, le=8)  # requests at once to the host
+    all_versions: bool = False  # Docusaurus: every docs version, not only the current one
 
     @field_validator("url")
     @classmethod

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
-from docsbot.config import MarkdownFolderSource
+from docsbot.config import MarkdownFolderSource, SourceConfig
 from docsbot.documents import Page
 from docsbot.index.bm25 import Bm25Encoder
 from docsbot.index.embedders import Embedder
 from docsbot.index.store import VectorIndex
 from docsbot.index.sync import SyncSummary, sync_pages
-from docsbot.scrape.markdown_folder import Problem, load_markdown_folder, read_url_map
+from docsbot.scrape.markdown_folder import Problem
+from docsbot.scrape.snapshot import read_snapshot
+from docsbot.sources import LoadContext, load_source
 
 
 @dataclass
@@ -31,26 +35,69 @@ def ingest_folder(
     on_page: Callable[[Page], None] | None = None,
 ) -> IngestReport:
     """Index a markdown folder source. Files that fail to load keep what was indexed for them before."""
-    if not source.path.is_dir():
-        raise ValueError(f"source {source.name!r}: {source.path} is not a folder")
-    url_map = read_url_map(source.url_map) if source.url_map else None
-    loaded = load_markdown_folder(
-        source.path,
-        docs_base_url=source.docs_base_url,
-        url_map=url_map,
-        tags=source.tags,
-        trailing_slash=source.trailing_slash,
-    )
-    if on_total:
-        on_total(len(loaded.pages))
+
+    def on_event(kind: str, value: Any) -> None:
+        if kind == "total" and on_total is not None:
+            on_total(int(value))
+
+    # A folder keeps no crawl state: the data directory is not used.
+    context = LoadContext(data_dir=Path("."), collection="", on_event=on_event)
+    report = ingest_source(index, embedder, sparse, source, context, on_page=on_page)
+    problems: list[Problem] = list(report.details.get("problems", []))
+    return IngestReport(source=report.source, summary=report.summary, problems=problems)
+
+
+@dataclass
+class SourceReport:
+    source: str
+    kind: str
+    summary: SyncSummary
+    problems: list[str] = field(default_factory=list)
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def ingest_source(
+    index: VectorIndex,
+    embedder: Embedder,
+    sparse: Bm25Encoder,
+    source: SourceConfig,
+    context: LoadContext,
+    *,
+    on_page: Callable[[Page], None] | None = None,
+) -> SourceReport:
+    """Load any kind of source (see `docsbot.sources`) and index it incrementally.
+
+    Pages the source could not re-read keep what was indexed for them; vanished pages are deleted only
+    when the source's listing was complete; crawl state is saved only after the pages are indexed.
+    """
+    loaded = load_source(source, context)
     summary = sync_pages(
         index,
         embedder,
         sparse,
         loaded.pages,
         source=source.name,
-        complete=True,
-        protected_urls=[p.url for p in loaded.problems if p.url],
+        complete=loaded.complete,
+        protected_urls=loaded.keep_urls,
         on_page=on_page,
     )
-    return IngestReport(source=source.name, summary=summary, problems=list(loaded.problems))
+    loaded.after_index()
+    return SourceReport(
+        source=source.name, kind=source.kind, summary=summary, problems=loaded.problems, details=loaded.details
+    )
+
+
+def ingest_snapshot(
+    index: VectorIndex,
+    embedder: Embedder,
+    sparse: Bm25Encoder,
+    path: Path,
+    *,
+    on_page: Callable[[Page], None] | None = None,
+) -> SourceReport:
+    """Index the pages of a scrape snapshot (`docsbot scrape --out`) as the source it was crawled from."""
+    header, pages = read_snapshot(path)
+    summary = sync_pages(
+        index, embedder, sparse, pages, source=header.source or "snapshot", complete=header.complete, on_page=on_page
+    )
+    return SourceReport(source=header.source or "snapshot", kind="snapshot", summary=summary)

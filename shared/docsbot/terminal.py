@@ -11,10 +11,11 @@ from rich.text import Text
 
 from docsbot.answer.model import Answer
 from docsbot.documents import Source
-from docsbot.ingest import IngestReport
+from docsbot.ingest import IngestReport, SourceReport
+from docsbot.scrape.crawl import CrawlSummary
 
 
-def ingest_table(collection: str, report: IngestReport) -> Table:
+def ingest_table(collection: str, report: IngestReport | SourceReport) -> Table:
     """The summary of one source's ingest."""
     s = report.summary
     table = Table(title=f"ingest {collection}/{report.source}", show_header=False, title_justify="left")
@@ -71,3 +72,36 @@ def answer_renderables(answer: Answer) -> list[RenderableType]:
         )
     parts.append(Text(footer, style="dim"))
     return parts
+
+
+def crawl_table(collection: str, source: str, summary: CrawlSummary) -> Table:
+    """The summary of one site crawl."""
+    table = Table(title=f"crawl {collection}/{source}", show_header=False, title_justify="left")
+    errors = ", ".join(f"{kind} {n}" for kind, n in sorted(summary.errors.items())) or "none"
+    rows = [
+        ("discovery", f"{summary.discovery or '-'} ({', '.join(summary.sitemaps) or 'no sitemap'})"),
+        ("fetched", str(summary.fetched)),
+        (
+            "unchanged",
+            f"{summary.not_modified + summary.unchanged} ({summary.not_modified} by 304, "
+            f"{summary.unchanged} by content hash)",
+        ),
+        (
+            "skipped",
+            f"robots.txt {summary.skipped_robots}, not HTML {summary.skipped_non_html}, "
+            f"other docs version {summary.skipped_version}, excluded {summary.skipped_pattern}, "
+            f"duplicate {summary.skipped_duplicate}",
+        ),
+        ("rendered with Chromium", str(summary.rendered)),
+        ("errors", errors),
+        ("HTTP requests", str(summary.requests)),
+        (
+            "complete",
+            "yes" if summary.completed else "no (nothing deleted)" + (" - page limit" if summary.limit_reached else ""),
+        ),
+    ]
+    for problem in summary.problems:
+        rows.append(("problem", problem))
+    for key, value in rows:
+        table.add_row(key, value)
+    return table

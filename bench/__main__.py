@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from bench import answering, knowledge_base, scrape
+from bench import answering, bot, knowledge_base, scrape
 
-PARTS: dict[str, Callable[[], None]] = {**knowledge_base.PARTS, **answering.PARTS, **scrape.PARTS}
+PARTS: dict[str, Callable[[], None]] = {**knowledge_base.PARTS, **answering.PARTS, **scrape.PARTS, **bot.PARTS}
 
 
 def main() -> None:

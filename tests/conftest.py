@@ -7,8 +7,11 @@ from collections.abc import Iterator
 import openai
 import pytest
 
-from tests.docusaurus_fixture import docusaurus_site  # noqa: F401 - a session fixture for every module
+# Session fixtures for every module: the Docusaurus site, Google's Firestore emulator, the Cloud Tasks emulator.
+from tests.docusaurus_fixture import docusaurus_site  # noqa: F401
 from tests.fakes.openai_server import FakeOpenAIServer
+from tests.firestore_emulator import firestore_client, firestore_emulator  # noqa: F401
+from tests.tasks_emulator import tasks_emulator  # noqa: F401
 
 
 @pytest.fixture

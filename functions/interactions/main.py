@@ -1,15 +1,57 @@
-"""Cloud Function entry point: interactions (placeholder until its issue lands; see README "Status")."""
+"""Cloud Function (2nd gen, HTTP): Discord's interactions endpoint.
+
+Starts with `functions-framework --target interactions` (or as deployed by infra/terraform). Configured by
+environment variables (README "Discord bot"): DISCORD_PUBLIC_KEY, DISCORD_APPLICATION_ID, DOCSBOT_STATE,
+DOCSBOT_QUEUE and the Cloud Tasks settings. Verifies Discord's Ed25519 signature (401 otherwise), answers
+PING, defers questions to the respond function through Cloud Tasks, and answers everything else inline.
+It imports nothing heavy, so a cold start answers well inside Discord's 3 seconds.
+"""
 
 from __future__ import annotations
 
-import json
+import functools
 
 import flask
 import functions_framework
 
+from docsbot.bot.http import serve_interaction
+from docsbot.bot.interactions import InteractionsHandler, Limits
+from docsbot.bot.settings import load_bot_settings
+from docsbot.bot.tasks import TaskQueue
+from docsbot.logs import configure_json_logging
+
+
+@functools.cache
+def handler() -> InteractionsHandler:
+    """Built on the first request of an instance; configuration errors fail loudly in the logs."""
+    from docsbot.bot import wiring
+
+    configure_json_logging()
+    bot = load_bot_settings()
+    store = wiring.build_store(bot)
+    queue: TaskQueue
+    if bot.queue == "cloudtasks":
+        queue = wiring.build_cloud_tasks_queue(bot)
+    else:  # local development: answer in this process
+        from docsbot.config import load_settings
+        from docsbot.queue import InProcessQueue
+
+        respond = wiring.build_respond(bot, load_settings(), store)
+        queue = InProcessQueue(lambda body, headers: respond.handle(body, headers).status)
+    return InteractionsHandler(
+        bot.public_key,
+        store,
+        queue,
+        archiver=wiring.build_rest(bot) if bot.bot_token else None,
+        default_collection=bot.default_collection,
+        limits=Limits(
+            user_questions_per_hour=bot.user_questions_per_hour,
+            guild_questions_per_hour=bot.guild_questions_per_hour,
+            staff_roles=bot.staff_roles,
+        ),
+    )
+
 
 @functions_framework.http
 def interactions(request: flask.Request) -> flask.Response:
-    """Not served yet: answers 501 so a mis-deployed function fails loudly instead of silently."""
-    body = json.dumps({"error": "the interactions function is not implemented yet"})
-    return flask.Response(body, status=501, mimetype="application/json")
+    return serve_interaction(handler(), request)

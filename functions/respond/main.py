@@ -1,15 +1,44 @@
-"""Cloud Function entry point: respond (placeholder until its issue lands; see README "Status")."""
+"""Cloud Function (2nd gen, HTTP): answers deferred Discord interactions, called by Cloud Tasks only.
+
+Starts with `functions-framework --target respond`. IAM lets only the Cloud Tasks service account invoke it
+(OIDC token checked by Google before the request reaches us); requests without the Cloud Tasks headers are
+refused as well, as a second guard.
+Configured like the interactions function plus the index and model settings (QDRANT_URL with the
+read-only QDRANT_API_KEY, OPENAI_API_KEY, DOCSBOT_COLLECTIONS_FILE). Answers 2xx when the task is done
+(or can never succeed) and 503 to have Cloud Tasks retry later.
+"""
 
 from __future__ import annotations
 
-import json
+import functools
 
 import flask
 import functions_framework
 
+from docsbot.bot.http import MAX_TASK_BODY, json_response, too_large
+from docsbot.bot.respond import RespondHandler
+from docsbot.bot.settings import load_bot_settings
+from docsbot.logs import configure_json_logging
+
+
+@functools.cache
+def handler() -> RespondHandler:
+    from docsbot.bot import wiring
+    from docsbot.config import load_settings
+
+    configure_json_logging()
+    bot = load_bot_settings()
+    store = wiring.build_store(bot)
+    return wiring.build_respond(bot, load_settings(), store)
+
 
 @functions_framework.http
 def respond(request: flask.Request) -> flask.Response:
-    """Not served yet: answers 501 so a mis-deployed function fails loudly instead of silently."""
-    body = json.dumps({"error": "the respond function is not implemented yet"})
-    return flask.Response(body, status=501, mimetype="application/json")
+    if request.method != "POST":
+        return json_response(405, {"error": "POST only"})
+    if "X-CloudTasks-QueueName" not in request.headers:
+        return json_response(403, {"error": "only Cloud Tasks may call this function"})
+    if too_large(request, MAX_TASK_BODY):
+        return json_response(413, {"error": "task too large"})
+    result = handler().handle(request.get_data(), request.headers)
+    return json_response(result.status, {"outcome": result.outcome})

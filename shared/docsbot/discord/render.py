@@ -144,11 +144,11 @@ def parse_custom_id(value: object) -> tuple[ButtonAction, str] | None:
     return None
 
 
-def vote_buttons(thread_key: str) -> list[dict[str, Any]]:
-    """The action row under an answer: Solved, Not solved, Follow up."""
+def vote_buttons(thread_key: str, solved: int = 0, failed: int = 0) -> list[dict[str, Any]]:
+    """The action row under an answer: Solved, Not solved (with their vote counts once there are votes), Follow up."""
     buttons = [
-        ("Solved", STYLE_SUCCESS, custom_id("solved", thread_key)),
-        ("Not solved", STYLE_DANGER, custom_id("failed", thread_key)),
+        (f"Solved · {solved}" if solved else "Solved", STYLE_SUCCESS, custom_id("solved", thread_key)),
+        (f"Not solved · {failed}" if failed else "Not solved", STYLE_DANGER, custom_id("failed", thread_key)),
         ("Follow up", STYLE_SECONDARY, custom_id("followup", thread_key)),
     ]
     return [

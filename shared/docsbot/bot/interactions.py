@@ -1,0 +1,329 @@
+"""The interactions function's core: verify, route, answer Discord within its 3-second deadline.
+
+Work that needs the index or a model is deferred (type 5) and queued as a `RespondTask` whose name derives
+from the interaction id. Help, autocomplete, votes, the follow-up modal and thread housekeeping are
+answered inline. Bad requests get a 4xx and leave nothing behind: nothing stored, nothing queued.
+This module imports nothing heavy (no openai, qdrant_client, bs4): it is on the cold-start path.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from docsbot.bot.tasks import RespondTask, TaskKind, TaskQueue
+from docsbot.discord import models
+from docsbot.discord.models import BadInteraction, Interaction
+from docsbot.discord.render import parse_custom_id, render_error, vote_buttons
+from docsbot.discord.verify import HeaderItems, InvalidRequest, verify_request
+from docsbot.state.model import CollectionRecord, InteractionState, NewThread, ThreadRecord, ThreadUpdate
+from docsbot.state.store import StateStore
+
+log = logging.getLogger("docsbot.interactions")
+
+MAX_QUESTION_CHARS = 1500
+INTERACTION_TTL = timedelta(days=2)
+COLLECTIONS_CACHE_S = 60.0
+FOLLOWUP_INPUT = "question"
+HOUSEKEEPING = {"solve", "unsolve", "close", "open"}
+
+
+class ThreadArchiver(Protocol):
+    def modify_channel(self, channel_id: str, payload: dict[str, Any]) -> dict[str, Any]: ...
+
+
+@dataclass(frozen=True)
+class HttpResponse:
+    status: int
+    body: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Limits:
+    user_questions_per_hour: int = 20
+    guild_questions_per_hour: int = 300
+    staff_roles: frozenset[str] = frozenset()
+
+
+def _ephemeral(text: str) -> HttpResponse:
+    return HttpResponse(200, models.message(render_error(text, ephemeral=True)))
+
+
+class InteractionsHandler:
+    """Turns one signed Discord request into the response Discord expects."""
+
+    def __init__(
+        self,
+        public_key: str,
+        store: StateStore,
+        queue: TaskQueue,
+        *,
+        archiver: ThreadArchiver | None = None,
+        default_collection: str | None = None,
+        limits: Limits | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.public_key = public_key
+        self.store = store
+        self.queue = queue
+        self.archiver = archiver
+        self.default_collection = default_collection
+        self.limits = limits or Limits()
+        self.clock = clock
+        self._collections: tuple[float, list[CollectionRecord]] | None = None
+
+    # --- entry -----------------------------------------------------------------------------------------
+
+    def handle(self, headers: HeaderItems, body: bytes) -> HttpResponse:
+        try:
+            verify_request(headers, body, self.public_key, now=self.clock())
+        except InvalidRequest as error:
+            return HttpResponse(error.status, {"error": error.reason})
+        try:
+            interaction = models.parse_interaction(body)
+        except BadInteraction as error:
+            return HttpResponse(400, {"error": str(error)})
+        if interaction.type == models.PING:
+            return HttpResponse(200, models.pong())
+        if interaction.type == models.APPLICATION_COMMAND:
+            return self._command(interaction)
+        if interaction.type == models.AUTOCOMPLETE:
+            return self._autocomplete(interaction)
+        if interaction.type == models.MESSAGE_COMPONENT:
+            return self._component(interaction)
+        if interaction.type == models.MODAL_SUBMIT:
+            return self._modal(interaction)
+        return HttpResponse(400, {"error": f"unsupported interaction type {interaction.type}"})
+
+    # --- commands --------------------------------------------------------------------------------------
+
+    def _command(self, interaction: Interaction) -> HttpResponse:
+        name = interaction.command_name
+        options = interaction.options
+        if name == "ask":
+            return self._defer_question(interaction, "ask", str(options.get("question", "")), options)
+        if name == models.ASK_CONTEXT_MENU:
+            target = interaction.target_message
+            text = target.content if target is not None else ""
+            return self._defer_question(
+                interaction, "context_ask", text, {}, source_message_id=target.id if target else None
+            )
+        if name == "search":
+            return self._defer_question(interaction, "search", str(options.get("query", "")), options, private=True)
+        if name in ("commands", "collections"):
+            return HttpResponse(200, models.message(self._help()))
+        if name in HOUSEKEEPING:
+            return self._housekeeping(interaction, name)
+        if name == "status":
+            return self._status(interaction)
+        return HttpResponse(400, {"error": f"unknown command {name!r}"})
+
+    def _defer_question(
+        self,
+        interaction: Interaction,
+        kind: TaskKind,
+        question: str,
+        options: Mapping[str, object],
+        *,
+        private: bool | None = None,
+        source_message_id: str | None = None,
+    ) -> HttpResponse:
+        question = question.strip()
+        if not question:
+            return _ephemeral("Please ask a question (the message has no text I could read).")
+        if len(question) > MAX_QUESTION_CHARS:
+            return _ephemeral(f"That question is too long: please keep it under {MAX_QUESTION_CHARS} characters.")
+        collection, problem = self._resolve_collection(interaction, options.get("collection"))
+        if problem:
+            return _ephemeral(problem)
+        refusal = self._take_quota(interaction)
+        if refusal:
+            return _ephemeral(refusal)
+        is_private = bool(options.get("private", False)) if private is None else private
+        now = datetime.fromtimestamp(self.clock(), UTC)
+        created = self.store.create_interaction(interaction.id, now=now, ttl=INTERACTION_TTL)
+        if created:
+            task = RespondTask(
+                interaction_id=interaction.id,
+                application_id=interaction.application_id,
+                token=interaction.token,
+                kind=kind,
+                question=question,
+                user_id=interaction.user_id,
+                channel_id=interaction.channel_id or "",
+                created_at=self.clock(),
+                guild_id=interaction.guild_id,
+                collection=collection,
+                private=is_private,
+                member_roles=tuple(interaction.member_roles),
+                thread_title=interaction.channel.name if interaction.channel and interaction.channel.name else "",
+                source_message_id=source_message_id,
+            )
+            try:
+                self.queue.enqueue(task)
+            except Exception as error:  # the queue is down: say so now rather than leave "thinking…" forever
+                log.error("enqueue failed", extra={"interaction": interaction.id, "error": type(error).__name__})
+                self.store.finish_interaction(interaction.id, InteractionState.FAILED, now=now)
+                return _ephemeral("Sorry, I can't take questions right now. Please try again in a minute.")
+        return HttpResponse(200, models.deferred(ephemeral=is_private))
+
+    def _collections_cached(self) -> list[CollectionRecord]:
+        now = self.clock()
+        if self._collections is None or now - self._collections[0] > COLLECTIONS_CACHE_S:
+            self._collections = (now, [c for c in self.store.list_collections() if c.enabled])
+        return self._collections[1]
+
+    def _resolve_collection(self, interaction: Interaction, chosen: object) -> tuple[str | None, str | None]:
+        """(collection, problem): the option, else the channel's or its parent's mapping, else the default."""
+        enabled = {c.name for c in self._collections_cached()}
+        if chosen:
+            name = str(chosen)
+            if name not in enabled:
+                known = ", ".join(sorted(enabled)) or "none"
+                return None, f"I don't know the collection `{name[:100]}`. Available here: {known}."
+            return name, None
+        thread = self.store.get_thread(interaction.channel_id) if interaction.channel_id else None
+        if thread is not None and thread.collection in enabled:
+            return thread.collection, None
+        for channel_id in (interaction.channel_id, interaction.channel.parent_id if interaction.channel else None):
+            if channel_id:
+                mapped = self.store.channel_collection(channel_id)
+                if mapped in enabled:
+                    return mapped, None
+        if self.default_collection and self.default_collection in enabled:
+            return self.default_collection, None
+        if len(enabled) == 1:
+            return next(iter(enabled)), None
+        known = ", ".join(sorted(enabled)) or "none is configured yet"
+        return None, f"Which docs should I search? Pick one with the `collection` option ({known})."
+
+    def _take_quota(self, interaction: Interaction) -> str | None:
+        now = datetime.fromtimestamp(self.clock(), UTC)
+        hour = timedelta(hours=1)
+        user = self.store.take_quota(
+            f"user:{interaction.user_id}", limit=self.limits.user_questions_per_hour, window=hour, now=now
+        )
+        if not user.allowed:
+            minutes = max(1, int((user.reset_at - now).total_seconds() // 60))
+            return (
+                f"You've asked {user.limit} questions this hour, my limit per person. "
+                f"Please try again in {minutes} min."
+            )
+        if interaction.guild_id:
+            guild = self.store.take_quota(
+                f"guild:{interaction.guild_id}", limit=self.limits.guild_questions_per_hour, window=hour, now=now
+            )
+            if not guild.allowed:
+                return "This server has reached its question budget for this hour. Please try again a bit later."
+        return None
+
+    def _help(self) -> dict[str, Any]:
+        collections = self._collections_cached()
+        lines = [
+            "**docsbot** answers from the documentation, with links to the exact sections.",
+            "`/ask question:` ask a question (add `private:true` to see the answer alone)",
+            "`/search query:` the best documentation sections, no AI involved",
+            "Right-click a message › Apps › **Ask the docs**: answer that message",
+            "`/status` this thread's collection, votes and state · `/solve` `/unsolve` `/close` `/open` "
+            "(the thread's author or staff)",
+            "",
+            "**Collections here:** "
+            + (", ".join(f"`{c.name}` ({c.title})" for c in collections) if collections else "none configured"),
+        ]
+        return render_error("\n".join(lines), ephemeral=True)
+
+    # --- thread housekeeping --------------------------------------------------------------------------
+
+    def _may_manage(self, interaction: Interaction, thread: ThreadRecord | None) -> bool:
+        if set(interaction.member_roles) & self.limits.staff_roles:
+            return True
+        if thread is not None:
+            return interaction.user_id == thread.author_id
+        return interaction.channel is not None and interaction.channel.owner_id == interaction.user_id
+
+    def _housekeeping(self, interaction: Interaction, name: str) -> HttpResponse:
+        thread_id = interaction.channel_id or ""
+        thread = self.store.get_thread(thread_id) if thread_id else None
+        if not self._may_manage(interaction, thread):
+            return _ephemeral("Only the person who started this thread, or staff, can do that.")
+        now = datetime.fromtimestamp(self.clock(), UTC)
+        if thread is None:
+            collection, _ = self._resolve_collection(interaction, None)
+            owner = interaction.channel.owner_id if interaction.channel else None
+            thread = self.store.ensure_thread(
+                NewThread(thread_id=thread_id, collection=collection or "", author_id=owner or interaction.user_id),
+                now,
+            )
+        if name in ("solve", "unsolve"):
+            self.store.update_thread(thread_id, ThreadUpdate(solved=name == "solve"), now)
+            text = "Marked as solved. Thanks!" if name == "solve" else "Marked as not solved."
+            return HttpResponse(200, models.message(render_error(text, ephemeral=False)))
+        if self.archiver is None:
+            return _ephemeral("Closing and reopening threads needs the bot token (DISCORD_BOT_TOKEN).")
+        archived = name == "close"
+        # Archive before answering, and answer a close ephemerally: a message posted in the thread would
+        # unarchive it again.
+        self.archiver.modify_channel(thread_id, {"archived": archived})
+        self.store.update_thread(thread_id, ThreadUpdate(open=not archived), now)
+        if archived:
+            return _ephemeral("Thread closed. `/open` reopens it.")
+        return HttpResponse(200, models.message(render_error("Thread reopened.", ephemeral=False)))
+
+    def _status(self, interaction: Interaction) -> HttpResponse:
+        thread = self.store.get_thread(interaction.channel_id) if interaction.channel_id else None
+        if thread is None:
+            return _ephemeral("I haven't answered anything in this thread yet.")
+        text = (
+            f"Collection: `{thread.collection}` · {'solved' if thread.solved else 'not solved'} · "
+            f"{'open' if thread.open else 'closed'} · votes: {thread.solved_votes} solved, "
+            f"{thread.failed_votes} not solved"
+        )
+        return _ephemeral(text)
+
+    # --- autocomplete, buttons, modal ------------------------------------------------------------------
+
+    def _autocomplete(self, interaction: Interaction) -> HttpResponse:
+        typed = str(interaction.options.get(interaction.focused_option or "", "") or "").lower()
+        choices = [
+            {"name": f"{c.name} — {c.title}"[:100], "value": c.name}
+            for c in self._collections_cached()
+            if typed in c.name.lower() or typed in c.title.lower()
+        ]
+        return HttpResponse(200, models.autocomplete(choices[:25]))
+
+    def _component(self, interaction: Interaction) -> HttpResponse:
+        parsed = parse_custom_id(interaction.custom_id)
+        if parsed is None:
+            return HttpResponse(400, {"error": "unknown component"})
+        action, thread_id = parsed
+        if action == "followup":
+            return HttpResponse(
+                200,
+                models.modal(
+                    f"followup:{thread_id}",
+                    "Follow-up question",
+                    FOLLOWUP_INPUT,
+                    "Your follow-up question",
+                    max_length=MAX_QUESTION_CHARS,
+                ),
+            )
+        thread = self.store.get_thread(thread_id)
+        if thread is None:
+            return _ephemeral("This conversation is no longer known to me.")
+        now = datetime.fromtimestamp(self.clock(), UTC)
+        result = self.store.record_vote(
+            thread_id, interaction.user_id, action, is_author=interaction.user_id == thread.author_id, now=now
+        )
+        buttons = vote_buttons(thread_id, solved=result.solved_votes, failed=result.failed_votes)
+        return HttpResponse(200, models.update_message({"components": buttons, "allowed_mentions": {"parse": []}}))
+
+    def _modal(self, interaction: Interaction) -> HttpResponse:
+        parsed = parse_custom_id(interaction.custom_id)
+        if parsed is None or parsed[0] != "followup":
+            return HttpResponse(400, {"error": "unknown modal"})
+        question = interaction.modal_values.get(FOLLOWUP_INPUT, "")
+        return self._defer_question(interaction, "followup", question, {})

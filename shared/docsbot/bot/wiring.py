@@ -1,0 +1,99 @@
+"""Builds the bot's handlers from the environment: the one place where adapters are chosen.
+
+The interactions side imports only light modules (state, queue, discord); the respond side builds the
+index, embedder and chat model per collection, once per process (Cloud Functions reuse warm instances).
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING
+
+from docsbot.bot.settings import BotSettings
+from docsbot.bot.tasks import TaskQueue
+from docsbot.state.store import StateStore
+
+if TYPE_CHECKING:
+    from docsbot.answer.pipeline import Answerer
+    from docsbot.bot.respond import RespondHandler
+    from docsbot.config import Settings
+    from docsbot.discord.rest import DiscordRest
+    from docsbot.index.search import Searcher
+
+
+def build_store(bot: BotSettings) -> StateStore:
+    from docsbot.state.factory import open_store
+
+    return open_store(bot.state, data_dir=bot.data_dir, project=bot.project)
+
+
+def build_rest(bot: BotSettings) -> DiscordRest:
+    from docsbot.discord.rest import DiscordRest
+
+    return DiscordRest(bot.application_id, bot_token=bot.bot_token, base_url=bot.discord_api)
+
+
+def build_cloud_tasks_queue(bot: BotSettings) -> TaskQueue:
+    from docsbot.queue import CloudTasksQueue, emulator_client
+
+    assert bot.tasks_queue is not None and bot.respond_url is not None  # checked by load_bot_settings
+    client = emulator_client(bot.tasks_emulator) if bot.tasks_emulator else None
+    return CloudTasksQueue(
+        bot.tasks_queue, bot.respond_url, service_account_email=bot.tasks_service_account, client=client
+    )
+
+
+def build_respond(bot: BotSettings, settings: Settings, store: StateStore) -> RespondHandler:
+    """The respond handler with per-collection searchers and answerers, built on first use."""
+    from docsbot.answer.factory import make_answerer
+    from docsbot.bot.respond import RespondHandler
+    from docsbot.config import load_collections
+    from docsbot.index.factory import make_embedder, make_sparse, open_index
+    from docsbot.index.search import Searcher
+
+    collections = load_collections(settings.collections_file) if settings.collections_file else None
+    lock = threading.Lock()
+    searchers: dict[str, Searcher] = {}
+    answerers: dict[str, Answerer] = {}
+    embedder = make_embedder(settings)
+
+    def searcher_for(name: str) -> Searcher:
+        with lock:
+            if name not in searchers:
+                searchers[name] = Searcher(open_index(settings, name), embedder, make_sparse())
+            return searchers[name]
+
+    def answerer_for(name: str) -> Answerer:
+        searcher = searcher_for(name)
+        with lock:
+            if name not in answerers:
+                config = None
+                if collections is not None:
+                    config = next((c for c in collections.collections if c.name == name), None)
+                answerers[name] = make_answerer(settings, searcher, name, config)
+            return answerers[name]
+
+    return RespondHandler(
+        store,
+        build_rest(bot),
+        answerer_for,
+        searcher_for,
+        default_collection=bot.default_collection,
+        max_attempts=bot.max_attempts,
+    )
+
+
+def sync_collections(store: StateStore, settings: Settings) -> int:
+    """Copy the collections file's collections and channel map into the store; returns how many."""
+    from docsbot.config import load_collections
+    from docsbot.state.model import CollectionRecord
+
+    if settings.collections_file is None:
+        return 0
+    collections = load_collections(settings.collections_file)
+    records = [
+        CollectionRecord(name=c.name, title=c.title, description=c.description, enabled=c.enabled)
+        for c in collections.collections
+    ]
+    store.put_collections(records, collections.channel_map())
+    return len(records)

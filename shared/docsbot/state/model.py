@@ -1,0 +1,134 @@
+"""The records the bot keeps about Discord threads (DESIGN.md §3; they mirror the original tables)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Literal
+
+VoteKind = Literal["solved", "failed"]
+
+
+@dataclass(frozen=True)
+class SourceRef:
+    """A source the bot cited, as stored with its message (kept apart from the message text)."""
+
+    title: str
+    heading_path: tuple[str, ...]
+    url: str
+    anchor: str
+
+
+@dataclass(frozen=True)
+class CollectionRecord:
+    name: str
+    title: str
+    description: str = ""
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
+class ThreadRecord:
+    """`threads/{thread_id}`: a Discord thread (or a plain channel) where the bot answers."""
+
+    thread_id: str
+    collection: str
+    author_id: str  # who started the conversation with the bot; only they may mark it solved
+    created_at: datetime
+    updated_at: datetime
+    guild_id: str | None = None
+    channel_id: str | None = None  # the parent channel / forum
+    title: str = ""
+    open: bool = True
+    solved: bool = False
+    thread_controller_id: str | None = None  # the bot's first answer: its buttons carry the votes
+    solved_votes: int = 0
+    failed_votes: int = 0
+
+
+@dataclass(frozen=True)
+class MessageRecord:
+    """`threads/{thread_id}/messages/{message_id}`: a user question or a bot answer."""
+
+    message_id: str
+    thread_id: str
+    author_id: str
+    content: str
+    from_bot: bool
+    created_at: datetime
+    first_message: bool = False
+    asked_bot: bool = False
+    sources: tuple[SourceRef, ...] = ()
+
+
+@dataclass(frozen=True)
+class VoteResult:
+    solved_votes: int
+    failed_votes: int
+    changed: bool  # False when the user repeated the vote they already had
+    thread_solved: bool
+
+
+class InteractionState(StrEnum):
+    QUEUED = "queued"
+    ANSWERING = "answering"
+    DONE = "done"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class InteractionRecord:
+    """`interactions/{interaction_id}`: makes the respond task idempotent (Cloud Tasks delivers at least once)."""
+
+    interaction_id: str
+    state: InteractionState
+    attempts: int
+    created_at: datetime
+    expires_at: datetime  # Firestore's TTL policy deletes the record after this
+    lease_until: datetime | None = None  # while ANSWERING: another attempt may take over after this
+    thread_id: str | None = None
+
+
+class ClaimResult(StrEnum):
+    CLAIMED = "claimed"  # this attempt owns the work now
+    BUSY = "busy"  # another attempt holds a live lease: try again later
+    FINISHED = "finished"  # done or failed already: nothing to do
+    MISSING = "missing"  # no such interaction record
+
+
+@dataclass(frozen=True)
+class Claim:
+    result: ClaimResult
+    record: InteractionRecord | None = None
+
+
+@dataclass(frozen=True)
+class ThreadUpdate:
+    """Fields to change on a thread; None leaves a field as it is."""
+
+    open: bool | None = None
+    solved: bool | None = None
+    collection: str | None = None
+    title: str | None = None
+
+
+@dataclass(frozen=True)
+class QuotaResult:
+    allowed: bool
+    used: int  # in the current window, this request included when allowed
+    limit: int
+    reset_at: datetime
+
+
+@dataclass(frozen=True)
+class NewThread:
+    """What `ensure_thread` creates when the thread is new."""
+
+    thread_id: str
+    collection: str
+    author_id: str
+    guild_id: str | None = None
+    channel_id: str | None = None
+    title: str = ""
+    extra: dict[str, str] = field(default_factory=dict)

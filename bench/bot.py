@@ -74,3 +74,82 @@ def cold_import() -> None:
 
 
 PARTS = {"cold-import": cold_import}
+
+
+def ask_latency(requests_count: int = 300) -> None:
+    """p50/p99 of the interactions handler on signed `/ask` requests, enqueueing to the Cloud Tasks emulator
+    and recording state in the Firestore emulator (both on 127.0.0.1; the task target is a local 204 server)."""
+    import os
+    import tempfile
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from typing import Any
+
+    from google.cloud import firestore
+
+    from docsbot.bot.interactions import InteractionsHandler, Limits
+    from docsbot.queue import CloudTasksQueue, emulator_client
+    from docsbot.state.firestore_store import FirestoreStore
+    from docsbot.state.model import CollectionRecord
+    from tests.fakes.discord_signing import TestSigner, snowflake
+    from tests.firestore_emulator import FirestoreEmulator, find_emulator_jar
+    from tests.tasks_emulator import QUEUE_PATH, run_emulator, wait_until_serving
+
+    class Sink(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("content-length") or 0))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return
+
+    jar = find_emulator_jar()
+    if jar is None:
+        raise SystemExit("the Firestore emulator is not installed (gcloud components)")
+    sink = ThreadingHTTPServer(("127.0.0.1", 0), Sink)
+    threading.Thread(target=sink.serve_forever, daemon=True).start()
+    emulator = FirestoreEmulator(jar, "java", Path(tempfile.mkdtemp()) / "firestore.log")
+    emulator.start()
+    try:
+        os.environ["FIRESTORE_EMULATOR_HOST"] = emulator.host
+        with run_emulator([QUEUE_PATH], 0) as (host_port, log_path):
+            client = emulator_client(host_port)
+            wait_until_serving(client, QUEUE_PATH, log_path, 20)
+            store = FirestoreStore(firestore.Client(project="docsbot-bench"))
+            store.put_collections([CollectionRecord("docs", "Docs")], {})
+            queue = CloudTasksQueue(
+                QUEUE_PATH,
+                f"http://127.0.0.1:{sink.server_address[1]}/respond",
+                service_account_email=None,
+                client=client,
+            )
+            signer = TestSigner()
+            handler = InteractionsHandler(
+                signer.public_key_hex, store, queue, limits=Limits(10**6, 10**6), default_collection="docs"
+            )
+            samples: list[float] = []
+            for i in range(requests_count + 20):
+                payload = signer.slash_command(
+                    "ask", {"question": f"how do I configure option {i}?"}, user_id=snowflake()
+                )
+                body, headers = signer.signed(payload)
+                started = time.perf_counter()
+                response = handler.handle(headers, body)
+                elapsed = time.perf_counter() - started
+                assert response.body == {"type": 5}, response.body
+                if i >= 20:  # warm-up: first clients, channels, caches
+                    samples.append(elapsed)
+    finally:
+        emulator.stop()
+        sink.shutdown()
+    samples.sort()
+    table = Table(title=f"warm /ask handling, {requests_count} signed requests (Firestore + Cloud Tasks emulators)")
+    for column in ("p50 (ms)", "p90 (ms)", "p99 (ms)", "max (ms)"):
+        table.add_column(column, justify="right")
+    pick = [samples[int(len(samples) * q)] for q in (0.5, 0.9, 0.99)] + [samples[-1]]
+    table.add_row(*(f"{v * 1000:.1f}" for v in pick))
+    console.print(table)
+
+
+PARTS["ask-latency"] = ask_latency

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from docsbot.config import Settings
 from docsbot.index.bm25 import Bm25Encoder
-from docsbot.index.edge_store import EdgeIndex
 from docsbot.index.embedders import Embedder, HashingEmbedder, LocalEmbedder, OpenAIEmbedder
 from docsbot.index.store import QdrantIndex, VectorIndex, open_client
 
@@ -31,6 +30,8 @@ def open_index(settings: Settings, collection: str) -> VectorIndex:
     if settings.qdrant_url:
         client = open_client(url=settings.qdrant_url, api_key=settings.qdrant_api_key, path=None)
         return QdrantIndex(client, collection)
+    from docsbot.index.edge_store import EdgeIndex  # only the embedded default needs the Qdrant Edge engine
+
     return EdgeIndex(settings.index_path, collection)
 
 

@@ -5,9 +5,15 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from bench import answering, bot, knowledge_base, scrape
+from bench import answering, bot, freshness, knowledge_base, scrape
 
-PARTS: dict[str, Callable[[], None]] = {**knowledge_base.PARTS, **answering.PARTS, **scrape.PARTS, **bot.PARTS}
+PARTS: dict[str, Callable[[], None]] = {
+    **knowledge_base.PARTS,
+    **answering.PARTS,
+    **scrape.PARTS,
+    **bot.PARTS,
+    **freshness.PARTS,
+}
 
 
 def main() -> None:

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from docsbot.cli_freshness import register as register_freshness_commands
 from docsbot.config import (
     COLLECTION_NAME_PATTERN,
     CollectionConfig,
@@ -567,6 +568,9 @@ def demo() -> None:
         run_demo(settings, out, err)
     except (IndexStoreError, ConfigError) as error:
         fail(str(error))
+
+
+register_freshness_commands(app)
 
 
 def main() -> None:

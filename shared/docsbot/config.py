@@ -15,6 +15,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from docsbot.envvars import data_dir as env_data_dir
+from docsbot.envvars import number
+
 COLLECTION_NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 # "hashing" is a deterministic stand-in with no semantics, for tests and benchmarks only.
 EMBEDDER_KINDS = ("auto", "openai", "local", "hashing")
@@ -202,11 +205,6 @@ class Settings:
         return self.data_dir / "index"
 
 
-def _default_data_dir(env: Mapping[str, str]) -> Path:
-    base = env.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "docsbot"
-
-
 def _local_embedder_installed() -> bool:
     import importlib.util
 
@@ -218,7 +216,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if env is None else env
     problems: list[str] = []
 
-    data_dir = Path(env.get("DOCSBOT_DATA_DIR") or _default_data_dir(env)).expanduser()
+    data_dir = env_data_dir(env)
 
     collections_file: Path | None = None
     if env.get("DOCSBOT_COLLECTIONS_FILE"):
@@ -302,11 +300,11 @@ def _chat_settings(
             problems.append(f"DOCSBOT_CHAT_MODEL={model} needs OPENAI_API_KEY (or DOCSBOT_CHAT_API_KEY)")
     if base_url and not base_url.startswith(("http://", "https://")):
         problems.append(f"DOCSBOT_CHAT_BASE_URL / OPENAI_BASE_URL: must be an http(s) URL, got {base_url!r}")
-    timeout = _number(env, "DOCSBOT_CHAT_TIMEOUT", 60.0, 1.0, 600.0, problems)
+    timeout = number(env, "DOCSBOT_CHAT_TIMEOUT", 60.0, 1.0, 600.0, problems)
     context = env.get("DOCSBOT_CHAT_CONTEXT_TOKENS")
     context_tokens: int | None = None
     if context:
-        value = _number(env, "DOCSBOT_CHAT_CONTEXT_TOKENS", 0.0, 1024.0, 10_000_000.0, problems)
+        value = number(env, "DOCSBOT_CHAT_CONTEXT_TOKENS", 0.0, 1024.0, 10_000_000.0, problems)
         context_tokens = int(value) if value else None
     condense = (env.get("DOCSBOT_CONDENSE_QUESTIONS") or "false").strip().lower()
     if condense not in {"true", "false", "1", "0", "yes", "no"}:
@@ -319,17 +317,3 @@ def _chat_settings(
         context_tokens=context_tokens,
         condense_questions=condense in {"true", "1", "yes"},
     )
-
-
-def _number(env: Mapping[str, str], name: str, default: float, low: float, high: float, problems: list[str]) -> float:
-    raw = env.get(name)
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        value = float("nan")
-    if not low <= value <= high:
-        problems.append(f"{name}: a number from {low:g} to {high:g}, got {raw!r}")
-        return default
-    return value

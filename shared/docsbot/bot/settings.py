@@ -11,6 +11,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from docsbot.envvars import data_dir as env_data_dir
+from docsbot.envvars import integer
+
 DISCORD_API = "https://discord.com/api/v10"
 
 
@@ -39,20 +42,6 @@ class BotSettings:
     max_attempts: int  # respond attempts before the user gets the apology (match the queue's retry config)
 
 
-def _int(env: Mapping[str, str], name: str, default: int, problems: list[str], low: int = 0, high: int = 10**6) -> int:
-    raw = env.get(name)
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-        if not low <= value <= high:
-            raise ValueError
-    except ValueError:
-        problems.append(f"{name}: a whole number from {low} to {high}, got {raw!r}")
-        return default
-    return value
-
-
 def load_bot_settings(env: Mapping[str, str] | None = None) -> BotSettings:
     """Read and validate the bot's settings (default: `os.environ`)."""
     env = os.environ if env is None else env
@@ -79,7 +68,7 @@ def load_bot_settings(env: Mapping[str, str] | None = None) -> BotSettings:
         for name in ("DOCSBOT_TASKS_QUEUE", "DOCSBOT_RESPOND_URL"):
             if not env.get(name):
                 problems.append(f"{name} is required with DOCSBOT_QUEUE=cloudtasks")
-    data_dir = Path(env.get("DOCSBOT_DATA_DIR") or Path.home() / ".local" / "share" / "docsbot").expanduser()
+    data_dir = env_data_dir(env)
     settings = BotSettings(
         public_key=public_key,
         application_id=application_id,
@@ -95,9 +84,9 @@ def load_bot_settings(env: Mapping[str, str] | None = None) -> BotSettings:
         tasks_emulator=env.get("CLOUD_TASKS_EMULATOR_HOST") or None,
         default_collection=env.get("DOCSBOT_DEFAULT_COLLECTION") or None,
         staff_roles=frozenset(r.strip() for r in (env.get("DOCSBOT_STAFF_ROLES") or "").split(",") if r.strip()),
-        user_questions_per_hour=_int(env, "DOCSBOT_USER_QUESTIONS_PER_HOUR", 20, problems),
-        guild_questions_per_hour=_int(env, "DOCSBOT_GUILD_QUESTIONS_PER_HOUR", 300, problems),
-        max_attempts=_int(env, "DOCSBOT_RESPOND_MAX_ATTEMPTS", 5, problems, low=1, high=100),
+        user_questions_per_hour=integer(env, "DOCSBOT_USER_QUESTIONS_PER_HOUR", 20, 0, 10**6, problems),
+        guild_questions_per_hour=integer(env, "DOCSBOT_GUILD_QUESTIONS_PER_HOUR", 300, 0, 10**6, problems),
+        max_attempts=integer(env, "DOCSBOT_RESPOND_MAX_ATTEMPTS", 5, 1, 100, problems),
     )
     if problems:
         raise BotConfigError("bot configuration problems:\n" + "\n".join(f"  - {p}" for p in problems))

@@ -358,6 +358,8 @@ class FirestoreStore:
         vote_ref = thread_ref.collection("votes").document(_doc_id(user_id))
         stamp = _utc(now)
 
+        # Decorated per call: a `_Transactional` keeps per-run state (its retry ids), so sharing one across
+        # threads would mix their transactions up.
         @firestore.transactional
         def cast(transaction: firestore.Transaction) -> bool:
             old = vote_ref.get(transaction=transaction)

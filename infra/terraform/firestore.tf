@@ -23,3 +23,14 @@ resource "google_firestore_field" "interactions_ttl" {
   ttl_config {}
   index_config {}
 }
+
+# Hourly question budgets (`quotas/{key}__{window}__{bucket}`) are only needed until their window ends; the
+# store sets `expires_at` to the window's end so old counters are deleted the same way.
+resource "google_firestore_field" "quotas_ttl" {
+  database   = google_firestore_database.default.name
+  collection = "quotas"
+  field      = "expires_at"
+
+  ttl_config {}
+  index_config {}
+}

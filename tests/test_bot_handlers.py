@@ -343,3 +343,83 @@ def test_housekeeping_is_for_the_author_or_staff(bot: Bot) -> None:
     assert patch.json == {"archived": True}
     status = ephemeral_text(bot.send(bot.signer.slash_command("status", channel_id=thread_id)))
     assert "`docs`" in status and "solved" in status and "closed" in status
+
+
+# --- conversations, privacy, partial failures ----------------------------------------------------------------
+
+
+def test_in_a_plain_channel_each_question_is_its_own_conversation(bot: Bot) -> None:
+    channel = {"id": "1180000000000000099", "type": 0, "name": "help"}
+    first, _ = bot.ask(channel_id=channel["id"], channel=channel)
+    second, _ = bot.ask("and with hooks?", channel_id=channel["id"], channel=channel, user_id=OTHER_USER_ID)
+    tasks = list(bot.queue.tasks)
+    assert [t.thread_id for t in tasks] == [first["id"], second["id"]]
+    assert [t.author_id for t in tasks] == [USER_ID, OTHER_USER_ID]
+    respond_to_all(bot)
+    last_chat = bot.openai.requests_to("/v1/chat/completions")[-1].body["messages"]
+    assert [m["role"] for m in last_chat] == ["system", "assistant", "user"]  # no one else's history
+    refused = bot.send(bot.signer.slash_command("close", channel_id=channel["id"], channel=channel))
+    assert "threads (forum posts) only" in ephemeral_text(refused)
+
+
+def test_ask_the_docs_in_a_thread_belongs_to_the_threads_owner(bot: Bot) -> None:
+    owner = "1180000000000000077"
+    payload = bot.signer.message_command("x" * 3000, user_id=OTHER_USER_ID, thread_owner_id=owner)
+    assert bot.send(payload).body == {"type": 5}  # a long post is cut, not refused
+    (task,) = bot.queue.tasks
+    assert task.author_id == owner and len(task.question) == 1500
+    respond_to_all(bot)
+    thread = bot.store.get_thread(payload["channel_id"])
+    assert thread is not None and thread.author_id == owner
+
+
+def test_a_private_answer_stays_private_and_out_of_the_thread(bot: Bot) -> None:
+    bot.openai.chat_responder = lambda body: ("A long paragraph about reducers [1]. " * 40 + "\n\n") * 4
+    payload = bot.signer.slash_command("ask", {"question": QUESTION, "private": True})
+    bot.send(payload)
+    assert respond_to_all(bot) == ["answered"]
+    posted = bot.discord.messages[payload["token"]]
+    assert posted.followups  # the answer needed several messages
+    followup_requests = bot.discord.requests_to("POST", "/webhooks")
+    assert followup_requests and all(r.json["flags"] & 64 for r in followup_requests)
+    assert bot.store.list_messages(payload["channel_id"]) == []
+
+
+def test_a_failure_after_the_answer_was_posted_never_overwrites_it(bot: Bot, monkeypatch: pytest.MonkeyPatch) -> None:
+    bot.ask()
+    (task,) = bot.queue.tasks
+
+    def broken(*args: object, **kwargs: object) -> bool:
+        raise ConnectionError("the store went away")
+
+    monkeypatch.setattr(bot.store, "add_message", broken)
+    result = bot.respond.handle(task.to_json())
+    assert (result.status, result.outcome) == (200, "answered")
+    patches = bot.discord.requests_to("PATCH", "/webhooks")
+    assert len(patches) == 1 and "Sorry" not in patches[0].json["content"]
+
+
+def test_the_last_delivery_apologises_without_buttons_and_stores_nothing(bot: Bot) -> None:
+    payload, _ = bot.ask()
+    (task,) = bot.queue.tasks
+    bot.openai.fail_next(500, "down", error_type="server_error", headers={"retry-after-ms": "1"}, times=100)
+    # Earlier deliveries found the work busy; Cloud Tasks' retry count says this one is the last.
+    result = bot.respond.handle(task.to_json(), {"X-CloudTasks-TaskRetryCount": "4"})
+    assert result.status == 200
+    original = bot.discord.messages[payload["token"]].original
+    assert original is not None and "Sorry" in original["content"] and not original.get("components")
+    assert bot.store.list_messages(payload["channel_id"]) == []
+
+
+def test_the_follow_up_modal_continues_the_conversation_of_its_button(bot: Bot) -> None:
+    channel = {"id": "1180000000000000098", "type": 0, "name": "help"}
+    first, _ = bot.ask(channel_id=channel["id"], channel=channel)
+    respond_to_all(bot)
+    submitted = bot.signer.modal_submit(
+        f"followup:{first['id']}", {"question": "and then?"}, channel_id=channel["id"], channel=channel
+    )
+    assert bot.send(submitted).body == {"type": 5}
+    (task,) = bot.queue.tasks
+    assert task.thread_id == first["id"] and task.author_id == USER_ID
+    respond_to_all(bot)
+    assert len(bot.store.list_messages(first["id"])) == 4

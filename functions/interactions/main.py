@@ -10,6 +10,7 @@ It imports nothing heavy, so a cold start answers well inside Discord's 3 second
 from __future__ import annotations
 
 import functools
+import os
 
 import flask
 import functions_framework
@@ -37,12 +38,14 @@ def handler() -> InteractionsHandler:
         from docsbot.queue import InProcessQueue
 
         respond = wiring.build_respond(bot, load_settings(), store)
-        queue = InProcessQueue(lambda body, headers: respond.handle(body, headers).status)
+        queue = InProcessQueue(
+            lambda body, headers: respond.handle(body, headers).status, retries=bot.max_attempts - 1, backoff_s=1.0
+        )
     return InteractionsHandler(
         bot.public_key,
         store,
         queue,
-        archiver=wiring.build_rest(bot) if bot.bot_token else None,
+        archiver=wiring.build_archiver(bot),
         default_collection=bot.default_collection,
         limits=Limits(
             user_questions_per_hour=bot.user_questions_per_hour,
@@ -50,6 +53,12 @@ def handler() -> InteractionsHandler:
             staff_roles=bot.staff_roles,
         ),
     )
+
+
+if os.environ.get("K_SERVICE"):
+    # Deployed (Cloud Run sets K_SERVICE): build the clients while the instance starts, not inside the first
+    # request's 3 seconds; a configuration error then fails the deployment loudly.
+    handler()
 
 
 @functions_framework.http

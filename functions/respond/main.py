@@ -11,6 +11,7 @@ read-only QDRANT_API_KEY, OPENAI_API_KEY, DOCSBOT_COLLECTIONS_FILE). Answers 2xx
 from __future__ import annotations
 
 import functools
+import os
 
 import flask
 import functions_framework
@@ -30,6 +31,10 @@ def handler() -> RespondHandler:
     bot = load_bot_settings()
     store = wiring.build_store(bot)
     return wiring.build_respond(bot, load_settings(), store)
+
+
+if os.environ.get("K_SERVICE"):
+    handler()  # deployed: load the index clients and models while the instance starts
 
 
 @functions_framework.http

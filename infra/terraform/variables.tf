@@ -387,9 +387,9 @@ variable "tasks_max_attempts" {
 }
 
 variable "tasks_min_backoff" {
-  description = "Wait before the first retry of a failed respond task (a duration such as \"5s\")."
+  description = "Wait before the first retry of a failed respond task (a duration such as \"30s\"). With the doublings, the retries must outlast the respond function's 120 s work lease, so a retry after a crashed attempt finds the work free."
   type        = string
-  default     = "5s"
+  default     = "30s"
 
   validation {
     condition     = can(regex("^[0-9]+(\\.[0-9]+)?s$", var.tasks_min_backoff))
@@ -411,7 +411,7 @@ variable "tasks_max_backoff" {
 variable "tasks_max_doublings" {
   description = "How many times the retry wait doubles before growing linearly."
   type        = number
-  default     = 4
+  default     = 3
 
   validation {
     condition     = var.tasks_max_doublings >= 0 && var.tasks_max_doublings <= 16

@@ -499,12 +499,14 @@ def serve(
     store = wiring.build_store(bot)
     count = wiring.sync_collections(store, settings)
     respond = wiring.build_respond(bot, settings, store)
-    queue = InProcessQueue(lambda body, headers: respond.handle(body, headers).status)
+    queue = InProcessQueue(
+        lambda body, headers: respond.handle(body, headers).status, retries=bot.max_attempts - 1, backoff_s=1.0
+    )
     handler = InteractionsHandler(
         bot.public_key,
         store,
         queue,
-        archiver=wiring.build_rest(bot) if bot.bot_token else None,
+        archiver=wiring.build_archiver(bot),
         default_collection=bot.default_collection,
         limits=Limits(bot.user_questions_per_hour, bot.guild_questions_per_hour, bot.staff_roles),
     )
@@ -537,7 +539,7 @@ def register_commands_command(
         fail("register-commands needs DISCORD_BOT_TOKEN")
     try:
         registered = register_commands(wiring.build_rest(bot), guild)
-    except DiscordError as error:
+    except (DiscordError, ValueError) as error:
         fail(str(error))
     where = f"guild {guild}" if guild else "globally (may take up to an hour to appear)"
     out.print(f"registered {len(registered)} commands {where}: {', '.join(c.get('name', '?') for c in registered)}")

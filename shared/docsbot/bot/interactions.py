@@ -109,8 +109,14 @@ class InteractionsHandler:
         if name == models.ASK_CONTEXT_MENU:
             target = interaction.target_message
             text = target.content if target is not None else ""
+            in_thread = interaction.channel is not None and interaction.channel.is_thread
             return self._defer_question(
-                interaction, "context_ask", text, {}, source_message_id=target.id if target else None
+                interaction,
+                "context_ask",
+                text,
+                {},
+                source_message_id=target.id if target else None,
+                author_id=None if in_thread else (target.author_id if target else None),
             )
         if name == "search":
             return self._defer_question(interaction, "search", str(options.get("query", "")), options, private=True)
@@ -131,12 +137,22 @@ class InteractionsHandler:
         *,
         private: bool | None = None,
         source_message_id: str | None = None,
+        thread_id: str | None = None,
+        author_id: str | None = None,
     ) -> HttpResponse:
         question = question.strip()
         if not question:
             return _ephemeral("Please ask a question (the message has no text I could read).")
         if len(question) > MAX_QUESTION_CHARS:
-            return _ephemeral(f"That question is too long: please keep it under {MAX_QUESTION_CHARS} characters.")
+            if kind != "context_ask":
+                return _ephemeral(f"That question is too long: please keep it under {MAX_QUESTION_CHARS} characters.")
+            question = question[:MAX_QUESTION_CHARS]  # a long forum post (logs...): its start says what it is about
+        in_thread = interaction.channel is not None and interaction.channel.is_thread
+        # A thread is one conversation; in a plain channel each question starts its own.
+        thread_id = thread_id or (interaction.channel_id if in_thread else interaction.id)
+        if author_id is None:
+            owner = interaction.channel.owner_id if in_thread and interaction.channel else None
+            author_id = owner or interaction.user_id
         collection, problem = self._resolve_collection(interaction, options.get("collection"))
         if problem:
             return _ephemeral(problem)
@@ -162,6 +178,8 @@ class InteractionsHandler:
                 member_roles=tuple(interaction.member_roles),
                 thread_title=interaction.channel.name if interaction.channel and interaction.channel.name else "",
                 source_message_id=source_message_id,
+                thread_id=thread_id,
+                author_id=author_id,
             )
             try:
                 self.queue.enqueue(task)
@@ -246,6 +264,8 @@ class InteractionsHandler:
         return interaction.channel is not None and interaction.channel.owner_id == interaction.user_id
 
     def _housekeeping(self, interaction: Interaction, name: str) -> HttpResponse:
+        if interaction.channel is None or not interaction.channel.is_thread:
+            return _ephemeral("This works in threads (forum posts) only.")
         thread_id = interaction.channel_id or ""
         thread = self.store.get_thread(thread_id) if thread_id else None
         if not self._may_manage(interaction, thread):
@@ -267,7 +287,11 @@ class InteractionsHandler:
         archived = name == "close"
         # Archive before answering, and answer a close ephemerally: a message posted in the thread would
         # unarchive it again.
-        self.archiver.modify_channel(thread_id, {"archived": archived})
+        try:
+            self.archiver.modify_channel(thread_id, {"archived": archived})
+        except Exception as error:  # missing Manage Threads permission, Discord down: say so, don't fail
+            log.warning("archiving failed", extra={"thread": thread_id, "error": type(error).__name__})
+            return _ephemeral("I couldn't change this thread: I may lack the Manage Threads permission.")
         self.store.update_thread(thread_id, ThreadUpdate(open=not archived), now)
         if archived:
             return _ephemeral("Thread closed. `/open` reopens it.")
@@ -326,4 +350,12 @@ class InteractionsHandler:
         if parsed is None or parsed[0] != "followup":
             return HttpResponse(400, {"error": "unknown modal"})
         question = interaction.modal_values.get(FOLLOWUP_INPUT, "")
-        return self._defer_question(interaction, "followup", question, {})
+        thread = self.store.get_thread(parsed[1])
+        return self._defer_question(
+            interaction,
+            "followup",
+            question,
+            {"collection": thread.collection} if thread else {},
+            thread_id=parsed[1],
+            author_id=thread.author_id if thread else None,
+        )

@@ -26,7 +26,8 @@ from typing import Any, Protocol
 from docsbot.answer.model import Answer, AnswerKind, Turn
 from docsbot.answer.pipeline import Answerer
 from docsbot.bot.tasks import RespondTask
-from docsbot.discord.render import render_answer, render_error, render_search_results
+from docsbot.discord.render import FLAG_EPHEMERAL, render_answer, render_error, render_search_results
+from docsbot.discord.verify import HeaderItems, header
 from docsbot.documents import Source
 from docsbot.index.search import Searcher
 from docsbot.state.model import ClaimResult, InteractionState, MessageRecord, NewThread, SourceRef
@@ -92,7 +93,7 @@ class RespondHandler:
         *,
         default_collection: str | None = None,
         max_attempts: int = 5,
-        lease: timedelta = timedelta(minutes=3),
+        lease: timedelta = timedelta(minutes=2),  # the queue's retries must outlast it (infra: tasks_min_backoff)
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = store
@@ -104,9 +105,9 @@ class RespondHandler:
         self.lease = lease
         self.clock = clock
 
-    def handle(self, body: bytes, headers: object = None) -> RespondResult:
-        """Handle one task delivery (body: `RespondTask` JSON; the headers are not needed: the interaction
-        record, not Cloud Tasks' retry count, says which attempt this is)."""
+    def handle(self, body: bytes, headers: HeaderItems | None = None) -> RespondResult:
+        """Handle one task delivery (body: `RespondTask` JSON; headers: as Cloud Tasks sends them, whose
+        retry count also tells the last delivery, even when earlier ones only found the work busy)."""
         try:
             task = RespondTask.from_json(body)
         except ValueError as error:
@@ -121,20 +122,26 @@ class RespondHandler:
             return RespondResult(200, "duplicate")
         if claim.result is not ClaimResult.CLAIMED or claim.record is None:
             return RespondResult(503, "busy")
-        attempt = claim.record.attempts
+        attempt = max(claim.record.attempts, _delivery_number(headers))
         seconds_left = task.created_at + TOKEN_LIFETIME_S - self.clock()
         if seconds_left <= 5:
             self.store.finish_interaction(task.interaction_id, InteractionState.FAILED, now=now)
             return RespondResult(200, "expired")
         last_chance = attempt >= self.max_attempts or seconds_left < TOKEN_MARGIN_S * 2
+        progress = _Progress()
         try:
-            self._respond(task, now, last_chance=last_chance)
+            self._respond(task, now, progress, last_chance=last_chance)
         except Exception as error:
             retry = isinstance(error, RetryableError) or _is_retryable(error)
             log.warning(
                 "respond attempt failed",
                 extra={"interaction": task.interaction_id, "attempt": attempt, "error": type(error).__name__},
             )
+            if progress.posted:
+                # The user has the answer; only its record is incomplete. Never overwrite it with an apology,
+                # and never post it twice.
+                self.store.finish_interaction(task.interaction_id, InteractionState.DONE, now=now)
+                return RespondResult(200, "answered")
             if retry and not last_chance:
                 # Hand the work back now, so the next delivery can take it whenever it comes.
                 self.store.finish_interaction(task.interaction_id, InteractionState.QUEUED, now=now)
@@ -151,7 +158,7 @@ class RespondHandler:
             raise ValueError("no collection for this channel")
         return collection
 
-    def _respond(self, task: RespondTask, now: datetime, *, last_chance: bool) -> None:
+    def _respond(self, task: RespondTask, now: datetime, progress: _Progress, *, last_chance: bool) -> None:
         if task.kind == "search":
             searcher = self.searcher_for(self._collection(task, None))
             result = searcher.search(task.question, limit=5)
@@ -160,10 +167,11 @@ class RespondHandler:
             return
         thread = self.store.ensure_thread(
             NewThread(
-                thread_id=task.channel_id,
+                thread_id=task.thread_id or task.channel_id,
                 collection=self._collection(task, None),
-                author_id=task.user_id,
+                author_id=task.author_id or task.user_id,
                 guild_id=task.guild_id,
+                channel_id=task.channel_id,
                 title=task.thread_title,
             ),
             now,
@@ -171,15 +179,30 @@ class RespondHandler:
         collection = task.collection or thread.collection
         history = history_turns(self.store.list_messages(thread.thread_id, limit=HISTORY_MESSAGES))
         answer = self.answerer_for(collection).answer(task.question, history)
-        if answer.kind is AnswerKind.FAILED and not last_chance:
-            raise RetryableError("the chat model failed")
-        self._post_and_store(task, thread.thread_id, answer, now)
+        if answer.kind is AnswerKind.FAILED:
+            if not last_chance:
+                raise RetryableError("the chat model failed")
+            # The last attempt: the failure text (with the closest sections) is the apology. No buttons, and
+            # nothing stored: it is not an answer the conversation should build on.
+            self._post(task, render_answer(answer, thread_key=thread.thread_id, buttons=False), progress)
+            return
+        self._post_and_store(task, thread.thread_id, answer, now, progress)
 
-    def _post_and_store(self, task: RespondTask, thread_id: str, answer: Answer, now: datetime) -> None:
-        messages = render_answer(answer, thread_key=thread_id)
+    def _post(self, task: RespondTask, messages: list[dict[str, Any]], progress: _Progress) -> dict[str, Any]:
+        if task.private:
+            messages = [messages[0], *({**m, "flags": FLAG_EPHEMERAL} for m in messages[1:])]
         original = self.discord.edit_original(task.token, messages[0])
+        progress.posted = True
         for extra in messages[1:]:
             self.discord.create_followup(task.token, extra)
+        return original
+
+    def _post_and_store(
+        self, task: RespondTask, thread_id: str, answer: Answer, now: datetime, progress: _Progress
+    ) -> None:
+        original = self._post(task, render_answer(answer, thread_key=thread_id), progress)
+        if task.private:
+            return  # a private answer stays out of the thread's shared conversation
         bot_message_id = str(original.get("id") or f"{task.interaction_id}-answer")
         question_id = task.source_message_id or f"{task.interaction_id}-question"
         self.store.add_message(
@@ -214,9 +237,32 @@ class RespondHandler:
             log.warning("could not post the apology", extra={"interaction": task.interaction_id})
 
 
+class _Progress:
+    """How far an attempt got: once the answer is posted, a later failure must not post anything else."""
+
+    def __init__(self) -> None:
+        self.posted = False
+
+
+_RETRYABLE_NAMES = {
+    # requests
+    *("ConnectionError", "Timeout", "ReadTimeout", "ConnectTimeout"),
+    # google.api_core (Firestore): transient by Google's own classification
+    *("ServiceUnavailable", "DeadlineExceeded", "Aborted", "InternalServerError", "TooManyRequests"),
+    *("IndexStoreError", "ContentionError"),
+}
+
+
 def _is_retryable(error: Exception) -> bool:
     status = getattr(error, "status", None)
     if isinstance(status, int):
         return status == 429 or status >= 500
-    name = type(error).__name__
-    return name in {"ConnectionError", "Timeout", "ReadTimeout", "ConnectTimeout", "IndexStoreError"}
+    return type(error).__name__ in _RETRYABLE_NAMES
+
+
+def _delivery_number(headers: HeaderItems | None) -> int:
+    """1 for Cloud Tasks' first delivery of a task, 2 for its first retry... (0 when unknown)."""
+    if headers is None:
+        return 0
+    raw = header(headers, "X-CloudTasks-TaskRetryCount")
+    return int(raw) + 1 if raw and raw.isdigit() else 0

@@ -27,6 +27,8 @@ class RespondTask:
     member_roles: tuple[str, ...] = ()
     thread_title: str = ""
     source_message_id: str | None = None  # context menu: the message whose text is asked
+    thread_id: str | None = None  # the conversation: the Discord thread, or the interaction in a plain channel
+    author_id: str | None = None  # who owns the conversation (the thread's owner / the asked message's author)
     extra: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> bytes:

@@ -33,13 +33,28 @@ def build_rest(bot: BotSettings) -> DiscordRest:
     return DiscordRest(bot.application_id, bot_token=bot.bot_token, base_url=bot.discord_api)
 
 
+def build_archiver(bot: BotSettings) -> DiscordRest | None:
+    """The client /close and /open use inside Discord's 3-second deadline: one short try, no retries."""
+    from docsbot.discord.rest import DiscordRest
+
+    if not bot.bot_token:
+        return None
+    return DiscordRest(
+        bot.application_id, bot_token=bot.bot_token, base_url=bot.discord_api, timeout=1.5, max_retries=0
+    )
+
+
 def build_cloud_tasks_queue(bot: BotSettings) -> TaskQueue:
     from docsbot.queue import CloudTasksQueue, emulator_client
 
     assert bot.tasks_queue is not None and bot.respond_url is not None  # checked by load_bot_settings
     client = emulator_client(bot.tasks_emulator) if bot.tasks_emulator else None
     return CloudTasksQueue(
-        bot.tasks_queue, bot.respond_url, service_account_email=bot.tasks_service_account, client=client
+        bot.tasks_queue,
+        bot.respond_url,
+        service_account_email=bot.tasks_service_account,
+        client=client,
+        timeout_s=1.0,  # inside Discord's 3-second deadline, with room to answer "try again" on a timeout
     )
 
 

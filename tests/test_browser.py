@@ -228,6 +228,25 @@ def test_missing_browser_names_the_debian_packages(site: JsSite, monkeypatch: py
         renderer.render(site.url("/image.html"))
 
 
+@pytest.mark.parametrize(
+    ("value", "root", "expected"),
+    [("1", False, True), ("true", False, True), ("0", True, False), ("", False, False), (None, True, True)],
+)
+def test_the_no_sandbox_switch(
+    value: str | None, root: bool, expected: bool, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    if value is None:
+        monkeypatch.delenv("DOCSBOT_CHROMIUM_NO_SANDBOX", raising=False)
+    else:
+        monkeypatch.setenv("DOCSBOT_CHROMIUM_NO_SANDBOX", value)
+    monkeypatch.setattr(os, "geteuid", lambda: 0 if root else 10001)
+    renderer = ChromiumRenderer()
+    assert ("--no-sandbox" in renderer.chromium_options("/usr/bin/chromium", tmp_path).arguments) is expected
+    assert not renderer.running  # nothing was started
+    forced = ChromiumRenderer(no_sandbox=False)  # an explicit argument wins over the environment
+    assert "--no-sandbox" not in forced.chromium_options("/usr/bin/chromium", tmp_path).arguments
+
+
 def test_bad_configuration_is_refused() -> None:
     with pytest.raises(ValueError, match="wait_selectors"):
         ChromiumRenderer(wait_selectors="article")

@@ -278,6 +278,30 @@ def test_a_page_failing_every_try_is_reported_and_the_crawl_goes_on(site: SiteSe
     assert summary.completed  # the sitemap listed every page; the caller keeps what it had for /docs/bad
 
 
+def test_a_failed_page_carries_its_previous_state_and_names_the_page_to_keep(site: SiteServer) -> None:
+    site.route(
+        "/docs/sitemap.xml", body=urlset(*(site.at(p) for p in ("/docs/a", "/docs/b", "/docs/new", "/docs/gone")))
+    )
+    site.page("/docs/", doc("Home"))
+    site.route("/docs/a", Reply(status=503, headers={"Retry-After": "0"}))
+    site.route("/docs/b", Reply(status=429, headers={"Retry-After": "0"}))
+    site.route("/docs/new", Reply(status=500))
+    previous = {
+        site.at("/docs/a"): PageState(etag='"a"', content_hash="h", page_url=site.at("/docs/a-canonical")),
+        site.at("/docs/b"): PageState(etag='"b"', content_hash="h"),
+        site.at("/docs/gone"): PageState(etag='"g"', content_hash="h", page_url=site.at("/docs/gone")),
+    }
+    outcomes, summary = run(site, previous=previous)
+    got = {o.url.removeprefix(site.url): o for o in outcomes}
+    assert got["/docs/a"].state == previous[site.at("/docs/a")]
+    assert got["/docs/a"].page_url == site.at("/docs/a-canonical")
+    assert got["/docs/b"].state == previous[site.at("/docs/b")] and got["/docs/b"].page_url == site.at("/docs/b")
+    assert got["/docs/new"].state is None and got["/docs/new"].page_url == site.at("/docs/new")
+    assert got["/docs/gone"].error_kind == "http_404"
+    assert got["/docs/gone"].state is None and got["/docs/gone"].page_url is None  # gone: may be deleted
+    assert summary.completed
+
+
 def test_a_failed_page_makes_a_link_following_crawl_incomplete(site: SiteServer) -> None:
     site.page("/docs/", doc("Home", "/docs/bad", "/docs/gone"))
     site.route("/docs/bad", Reply(status=500))  # its links are unknown: pages may be missing

@@ -95,6 +95,27 @@ def test_a_page_that_fails_to_load_keeps_what_was_indexed(corpus: Path, index: Q
     assert index.count() == count
 
 
+def test_a_page_that_now_extracts_to_nothing_keeps_its_points(index: QdrantIndex) -> None:
+    embedder, sparse = HashingEmbedder(), Bm25Encoder()
+    pages = [
+        Page(
+            url=f"https://d.io/{n}",
+            title=f"P{n}",
+            markdown=f"## Part\n\nPage {n} explains topic {n}.",
+            source_kind="md",
+        )
+        for n in range(3)
+    ]
+    first = sync_pages(index, embedder, sparse, pages, source="s", complete=True)
+    assert first.pages_new == 3
+    before = {p.id for p in index.stored_points()}
+    # A redesign breaks extraction: two pages come back empty, on a complete listing.
+    broken = [pages[0], *(Page(url=p.url, title=p.title, markdown="", source_kind="md") for p in pages[1:])]
+    second = sync_pages(index, embedder, sparse, broken, source="s", complete=True)
+    assert second.pages_kept_empty == 2 and second.pages_deleted == 0 and second.chunks_deleted == 0
+    assert {p.id for p in index.stored_points()} == before
+
+
 def test_another_embedder_is_refused(index: QdrantIndex) -> None:
     page = Page(
         url="https://d.io/a",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import logging
 import socket
 import threading
 import time
@@ -203,6 +204,21 @@ def test_oidc_tokens_of_allowed_service_accounts_only(serve: Any) -> None:
                                     certs_url="http://127.0.0.1:9/certs")  # fmt: skip
     answer = serve(unreachable).post(batch(page(3)), token=good)
     assert answer.status_code == 503 and "Retry-After" in answer.headers
+
+
+def test_a_malformed_token_is_never_logged(serve: Any, caplog: pytest.LogCaptureFixture) -> None:
+    secret = "leaked-secret-part-0123456789abcdef"
+    with OidcIssuer() as issuer:
+        authenticator = OidcAuthenticator(audience=AUDIENCE, allowed_service_accounts=[ROBOT],
+                                          certs_url=issuer.certs_url)  # fmt: skip
+        endpoint = serve(authenticator)
+        with caplog.at_level(logging.DEBUG):
+            for token in (secret, f"{secret}.{secret}", f"a.{secret}.b", f"{secret}.b.c.d"):
+                assert endpoint.post(batch(page(1)), token=token).status_code == 401
+    refusals = [r for r in caplog.records if r.getMessage().startswith("ingest refused")]
+    assert len(refusals) == 4
+    assert all("invalid ID token (" in r.getMessage() for r in refusals)
+    assert not any(secret in r.getMessage() for r in caplog.records)
 
 
 # --- validation and limits -----------------------------------------------------------------------------------

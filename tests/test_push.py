@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from docsbot.cli_freshness import register
 from docsbot.documents import Page
+from docsbot.freshness.ingest import MAX_DELETIONS, MAX_PAGES, IngestBatch
 from docsbot.index.edge_store import EdgeIndex
 from docsbot.push import PushState, page_json, plan_batches
 from tests.functions_server import serve_function
@@ -167,6 +168,39 @@ def test_batches_stay_under_the_size_limit() -> None:
     with pytest.raises(ValueError, match="over the batch size limit on its own"):
         list(plan_batches([page_json(Page(url=BASE, title="Huge", markdown="x" * 70_000, source_kind="x"))], [],
                           envelope, 64 * 1024))  # fmt: skip
+
+
+def test_batches_stay_under_the_endpoints_page_and_deletion_counts() -> None:
+    pages = [{"url": f"{BASE}p{n}", "title": "P", "markdown": "x", "tags": []} for n in range(2500)]
+    deletions = [f"{BASE}gone-{n}" for n in range(25_000)]
+    envelope = {"collection": "docs", "source": "docs"}
+    batches = list(plan_batches(pages, deletions, envelope, 64 * 2**20))
+    assert all(len(b["pages"]) <= MAX_PAGES and len(b["deletions"]) <= MAX_DELETIONS for b in batches)
+    assert sum(len(b["pages"]) for b in batches) == 2500 and sum(len(b["deletions"]) for b in batches) == 25_000
+    for batch in batches:
+        IngestBatch.model_validate(batch)  # the endpoint's own request model accepts every batch
+
+
+def test_a_push_deleting_every_or_most_pages_is_refused(endpoint: tuple[str, Path], tmp_path: Path) -> None:
+    url, data_dir = endpoint
+    folder, state = tmp_path / "docs", tmp_path / "state.json"
+    write_docs(folder, {f"p{n}.md": doc(f"Guard {n}", f"Page {n}.") for n in range(10)})
+    assert run_push(folder, url, state, "--source", "guarded").exit_code == 0
+
+    for n in range(10):  # an empty checkout
+        (folder / f"p{n}.md").unlink()
+    empty = run_push(folder, url, state, "--source", "guarded")
+    assert empty.exit_code == 1 and "the folder has no pages" in " ".join(empty.stderr.split())
+    assert len(indexed_urls(data_dir, "guarded")) == 10
+
+    write_docs(folder, {f"p{n}.md": doc(f"Guard {n}", f"Page {n}.") for n in range(7)})  # 3 of 10 gone: 30 %
+    partial = run_push(folder, url, state, "--source", "guarded")
+    assert partial.exit_code == 1 and "would delete 3 of the 10 pages" in " ".join(partial.stderr.split())
+    assert len(indexed_urls(data_dir, "guarded")) == 10
+
+    confirmed = run_push(folder, url, state, "--source", "guarded", "--allow-large-delete")
+    assert confirmed.exit_code == 0, confirmed.output
+    assert indexed_urls(data_dir, "guarded") == {f"{BASE}p{n}" for n in range(7)}
 
 
 def test_the_state_file_belongs_to_one_target(tmp_path: Path) -> None:

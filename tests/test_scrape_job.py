@@ -6,6 +6,7 @@ import email.utils
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -21,12 +22,14 @@ import typer
 from typer.testing import CliRunner
 
 from docsbot.cli_freshness import register
-from docsbot.config import CollectionsFile, SiteSource, parse_collections
+from docsbot.config import CollectionsFile, ConfigError, SiteSource, parse_collections
 from docsbot.documents import Page
 from docsbot.freshness.job import JobOptions, ScrapeJob, exit_code, plan
 from docsbot.freshness.lease import LeaseBusy, LeaseKeeper, LeaseLost, acquire_lease, hold_lease
 from docsbot.freshness.model import PageRecord, RunRecord, SourceRecord, SourceRun
+from docsbot.freshness.settings import load_job_settings
 from docsbot.freshness.store import FreshnessStore, SqliteFreshnessStore
+from docsbot.freshness.wiring import job_options
 from docsbot.index.bm25 import Bm25Encoder
 from docsbot.index.chunking import chunk_page
 from docsbot.index.edge_store import EdgeIndex
@@ -74,6 +77,7 @@ class DocsSite:
         self._versions = 0
         self.listed: list[str] | None = None  # paths the sitemap lists (None: every page)
         self.down = False
+        self.failing: set[str] = set()  # page paths answering 503 (the rest of the site is fine)
         server.route("/robots.txt", self._robots)
         server.route(f"{prefix}sitemap.xml", self._sitemap)
 
@@ -106,7 +110,7 @@ class DocsSite:
         return Reply(body=body, content_type="application/xml")
 
     def _page(self, request: RecordedRequest) -> Reply:
-        if self.down:
+        if self.down or request.path in self.failing:
             return Reply(status=503, body="down", headers={"Retry-After": "0"})
         html = self.pages[request.path]
         etag = '"' + hashlib.sha256(html.encode()).hexdigest()[:16] + '"'
@@ -337,6 +341,91 @@ def test_a_site_answering_503_keeps_the_index_and_fails_the_run(harness: Harness
     record = harness.store.get_source("docs", "site")
     assert record is not None and record.last_outcome == "failed" and record.last_good_pages == 6
     assert len(harness.store.load_pages("docs", "site")) == 6  # the page states are kept too
+
+
+def test_pages_answering_503_on_a_complete_crawl_keep_their_points(harness: Harness, server: SiteServer) -> None:
+    site = generated_site(server, 10)
+    config = collections(("docs", site_source("site", site)))
+    assert only(harness.job().run(config)).pages_new == 10
+    points = harness.points("docs")
+    assert len(points) == 10
+
+    site.failing = {"/docs/page-3", "/docs/page-7"}
+    source = only(harness.job().run(config))
+    assert source.errors == {"http_503": 2}, source.errors
+    assert source.pages_deleted == 0
+    assert harness.points("docs") == points  # the two failing pages keep what was indexed
+    states = harness.store.load_pages("docs", "site")
+    assert len(states) == 10  # and their states, as they were
+
+    site.failing = set()  # back again: still there, nothing re-embedded
+    source = only(harness.job().run(config))
+    assert source.pages_deleted == 0 and source.embeddings == 0 and harness.points("docs") == points
+
+
+def test_a_redesign_that_breaks_extraction_keeps_the_index_and_degrades_the_run(
+    harness: Harness, server: SiteServer
+) -> None:
+    site = generated_site(server, 8)
+    config = collections(("docs", site_source("site", site)))
+    assert only(harness.job().run(config)).pages_new == 8
+    points = harness.points("docs")
+
+    for path in sorted(site.pages)[2:]:  # the new theme: an article without any text the extractor finds
+        site.put(path, doc_html(path, [("intro", "")]))
+    run = harness.job().run(config)
+    source = only(run)
+    assert run.outcome == "degraded" and source.pages_deleted == 0 and source.chunks_deleted == 0
+    assert any("6 pages that had content now extract to nothing" in r for r in source.reasons), source.reasons
+    assert harness.points("docs") == points
+
+
+def test_a_lost_index_is_refilled_although_the_page_states_say_unchanged(harness: Harness, server: SiteServer) -> None:
+    site = generated_site(server, 5)
+    config = collections(("docs", site_source("site", site)))
+    assert only(harness.job().run(config)).pages_new == 5
+    points = harness.points("docs")
+
+    shutil.rmtree(harness.root / "index")  # the index is lost (or replaced by an empty one); the states stay
+    source = only(harness.job().run(config))
+    assert source.outcome == "ok" and source.pages_new == 5 and source.pages_not_modified == 0
+    assert harness.points("docs") == points
+
+    # One page lost from the index: only it is downloaded again, the others still answer 304.
+    index = EdgeIndex(harness.root / "index", "docs")
+    try:
+        index.delete(sorted(points[site.url("/docs/page-3")]))
+    finally:
+        index.close()
+    source = only(harness.job().run(config))
+    assert source.pages_new == 1 and source.pages_not_modified == 4 - 1  # the start page is always fetched
+    assert harness.points("docs") == points
+
+
+def test_the_full_switch_ignores_every_page_state(harness: Harness, server: SiteServer) -> None:
+    options = job_options(load_job_settings({"DOCSBOT_SCRAPE_FULL": "1"}))
+    assert options.full and not job_options(load_job_settings({})).full
+    with pytest.raises(ConfigError, match="DOCSBOT_SCRAPE_FULL"):
+        load_job_settings({"DOCSBOT_SCRAPE_FULL": "maybe"})
+    site = generated_site(server, 3)
+    config = collections(("docs", site_source("site", site)))
+    harness.job().run(config)
+    source = only(harness.job(full=True).run(config))
+    assert source.pages_not_modified == 0 and source.pages_fetched == 3 and source.embeddings == 0
+
+
+def test_a_first_job_run_takes_the_indexed_pages_as_its_drop_baseline(harness: Harness, server: SiteServer) -> None:
+    site = generated_site(server, 20)
+    config = collections(("docs", site_source("site", site)))
+    assert only(harness.job().run(config)).pages_new == 20  # stands for `docsbot scrape`: the index is full...
+    points = harness.points("docs")
+    harness.store = SqliteFreshnessStore(harness.root / "fresh.sqlite3")  # ...but the job has no record yet
+
+    site.listed = sorted(site.pages)[:2]
+    source = only(harness.job().run(config))
+    assert source.outcome == "degraded" and source.pages_deleted == 0 and source.baseline_pages == 20
+    assert any("90% fewer than the 20" in r for r in source.reasons), source.reasons
+    assert harness.points("docs") == points
 
 
 def test_a_sitemap_listing_a_tenth_of_the_pages_deletes_nothing(harness: Harness, server: SiteServer) -> None:

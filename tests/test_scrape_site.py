@@ -153,3 +153,22 @@ delay_seconds = 0
     broken.write_text(json.dumps({"docsbot_snapshot": 1, "source": "x"}) + "\n{not json\n", encoding="utf-8")
     result = runner.invoke(app, ["ingest", "--collection", "snap", "--snapshot", str(broken)], env=env)
     assert result.exit_code == 2 and "line 2 is not JSON" in " ".join(result.stderr.split())
+
+
+def test_a_lost_index_is_refilled_by_the_next_scrape(tmp_path: Path) -> None:
+    from tests.fakes.site_server import SiteServer
+    from tests.test_scrape_job import generated_site
+    from tests.test_scrape_job import site_source as validating_source
+
+    with SiteServer() as server:
+        site = generated_site(server, 5)  # sends ETag / Last-Modified and answers 304
+        source = SiteSource.model_validate(validating_source("site", site))
+        index = EdgeIndex(tmp_path / "index", "site")
+        embedder, sparse = HashingEmbedder(), Bm25Encoder()
+        try:
+            first = ingest_source(index, embedder, sparse, source, LoadContext(data_dir=tmp_path, collection="site"))
+            index.drop()  # the index is lost; the crawl states on disk still hold every page's validators
+            again = ingest_source(index, embedder, sparse, source, LoadContext(data_dir=tmp_path, collection="site"))
+            assert again.summary.pages_new == first.summary.pages_new == 5
+        finally:
+            index.close()

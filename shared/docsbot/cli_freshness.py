@@ -236,6 +236,10 @@ def push(
     allow_large_prune: Annotated[
         bool, typer.Option(help="With --prune: allow deleting more than 20% of the source's pages.")
     ] = False,
+    allow_large_delete: Annotated[
+        bool,
+        typer.Option(help="Allow a push deleting every page, or more than 20% of the pages pushed before."),
+    ] = False,
     max_batch_bytes: Annotated[int, typer.Option(min=64 * 1024, help="Largest request body.")] = 4 * 2**20,
 ) -> None:
     """Send a docs folder's changes since the last push (changed pages, deletions) to the ingest endpoint."""
@@ -272,6 +276,7 @@ def push(
         max_batch_bytes=max_batch_bytes,
         prune=prune,
         allow_large_prune=allow_large_prune,
+        allow_large_delete=allow_large_delete,
     )
     cli = _cli()
     for problem in loaded.problems:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +70,8 @@ def ingest_source(
     Pages the source could not re-read keep what was indexed for them; vanished pages are deleted only
     when the source's listing was complete; crawl state is saved only after the pages are indexed.
     """
+    if context.index is None:
+        context = replace(context, index=index)  # crawl states of pages the index lacks are ignored
     loaded = load_source(source, context)
     summary = sync_pages(
         index,

@@ -6,6 +6,10 @@ and the deletions of pages gone since, in batches under the endpoint's size limi
 every acknowledged batch, so an interrupted push resumes where it stopped. Files that failed to load are
 neither sent nor deleted: what was indexed for them stays.
 
+Deletions are a safety check too: a folder without pages, or one whose push would delete more than
+`MAX_DELETE_FRACTION` of the pages pushed before (a broken CI checkout, a wrong --source-dir), is refused
+before anything is sent, unless `allow_large_delete` (--allow-large-delete) confirms it.
+
 With `prune`, a last request lists every page URL of the folder and the endpoint deletes the source's other
 pages: the way to catch up deletions when the state file was lost (a CI cache evicted).
 """
@@ -27,6 +31,9 @@ from docsbot.scrape.markdown_folder import FolderLoad
 
 STATE_VERSION = 1
 DEFAULT_MAX_BATCH_BYTES = 4 * 2**20  # half the endpoint's default limit: room for JSON escaping surprises
+MAX_BATCH_PAGES = 1000  # the endpoint's limits per request (docsbot.freshness.ingest MAX_PAGES, MAX_DELETIONS)
+MAX_BATCH_DELETIONS = 10_000
+MAX_DELETE_FRACTION = 0.2  # a push deleting more of the pages pushed before is refused unless confirmed
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
@@ -82,6 +89,7 @@ class PushOptions:
     max_batch_bytes: int = DEFAULT_MAX_BATCH_BYTES
     prune: bool = False
     allow_large_prune: bool = False
+    allow_large_delete: bool = False  # confirm a push deleting every page, or more than MAX_DELETE_FRACTION of them
     timeout: float = 300.0  # per request: the endpoint embeds the batch before answering
     retries: int = 3
     backoff_seconds: float = 2.0
@@ -117,19 +125,28 @@ def _size(value: object) -> int:
 
 
 def plan_batches(
-    pages: list[dict[str, Any]], deletions: list[str], envelope: dict[str, Any], max_bytes: int
+    pages: list[dict[str, Any]],
+    deletions: list[str],
+    envelope: dict[str, Any],
+    max_bytes: int,
+    *,
+    max_pages: int = MAX_BATCH_PAGES,
+    max_deletions: int = MAX_BATCH_DELETIONS,
 ) -> Iterator[dict[str, Any]]:
-    """Batches (the envelope plus pages and deletions) each at most `max_bytes` of JSON. Deletions go first,
-    so a page moved to a new URL is not briefly indexed twice."""
+    """Batches (the envelope plus pages and deletions) each at most `max_bytes` of JSON, `max_pages` pages and
+    `max_deletions` deletions (the endpoint refuses more). Deletions go first, so a page moved to a new URL is
+    not briefly indexed twice."""
     base = _size({**envelope, "pages": [], "deletions": []})
     batch: dict[str, Any] = {**envelope, "pages": [], "deletions": []}
     size = base
+    limits = {"pages": max_pages, "deletions": max_deletions}
     for kind, items in (("deletions", deletions), ("pages", pages)):
         for item in items:
             item_size = _size(item) + 2  # the ", " separating it from the previous item
             if base + item_size > max_bytes:
                 raise ValueError(f"an item is over the batch size limit on its own ({item_size} bytes)")
-            if size + item_size > max_bytes and (batch["pages"] or batch["deletions"]):
+            full = size + item_size > max_bytes or len(batch[kind]) >= limits[kind]
+            if full and (batch["pages"] or batch["deletions"]):
                 yield batch
                 batch, size = {**envelope, "pages": [], "deletions": []}, base
             batch[kind].append(item)
@@ -205,6 +222,18 @@ def push_folder(
     changed = [page for page in loaded.pages if state.pages.get(page.url) != page.content_hash]
     report.skipped_unchanged = len(loaded.pages) - len(changed)
     deletions = sorted(url for url in state.pages if url not in current and url not in kept_urls)
+    if deletions and not options.allow_large_delete:
+        if not current and not kept_urls:
+            raise PushError(
+                f"the folder has no pages: this push would delete all {len(deletions)} pages pushed before "
+                "(check the checkout and --source-dir; --allow-large-delete if it is really so)"
+            )
+        if len(deletions) > MAX_DELETE_FRACTION * len(state.pages):
+            raise PushError(
+                f"this push would delete {len(deletions)} of the {len(state.pages)} pages pushed before "
+                f"(more than {MAX_DELETE_FRACTION:.0%}): check the checkout and --source-dir, "
+                "or confirm with --allow-large-delete"
+            )
 
     envelope = {"collection": options.collection, "source": options.source}
     to_send: list[dict[str, Any]] = []

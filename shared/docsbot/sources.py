@@ -10,10 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from docsbot.config import MarkdownFolderSource, SiteSource, SourceConfig
 from docsbot.documents import Page
+
+if TYPE_CHECKING:
+    from docsbot.index.store import VectorIndex
 
 
 @dataclass
@@ -32,6 +35,8 @@ class LoadContext:
     collection: str
     on_event: Callable[[str, Any], None] | None = None  # ("total", n) / ("outcome", CrawlOutcome) ...
     full: bool = False  # ignore stored crawl state: fetch everything again
+    # The index the pages go to: crawl states of pages it lacks are dropped (a lost index is refilled).
+    index: VectorIndex | None = None
 
 
 Loader = Callable[[Any, LoadContext], LoadedSource]
@@ -86,11 +91,16 @@ def _markdown_folder(source: MarkdownFolderSource, context: LoadContext) -> Load
 
 
 def _site(source: SiteSource, context: LoadContext) -> LoadedSource:
+    from docsbot.index.sync import indexed_page_urls
+    from docsbot.scrape.crawl import states_in_index
     from docsbot.scrape.site import scrape_site
     from docsbot.scrape.state import load_states, save_states, state_path
 
     path = state_path(context.data_dir, context.collection, source.name)
     previous = {} if context.full else load_states(path)
+    if previous and context.index is not None:
+        # A state says "unchanged since": for a page the index lost it would hide the page forever.
+        previous = states_in_index(previous, indexed_page_urls(context.index, source.name))
 
     def on_outcome(outcome: Any) -> None:
         if context.on_event:

@@ -145,5 +145,7 @@ class OidcAuthenticator:
                 if attempt == 0 and "Certificate for key id" in str(error):
                     self._request.forget()
                     continue
-                raise Unauthorized(f"invalid ID token: {error}") from None
+                # Only the error's type: google-auth's messages can quote the token itself, which must never
+                # reach the logs (it is a credential until it expires).
+                raise Unauthorized(f"invalid ID token ({type(error).__name__})") from None
         raise Unauthorized("invalid ID token")

@@ -12,9 +12,14 @@ over tasks would only split the host's politeness budget).
 
 Per source, under a lease (`scrape/<collection>/<source>`) so overlapping runs never interleave writes:
 1. the stored page states (HTTP validators, content hashes) make the crawl conditional: unchanged pages
-   cost a 304 or, at most, a download whose content hash matches; neither embeds anything;
+   cost a 304 or, at most, a download whose content hash matches; neither embeds anything. States of pages
+   the index lacks (index lost or replaced) are dropped first, so those pages are downloaded and indexed again;
+   `full` (DOCSBOT_SCRAPE_FULL=1) ignores every state;
 2. safe deletions: pages missing from the crawl are deleted only when the crawl completed AND it saw no far
-   fewer pages than the last good crawl (more than `max_drop` fewer: the run is "degraded", and says why);
+   fewer pages than the baseline (more than `max_drop` fewer: the run is "degraded", and says why). The
+   baseline is the last good crawl's page count, or the number of the source's pages already indexed if more
+   (a first run after `docsbot scrape` filled the index has a baseline too); pages that failed to load and
+   pages that now extract to nothing keep what was indexed (the latter degrade the run);
 3. page states are saved only after the index was updated (a state saying "unchanged" must never hide a
    page the index lacks); a source that reached no page at all "failed": nothing is touched.
 One failing source never stops the others.
@@ -36,8 +41,8 @@ from docsbot.freshness.store import FreshnessStore
 from docsbot.index.bm25 import Bm25Encoder
 from docsbot.index.embedders import Embedder
 from docsbot.index.store import VectorIndex
-from docsbot.index.sync import sync_pages
-from docsbot.scrape.crawl import CrawlOptions, CrawlOutcome, PageState, Render
+from docsbot.index.sync import indexed_page_urls, sync_pages
+from docsbot.scrape.crawl import ERROR, CrawlOptions, CrawlOutcome, PageState, Render, states_in_index
 from docsbot.scrape.site import crawl_options, scrape_site
 
 logger = logging.getLogger(__name__)
@@ -185,19 +190,50 @@ class ScrapeJob:
     def _refresh_locked(
         self, run_id: str, collection: str, source: SiteSource, keeper: LeaseKeeper, result: SourceRun
     ) -> None:
+        index = self.open_index(collection)
+        try:
+            self._refresh_indexed(run_id, collection, source, keeper, result, index)
+        finally:
+            index.close()
+
+    def _refresh_indexed(
+        self,
+        run_id: str,
+        collection: str,
+        source: SiteSource,
+        keeper: LeaseKeeper,
+        result: SourceRun,
+        index: VectorIndex,
+    ) -> None:
         record = self.store.get_source(collection, source.name)
-        baseline = record.last_good_pages if record else None
+        indexed = indexed_page_urls(index, source.name)
+        # The drop check's baseline: the last good crawl, or what the index already holds (filled by `docsbot
+        # scrape`, or before the job kept records): a first run seeing a tenth of the site must not delete the rest.
+        last_good = record.last_good_pages if record is not None and record.last_good_pages else 0
+        baseline = max(last_good, len(indexed)) or None
         result.baseline_pages = baseline
         stored = {} if self.options.full else self.store.load_pages(collection, source.name)
-        previous = {
-            url: PageState(etag=r.etag, last_modified=r.last_modified, content_hash=r.content_hash, page_url=r.page_url)
-            for url, r in stored.items()
-        }
+        previous = states_in_index(
+            {
+                url: PageState(
+                    etag=r.etag, last_modified=r.last_modified, content_hash=r.content_hash, page_url=r.page_url
+                )
+                for url, r in stored.items()
+            },
+            indexed,
+        )
+        if len(previous) < len(stored):
+            logger.info(
+                "%s: %d page states dropped, their pages are not in the index: they are downloaded again",
+                source_key(collection, source.name),
+                len(stored) - len(previous),
+                extra={"run_id": run_id},
+            )
         confirmed: set[str] = set()  # URLs this crawl reached (200 or 304): their check time moves on
 
         def on_outcome(outcome: CrawlOutcome) -> None:
             keeper.keep()
-            if outcome.state is not None:
+            if outcome.state is not None and outcome.outcome != ERROR:
                 confirmed.add(outcome.url)
             if self.on_event:
                 self.on_event("outcome", outcome)
@@ -231,26 +267,27 @@ class ScrapeJob:
             )
         result.complete = complete
 
-        index = self.open_index(collection)
-        try:
-            summary = sync_pages(
-                index,
-                self.embedder,
-                self.sparse,
-                scraped.pages,
-                source=source.name,
-                complete=complete,
-                protected_urls=scraped.keep_urls,
-                on_page=lambda _page: keeper.keep(),
-            )
-        finally:
-            index.close()
+        summary = sync_pages(
+            index,
+            self.embedder,
+            self.sparse,
+            scraped.pages,
+            source=source.name,
+            complete=complete,
+            protected_urls=scraped.keep_urls,
+            on_page=lambda _page: keeper.keep(),
+        )
         result.pages_new = summary.pages_new
         result.pages_changed = summary.pages_changed
         result.pages_unchanged = summary.pages_unchanged + crawl.not_modified
         result.pages_deleted = summary.pages_deleted
         result.embeddings = summary.chunks_embedded
         result.chunks_deleted = summary.chunks_deleted
+        if summary.pages_kept_empty:
+            result.reasons.append(
+                f"{summary.pages_kept_empty} pages that had content now extract to nothing: "
+                "their indexed content was kept"
+            )
 
         keeper.keep()  # still ours: only now may the states say these pages are indexed
         now = self.clock()

@@ -36,6 +36,7 @@ class JobSettings:
     max_drop: float  # a crawl seeing a larger fraction fewer pages than the last good one deletes nothing
     lease_ttl: timedelta
     lease_wait: float  # seconds to wait for a source another run holds before skipping it
+    full: bool = False  # DOCSBOT_SCRAPE_FULL: ignore stored page states, download every page again
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,17 @@ def _raise(problems: list[str], what: str) -> None:
         raise ConfigError(f"{what} configuration problems:\n" + "\n".join(f"  - {p}" for p in problems))
 
 
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"", "0", "false", "no", "off"})
+
+
+def _flag(env: Mapping[str, str], name: str, problems: list[str]) -> bool:
+    value = (env.get(name) or "").strip().lower()
+    if value not in _TRUE | _FALSE:
+        problems.append(f"{name} must be 1/true/yes/on or 0/false/no/off, got {value!r}")
+    return value in _TRUE
+
+
 def load_job_settings(env: Mapping[str, str] | None = None) -> JobSettings:
     """The scrape job's settings (default: `os.environ`)."""
     env = os.environ if env is None else env
@@ -96,6 +108,7 @@ def load_job_settings(env: Mapping[str, str] | None = None) -> JobSettings:
         max_drop=number(env, "DOCSBOT_SCRAPE_MAX_DROP", 0.2, 0.0, 1.0, problems),
         lease_ttl=timedelta(seconds=integer(env, "DOCSBOT_SCRAPE_LEASE_SECONDS", 900, 30, 86_400, problems)),
         lease_wait=number(env, "DOCSBOT_SCRAPE_LEASE_WAIT", 0.0, 0.0, 3600.0, problems),
+        full=_flag(env, "DOCSBOT_SCRAPE_FULL", problems),
     )
     _raise(problems, "scrape job")
     return settings

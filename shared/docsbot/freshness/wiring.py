@@ -45,7 +45,7 @@ def job_options(
         accept_drop=accept_drop,
         lease_ttl=job.lease_ttl,
         lease_wait=job.lease_wait if lease_wait is None else lease_wait,
-        full=full,
+        full=full or job.full,
         collection=collection,
     )
 

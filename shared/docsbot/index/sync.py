@@ -4,7 +4,8 @@ Point ids derive from (url, anchor, chunk content hash), so a chunk that did not
 is never embedded again. For each page: new ids are embedded and upserted first, then ids the page no
 longer produces are deleted, so a page is never missing from the index mid-way. When the listing of
 pages is complete, pages that vanished from the source are deleted too, except `protected_urls`: pages
-that failed to load this time keep what was indexed before.
+that failed to load this time keep what was indexed before. A page that now gives no chunks at all but
+had points keeps them (`pages_kept_empty`): a site redesign that breaks extraction must not empty the index.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ class SyncSummary:
     pages_changed: int = 0
     pages_unchanged: int = 0
     pages_without_chunks: int = 0  # empty or pure-navigation pages
+    pages_kept_empty: int = 0  # pages that now give no chunks but had points: kept (extraction likely broke)
     pages_deleted: int = 0
     chunks: int = 0
     chunks_embedded: int = 0
@@ -111,6 +113,11 @@ def sync_pages(
         if not chunks:
             summary.pages_without_chunks += 1
         old_ids = stored.get(page.url, set())
+        if not chunks and old_ids:
+            summary.pages_kept_empty += 1  # extraction broke, most likely: keep what was indexed
+            if on_page:
+                on_page(page)
+            continue
         new_ids = {c.point_id for c in chunks}
         fresh = [(c, i) for i, c in enumerate(chunks) if c.point_id not in old_ids]
         summary.chunks += len(chunks)
@@ -143,6 +150,13 @@ def sync_pages(
     summary.embedding_requests = embedder.stats.requests - requests_before
     summary.embedding_tokens = embedder.stats.tokens - tokens_before
     return summary
+
+
+def indexed_page_urls(index: VectorIndex, source: str) -> set[str]:
+    """The page URLs that have points of `source` in the index (none when the collection does not exist yet)."""
+    if index.info() is None:
+        return set()
+    return {point.url for point in index.stored_points(source=source)}
 
 
 def delete_pages(index: VectorIndex, urls: Iterable[str], *, source: str | None = None) -> int:

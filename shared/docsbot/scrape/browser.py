@@ -18,7 +18,11 @@ Configuration (constructor arguments):
   is returned as it is, with a warning logged: the caller's extractor decides whether it has content.
 - `page_load_timeout` (15 s): a page that does not finish loading in time raises `RenderError`.
 - `max_html_bytes` (10 MB): a larger page raises `RenderError`.
-- `window_size`, `no_sandbox` (default: only when running as root, where Chromium refuses to start without it).
+- `window_size`, `no_sandbox`. When `no_sandbox` is None: `$DOCSBOT_CHROMIUM_NO_SANDBOX` decides if set (1/true/
+  yes/on: pass `--no-sandbox`; anything else: keep the sandbox), else only when running as root (where Chromium
+  refuses to start without it). Containers usually cannot give Chromium its sandbox (no user namespaces, seccomp
+  rules) even for a non-root user: the scrape job's image sets DOCSBOT_CHROMIUM_NO_SANDBOX=1. The pages rendered
+  are the configured docs sites, and the browser runs in a throwaway container as an unprivileged user.
 Chromium runs headless with a fresh profile, no images, no downloads, and without its background services.
 
 Bad input. Only http(s) URLs are rendered: `file:`, `data:`, `chrome:`, `javascript:` and anything else raise
@@ -56,6 +60,7 @@ logger = logging.getLogger(__name__)
 DEFAULT_WAIT_SELECTORS = ("article .theme-doc-markdown", "article", "main", "[role=main]")
 CHROMIUM_ENV = "DOCSBOT_CHROMIUM"
 CHROMEDRIVER_ENV = "DOCSBOT_CHROMEDRIVER"
+NO_SANDBOX_ENV = "DOCSBOT_CHROMIUM_NO_SANDBOX"  # truthy: start Chromium with --no-sandbox (containers)
 INSTALL_HINT = "install the Debian packages `chromium chromium-driver` (as root, scripts/system_deps.sh does it)"
 
 _ALLOWED_SCHEMES = ("http", "https")
@@ -146,6 +151,14 @@ def _find_binary(explicit: str | None, env_var: str, name: str) -> str:
     return path
 
 
+def _default_no_sandbox() -> bool:
+    """`$DOCSBOT_CHROMIUM_NO_SANDBOX` when set (truthy: no sandbox), else whether we run as root."""
+    value = os.environ.get(NO_SANDBOX_ENV)
+    if value is not None and value.strip():
+        return value.strip().lower() in {"1", "true", "yes", "on"}
+    return os.geteuid() == 0
+
+
 def check_url(url: str) -> None:
     """Raise `RenderError` unless `url` is an absolute http or https URL."""
     try:
@@ -184,7 +197,7 @@ class ChromiumRenderer:
         self.window_size = window_size
         self._chromium_path = chromium_path
         self._chromedriver_path = chromedriver_path
-        self._no_sandbox = os.geteuid() == 0 if no_sandbox is None else no_sandbox
+        self._no_sandbox = _default_no_sandbox() if no_sandbox is None else no_sandbox
         self._driver: webdriver.Chrome | None = None
         self._service: Service | None = None
         self._profile_dir: Path | None = None
@@ -253,16 +266,7 @@ class ChromiumRenderer:
         chromedriver = _find_binary(self._chromedriver_path, CHROMEDRIVER_ENV, "chromedriver")
         started = time.monotonic()
         self._profile_dir = Path(tempfile.mkdtemp(prefix="docsbot-chromium-"))
-        options = Options()
-        options.binary_location = chromium
-        for argument in _CHROMIUM_ARGS:
-            options.add_argument(argument)
-        if self._no_sandbox:
-            options.add_argument("--no-sandbox")
-        width, height = self.window_size
-        options.add_argument(f"--window-size={width},{height}")
-        options.add_argument(f"--user-data-dir={self._profile_dir}")
-        options.add_experimental_option("prefs", _CHROMIUM_PREFS)
+        options = self.chromium_options(chromium, self._profile_dir)
         # Kept here before the driver exists, so a start interrupted half-way can still stop ChromeDriver.
         self._service = Service(executable_path=chromedriver)
         try:
@@ -278,6 +282,20 @@ class ChromiumRenderer:
         self.driver_starts += 1
         logger.info("started headless Chromium in %.2f s", time.monotonic() - started)
         return driver
+
+    def chromium_options(self, chromium: str, profile_dir: Path) -> Options:
+        """The options Chromium is started with (nothing is started here)."""
+        options = Options()
+        options.binary_location = chromium
+        for argument in _CHROMIUM_ARGS:
+            options.add_argument(argument)
+        if self._no_sandbox:
+            options.add_argument("--no-sandbox")
+        width, height = self.window_size
+        options.add_argument(f"--window-size={width},{height}")
+        options.add_argument(f"--user-data-dir={profile_dir}")
+        options.add_experimental_option("prefs", _CHROMIUM_PREFS)
+        return options
 
     def _driver_alive(self) -> bool:
         process = self._service.process if self._service is not None else None

@@ -22,7 +22,9 @@ Incremental: `previous` maps a crawled URL (`CrawlOutcome.url`) to the `PageStat
 crawl. Conditional requests are sent for sitemap-listed pages (link-following needs every page's body for
 its links, and JavaScript pages can change without their HTML changing); a 304 yields "not_modified" with no
 page, an identical content hash yields "unchanged" with the page. Every outcome with a page or a 304 carries
-the new state to store.
+the new state to store. A page that failed to load (any error but a 404 or 410: 5xx, 429, timeout, extraction or
+rendering failure) carries its previous state unchanged, and its `page_url` names the indexed page to keep: the
+previous state's page URL, else the crawled URL itself. A page that failed may be fine: never delete it for that.
 """
 
 from __future__ import annotations
@@ -172,6 +174,15 @@ class PageState:
     page_url: str | None = None  # `Page.url` of that page (the canonical URL, may differ from the crawled URL)
 
 
+def states_in_index(previous: Mapping[str, PageState], indexed_urls: set[str]) -> dict[str, PageState]:
+    """The states of `previous` whose page the index still has (by `page_url`, else the crawled URL).
+
+    A state says "nothing changed since": for a page the index lost (index deleted, replaced, restored from an
+    old backup) it would hide the page forever. Dropping it makes the crawl download the page again.
+    """
+    return {url: state for url, state in previous.items() if (state.page_url or url) in indexed_urls}
+
+
 @dataclass(frozen=True)
 class CrawlOutcome:
     """What happened to one crawled URL."""
@@ -179,7 +190,7 @@ class CrawlOutcome:
     url: str  # the URL crawled (normalised): the key of `previous` and of `state`
     outcome: str
     page: Page | None = None  # set for FETCHED and UNCHANGED
-    state: PageState | None = None  # to store for `url` (FETCHED, UNCHANGED, NOT_MODIFIED)
+    state: PageState | None = None  # to store for `url` (FETCHED, UNCHANGED, NOT_MODIFIED; ERROR: the previous one)
     final_url: str | None = None
     status: int | None = None
     error_kind: str | None = None
@@ -192,7 +203,11 @@ class CrawlOutcome:
         """The indexed page this outcome concerns, when known: keep it on errors, it may be fine."""
         if self.page is not None:
             return self.page.url
-        return self.state.page_url if self.state else None
+        if self.state is not None and self.state.page_url:
+            return self.state.page_url
+        if self.outcome == ERROR and self.error_kind not in _GONE_KINDS:
+            return self.url  # failed, maybe for now: whatever is indexed under this URL stays
+        return None
 
 
 @dataclass
@@ -494,12 +509,15 @@ class Crawl:
         elif item.outcome == NOT_MODIFIED and item.state is not None and item.state.page_url:
             self._page_urls.add(item.state.page_url)
         self._count(item)
+        state = item.state
+        if item.outcome == ERROR and item.error_kind not in _GONE_KINDS and state is None:
+            state = self._previous.get(item.url)  # a failure may be passing: remember the page as it was
         result = item.result
         return CrawlOutcome(
             url=item.url,
             outcome=item.outcome,
             page=item.page,
-            state=item.state,
+            state=state,
             final_url=result.final_url if result else None,
             status=result.status if result else None,
             error_kind=item.error_kind,

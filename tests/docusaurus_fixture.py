@@ -16,7 +16,6 @@ Test modules use the session fixture with `from tests.docusaurus_fixture import 
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import mimetypes
 import os
@@ -33,6 +32,8 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import pytest
+
+from tests.support import cache_dir, cache_lock
 
 SITE_SOURCE = Path(__file__).resolve().parent / "docusaurus_site"
 # The `url` in docusaurus.config.js: sitemap.xml and canonical links are built from it.
@@ -52,8 +53,7 @@ _DONE = ".complete"
 
 def cache_root() -> Path:
     """Where built sites and their node_modules are kept between test runs."""
-    base = os.environ.get("DOCSBOT_TEST_CACHE") or str(Path.home() / ".cache" / "docsbot-tests")
-    return Path(base).expanduser() / "docusaurus"
+    return cache_dir("docusaurus")
 
 
 def _source_files() -> list[Path]:
@@ -96,18 +96,6 @@ def _require_npm() -> None:
         )
 
 
-@contextmanager
-def _cache_lock(root: Path) -> Iterator[None]:
-    # Two pytest processes (xdist, two terminals) must not install or build into the same directory at once.
-    root.mkdir(parents=True, exist_ok=True)
-    with (root / ".lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-
-
 def _install(root: Path) -> Path:
     """The directory whose node_modules matches package.json (and the lock file), installing if needed."""
     modules = root / f"modules-{_digest([Path(name) for name in _INSTALL_FILES])}"
@@ -145,7 +133,7 @@ def build_site() -> Path:
     if (build / _DONE).is_file():
         (build / _DONE).touch()  # last used: see _prune
         return build
-    with _cache_lock(root):
+    with cache_lock(root):
         if (build / _DONE).is_file():  # another process built it while this one waited
             return build
         _require_npm()

@@ -16,7 +16,6 @@ import contextlib
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
 import urllib.error
@@ -26,6 +25,8 @@ from pathlib import Path
 
 import pytest
 from google.cloud import firestore
+
+from tests.support import free_port
 
 PROJECT = "docsbot-test"
 MAIN_CLASS = "com.google.cloud.datastore.emulator.firestore.CloudFirestore"
@@ -50,13 +51,6 @@ def find_emulator_jar() -> Path | None:
     return None
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 def _answers(url: str) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=1.0) as response:  # noqa: S310 - a fixed loopback http URL
@@ -79,7 +73,7 @@ class FirestoreEmulator:
         self.jar = jar
         self.java = java
         self.log_path = log_path
-        self.port = _free_port()
+        self.port = free_port()
         self.host = f"127.0.0.1:{self.port}"
         self.process: subprocess.Popen[bytes] | None = None
         self.start_seconds = 0.0

@@ -12,15 +12,15 @@ from __future__ import annotations
 import http.client
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from pathlib import Path
+
+from tests.support import free_port, stop_group
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 START_TIMEOUT_S = 30.0
@@ -34,13 +34,6 @@ def functions_framework_command() -> Path:
     if not command.is_file():
         raise RuntimeError(f"{command} not found: install the project (pip install -e .) into this venv")
     return command
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def _answers_http(port: int) -> bool:
@@ -64,24 +57,6 @@ def _wait_until_answers(process: subprocess.Popen[bytes], port: int, timeout_s: 
             return True
         time.sleep(0.05)
     return False
-
-
-def _stop_group(process: subprocess.Popen[bytes]) -> None:
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(process.pid, sig)
-        except ProcessLookupError:
-            break
-        try:
-            process.wait(timeout=STOP_TIMEOUT_S)
-            break
-        except subprocess.TimeoutExpired:
-            continue
-    # The master may be gone while a worker lingers: make sure nothing of the group survives.
-    with suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)
-    if process.poll() is None:
-        process.wait(timeout=STOP_TIMEOUT_S)
 
 
 def _child_env(env: Mapping[str, str]) -> dict[str, str]:
@@ -131,6 +106,6 @@ def serve_function(
                 yield f"http://127.0.0.1:{port}"
                 return
             finally:
-                _stop_group(process)
+                stop_group(process, STOP_TIMEOUT_S)
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -11,7 +11,6 @@ building the same venv at once. Creating them needs PyPI (the first time only): 
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import os
@@ -20,10 +19,11 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+from tests.support import cache_dir, cache_lock
 
 REPO = Path(__file__).resolve().parent.parent
 TERRAFORM_DIR = REPO / "infra" / "terraform"
@@ -42,19 +42,7 @@ class ToolError(RuntimeError):
 
 
 def cache_root() -> Path:
-    base = os.environ.get("DOCSBOT_TEST_CACHE") or str(Path.home() / ".cache" / "docsbot-tests")
-    return Path(base).expanduser() / "infra"
-
-
-@contextmanager
-def _lock(root: Path) -> Iterator[None]:
-    root.mkdir(parents=True, exist_ok=True)
-    with (root / ".lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+    return cache_dir("infra")
 
 
 def _run(command: list[str], *, timeout_s: float, cwd: Path | None = None, env: Mapping[str, str] | None = None) -> str:
@@ -86,7 +74,7 @@ def venv(name: str, requirements: list[str] | tuple[str, ...]) -> Path:
     root = cache_root()
     spec = "\n".join([sys.version, *sorted(requirements)])
     target = root / f"venv-{name}-{hashlib.sha256(spec.encode()).hexdigest()[:16]}"
-    with _lock(root):
+    with cache_lock(root):
         if (target / _DONE).is_file():
             (target / _DONE).touch()
             return target

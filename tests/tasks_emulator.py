@@ -19,10 +19,8 @@ Test modules use the session fixture with `from tests.tasks_emulator import task
 
 from __future__ import annotations
 
-import fcntl
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -36,6 +34,7 @@ import pytest
 from google.cloud import tasks_v2
 
 from docsbot.queue import emulator_client
+from tests.support import cache_dir, cache_lock, stop_group
 
 EMULATOR_VERSION = "0.6.2"
 QUEUE_PATH = "projects/docsbot-test/locations/us-central1/queues/respond"
@@ -48,8 +47,7 @@ _DONE = ".complete"
 
 
 def cache_root() -> Path:
-    base = os.environ.get("DOCSBOT_TEST_CACHE") or str(Path.home() / ".cache" / "docsbot-tests")
-    return Path(base).expanduser() / "tasks-emulator-venv"
+    return cache_dir("tasks-emulator-venv")
 
 
 def _venv_dir() -> Path:
@@ -69,25 +67,13 @@ def _run(command: list[str], timeout_s: float) -> None:
         raise RuntimeError(f"`{' '.join(command)}` failed with exit code {result.returncode}:\n{output}")
 
 
-@contextmanager
-def _cache_lock(root: Path) -> Iterator[None]:
-    # Two pytest processes must not build the same venv at once.
-    root.mkdir(parents=True, exist_ok=True)
-    with (root / ".lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-
-
 def emulator_python() -> Path:
     """The emulator venv's interpreter, creating the venv the first time (about 7 s with a warm pip cache)."""
     venv = _venv_dir()
     python = venv / "bin" / "python"
     if (venv / _DONE).is_file():
         return python
-    with _cache_lock(cache_root()):
+    with cache_lock(cache_root()):
         if (venv / _DONE).is_file():  # another process built it while this one waited
             return python
         shutil.rmtree(venv, ignore_errors=True)
@@ -111,21 +97,6 @@ def _log_tail(log_path: Path) -> str:
         return log_path.read_text(errors="replace")[-3000:]
     except OSError:
         return ""
-
-
-def _stop_group(process: subprocess.Popen[bytes]) -> None:
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(process.pid, sig)
-        except ProcessLookupError:
-            break
-        try:
-            process.wait(timeout=STOP_TIMEOUT_S)
-            break
-        except subprocess.TimeoutExpired:
-            continue
-    if process.poll() is None:  # SIGKILL always ends it; reap it so no zombie stays
-        process.wait(timeout=STOP_TIMEOUT_S)
 
 
 def _wait_for_port(process: subprocess.Popen[bytes], port_file: Path, log_path: Path, deadline: float) -> int:
@@ -170,7 +141,7 @@ def run_emulator(queues: list[str], max_retries: int = MAX_RETRIES) -> Iterator[
             port = _wait_for_port(process, port_file, log_path, time.monotonic() + START_TIMEOUT_S)
             yield f"127.0.0.1:{port}", log_path
         finally:
-            _stop_group(process)
+            stop_group(process, STOP_TIMEOUT_S)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -16,7 +16,7 @@ from docsbot.cli import app
 from docsbot.discord.commands import command_names
 from tests.fakes.discord_api import FakeDiscordApi
 from tests.fakes.discord_signing import FORUM_ID, GUILD_ID, TestSigner
-from tests.functions_server import free_port
+from tests.support import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 

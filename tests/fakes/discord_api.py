@@ -31,12 +31,12 @@ import threading
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from tests.fakes.discord_signing import APPLICATION_ID, THREAD_ID, snowflake
+from tests.fakes.loopback import LoopbackServer
 
 API_PREFIX = "/api/v10"
 MAX_REQUEST_BODY = 1024 * 1024
@@ -122,10 +122,13 @@ def _too_long(path: list[str | int], limit: int) -> dict[str, Any]:
     return _field_error(path, "BASE_TYPE_MAX_LENGTH", f"Must be {limit} or fewer in length.")
 
 
-class FakeDiscordApi:
+class FakeDiscordApi(LoopbackServer):
     """Discord's REST API for one application, on an ephemeral 127.0.0.1 port, served from a thread."""
 
+    thread_name = "fake-discord"
+
     def __init__(self, *, application_id: str = APPLICATION_ID, bot_token: str = "fake-bot-token") -> None:  # noqa: S107
+        super().__init__()
         self.application_id = application_id
         self.bot_token = bot_token
         self.channels: dict[str, dict[str, Any]] = {}
@@ -137,47 +140,9 @@ class FakeDiscordApi:
         self._requests: list[RecordedRequest] = []
         self._scripted: deque[Reply] = deque()
         self._lock = threading.Lock()
-        self._httpd: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
-    # --- lifecycle ---------------------------------------------------------------------------------------
-
-    def start(self) -> FakeDiscordApi:
-        if self._httpd is not None:
-            raise RuntimeError("server already started")
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler_class(self))
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, name="fake-discord", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._httpd is None:
-            return
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._httpd = None
-        self._thread = None
-
-    def __enter__(self) -> FakeDiscordApi:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
-    ) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        """`http://127.0.0.1:<port>`."""
-        if self._httpd is None:
-            raise RuntimeError("server not started")
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host!s}:{port}"
+    def handler_class(self) -> type[BaseHTTPRequestHandler]:
+        return _make_handler_class(self)
 
     @property
     def base_url(self) -> str:

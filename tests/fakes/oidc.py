@@ -11,11 +11,9 @@ Tokens are signed with google-auth's own RS256 signer, as Google signs them; `ex
 from __future__ import annotations
 
 import json
-import threading
 import time
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from cryptography import x509
@@ -23,6 +21,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 from google.auth import crypt, jwt
+
+from tests.fakes.loopback import LoopbackServer
 
 GOOGLE_ISSUER = "https://accounts.google.com"
 
@@ -53,17 +53,18 @@ def _certificate_pem(key: rsa.RSAPrivateKey) -> str:
     return certificate.public_bytes(serialization.Encoding.PEM).decode("ascii")
 
 
-class OidcIssuer:
+class OidcIssuer(LoopbackServer):
     """Signs ID tokens with a fresh RSA key and serves its certificate at `certs_url`."""
 
+    thread_name = "fake-oidc"
+
     def __init__(self, key_id: str = "test-key-1") -> None:
+        super().__init__()
         self.key_id = key_id
         self._key = _new_key()
         self.certs_requests = 0
-        self._httpd: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
-    def start(self) -> OidcIssuer:
+    def handler_class(self) -> type[BaseHTTPRequestHandler]:
         certs = json.dumps({self.key_id: _certificate_pem(self._key)}).encode("utf-8")
         issuer = self
 
@@ -80,30 +81,11 @@ class OidcIssuer:
             def log_message(self, format: str, *args: Any) -> None:
                 return
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-            self._httpd = None
-
-    def __enter__(self) -> OidcIssuer:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
-    ) -> None:
-        self.stop()
+        return Handler
 
     @property
     def certs_url(self) -> str:
-        assert self._httpd is not None, "start the issuer first"
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}/certs"
+        return f"{self.url}/certs"
 
     def token(
         self,

@@ -24,13 +24,13 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import numpy as np
 
 from docsbot.tokens import count_tokens
+from tests.fakes.loopback import LoopbackServer
 
 # Output sizes the fake's embedding models return when the request has no `dimensions`.
 EMBEDDING_MODELS = {
@@ -253,10 +253,13 @@ def _chat_completions(server: FakeOpenAIServer, request: RecordedRequest) -> Fak
     return FakeResponse(chunks=stream(), content_type="text/event-stream")
 
 
-class FakeOpenAIServer:
+class FakeOpenAIServer(LoopbackServer):
     """An OpenAI-compatible server on an ephemeral 127.0.0.1 port, served from a background thread."""
 
+    thread_name = "fake-openai"
+
     def __init__(self, api_key: str = "test-key") -> None:
+        super().__init__()
         self.api_key = api_key
         self.routes: dict[tuple[str, str], Handler] = {}
         self.add_route("POST", "/v1/embeddings", _embeddings)
@@ -272,53 +275,9 @@ class FakeOpenAIServer:
         self._requests: list[RecordedRequest] = []
         self._failures: deque[CannedFailure] = deque()
         self._lock = threading.Lock()
-        self._httpd: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
-    # --- lifecycle -------------------------------------------------------------------------------
-
-    def start(self) -> FakeOpenAIServer:
-        """Bind an ephemeral port on 127.0.0.1 and serve in a daemon thread."""
-        if self._httpd is not None:
-            raise RuntimeError("server already started")
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler_class(self))
-        self._httpd.daemon_threads = True
-        # A short poll interval makes stop() quick; the default would add half a second to every test.
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, name="fake-openai", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and release the port."""
-        if self._httpd is None:
-            return
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._httpd = None
-        self._thread = None
-
-    def __enter__(self) -> FakeOpenAIServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        """`http://127.0.0.1:<port>`, without a trailing slash."""
-        if self._httpd is None:
-            raise RuntimeError("server not started")
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host!s}:{port}"
+    def handler_class(self) -> type[BaseHTTPRequestHandler]:
+        return _make_handler_class(self)
 
     @property
     def base_url(self) -> str:

@@ -23,8 +23,9 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any
+
+from tests.fakes.loopback import LoopbackServer
 
 
 @dataclass(frozen=True)
@@ -73,10 +74,14 @@ class _QuietServer(ThreadingHTTPServer):
         super().handle_error(request, client_address)
 
 
-class SiteServer:
+class SiteServer(LoopbackServer):
     """A website on an ephemeral 127.0.0.1 port, served from background threads."""
 
+    thread_name = "fake-site"
+    server_class = _QuietServer
+
     def __init__(self) -> None:
+        super().__init__()
         self._routes: dict[str, RouteSpec] = {}
         self._served: dict[str, int] = {}  # path → requests answered by a list route so far
         self._requests: list[RecordedRequest] = []
@@ -84,51 +89,9 @@ class SiteServer:
         self._active = 0
         self.max_active = 0  # the most requests handled at the same time
         self._lock = threading.Lock()
-        self._httpd: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
-    # --- lifecycle -------------------------------------------------------------------------------
-
-    def start(self) -> SiteServer:
-        if self._httpd is not None:
-            raise RuntimeError("server already started")
-        self._httpd = _QuietServer(("127.0.0.1", 0), _make_handler_class(self))
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, name="fake-site", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._httpd is None:
-            return
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._httpd = None
-        self._thread = None
-
-    def __enter__(self) -> SiteServer:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
-    ) -> None:
-        self.stop()
-
-    @property
-    def host(self) -> str:
-        """`127.0.0.1:<port>`."""
-        if self._httpd is None:
-            raise RuntimeError("server not started")
-        host, port = self._httpd.server_address[:2]
-        return f"{host!s}:{port}"
-
-    @property
-    def url(self) -> str:
-        """`http://127.0.0.1:<port>`, without a trailing slash."""
-        return f"http://{self.host}"
+    def handler_class(self) -> type[BaseHTTPRequestHandler]:
+        return _make_handler_class(self)
 
     def at(self, path: str) -> str:
         """The absolute URL of `path` on this server."""

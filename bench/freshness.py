@@ -13,103 +13,17 @@ from __future__ import annotations
 
 import sys
 import tempfile
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
-from bench.scrape import page_html
+from bench.scrape import validating_site
 
 console = Console(width=None if sys.stdout.isatty() else 200)
 
 PAGES = 2000
-LAST_MODIFIED = "Sat, 01 Mar 2025 12:00:00 GMT"
-
-
-@dataclass
-class Traffic:
-    requests: int = 0
-    not_modified: int = 0
-    body_bytes: int = 0
-
-    def reset(self) -> Traffic:
-        snapshot = Traffic(self.requests, self.not_modified, self.body_bytes)
-        self.requests = self.not_modified = self.body_bytes = 0
-        return snapshot
-
-
-@contextmanager
-def validating_site(total: int) -> Iterator[tuple[str, Traffic]]:
-    """A loopback site of `total` pages whose pages carry validators and answer 304 when they match."""
-    state: dict[str, Any] = {}
-    traffic = Traffic()
-    lock = threading.Lock()
-
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, format: str, *args: Any) -> None:
-            return
-
-        def do_GET(self) -> None:
-            path = self.path.split("?")[0]
-            headers: dict[str, str] = {}
-            number: int | None = None
-            if path == "/robots.txt":
-                body, kind = f"User-agent: *\nAllow: /\nSitemap: {state['base']}/sitemap.xml\n", "text/plain"
-            elif path == "/sitemap.xml":
-                urls = "".join(f"<url><loc>{state['base']}/docs/page-{i}</loc></url>" for i in range(total))
-                body = (
-                    f'<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{urls}</urlset>'
-                )
-                kind = "application/xml"
-            elif path in ("/docs/", "/docs"):
-                number, kind = 0, "text/html; charset=utf-8"
-            elif path.startswith("/docs/page-") and path[11:].isdigit() and int(path[11:]) < total:
-                number, kind = int(path[11:]), "text/html; charset=utf-8"
-            else:
-                self._send(404, b"", "text/plain", {})
-                return
-            if number is not None:
-                etag = f'"page-{number}-v1"'
-                headers = {"ETag": etag, "Last-Modified": LAST_MODIFIED}
-                if self.headers.get("If-None-Match") == etag:
-                    self._send(304, b"", None, headers)
-                    return
-                body = page_html(number, total)
-            self._send(200, body.encode("utf-8"), kind, headers)
-
-        def _send(self, status: int, data: bytes, kind: str | None, headers: dict[str, str]) -> None:
-            with lock:
-                traffic.requests += 1
-                traffic.not_modified += status == 304
-                traffic.body_bytes += len(data)
-            self.send_response(status)
-            if kind:
-                self.send_header("content-type", kind)
-            for name, value in headers.items():
-                self.send_header(name, value)
-            self.send_header("content-length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    state["base"] = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield state["base"], traffic
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def rescrape() -> None:

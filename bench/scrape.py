@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -60,10 +61,27 @@ def page_html(n: int, total: int) -> str:
 <footer class="footer">© Bench</footer></body></html>"""
 
 
+LAST_MODIFIED = "Sat, 01 Mar 2025 12:00:00 GMT"
+
+
+@dataclass
+class Traffic:
+    requests: int = 0
+    not_modified: int = 0
+    body_bytes: int = 0
+
+    def reset(self) -> Traffic:
+        snapshot = Traffic(self.requests, self.not_modified, self.body_bytes)
+        self.requests = self.not_modified = self.body_bytes = 0
+        return snapshot
+
+
 @contextmanager
-def generated_site(total: int) -> Iterator[str]:
-    """A loopback site of `total` pages with robots.txt and a sitemap; yields its base URL."""
+def validating_site(total: int) -> Iterator[tuple[str, Traffic]]:
+    """A loopback site of `total` pages whose pages carry validators and answer 304 when they match."""
     state: dict[str, Any] = {}
+    traffic = Traffic()
+    lock = threading.Lock()
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -73,6 +91,8 @@ def generated_site(total: int) -> Iterator[str]:
 
         def do_GET(self) -> None:
             path = self.path.split("?")[0]
+            headers: dict[str, str] = {}
+            number: int | None = None
             if path == "/robots.txt":
                 body, kind = f"User-agent: *\nAllow: /\nSitemap: {state['base']}/sitemap.xml\n", "text/plain"
             elif path == "/sitemap.xml":
@@ -82,17 +102,31 @@ def generated_site(total: int) -> Iterator[str]:
                 )
                 kind = "application/xml"
             elif path in ("/docs/", "/docs"):
-                body, kind = page_html(0, total), "text/html; charset=utf-8"
+                number, kind = 0, "text/html; charset=utf-8"
             elif path.startswith("/docs/page-") and path[11:].isdigit() and int(path[11:]) < total:
-                body, kind = page_html(int(path[11:]), total), "text/html; charset=utf-8"
+                number, kind = int(path[11:]), "text/html; charset=utf-8"
             else:
-                self.send_response(404)
-                self.send_header("content-length", "0")
-                self.end_headers()
+                self._send(404, b"", "text/plain", {})
                 return
-            data = body.encode("utf-8")
-            self.send_response(200)
-            self.send_header("content-type", kind)
+            if number is not None:
+                etag = f'"page-{number}-v1"'
+                headers = {"ETag": etag, "Last-Modified": LAST_MODIFIED}
+                if self.headers.get("If-None-Match") == etag:
+                    self._send(304, b"", None, headers)
+                    return
+                body = page_html(number, total)
+            self._send(200, body.encode("utf-8"), kind, headers)
+
+        def _send(self, status: int, data: bytes, kind: str | None, headers: dict[str, str]) -> None:
+            with lock:
+                traffic.requests += 1
+                traffic.not_modified += status == 304
+                traffic.body_bytes += len(data)
+            self.send_response(status)
+            if kind:
+                self.send_header("content-type", kind)
+            for name, value in headers.items():
+                self.send_header(name, value)
             self.send_header("content-length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
@@ -103,7 +137,7 @@ def generated_site(total: int) -> Iterator[str]:
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
-        yield state["base"]
+        yield state["base"], traffic
     finally:
         server.shutdown()
         server.server_close()
@@ -141,7 +175,7 @@ def crawl() -> None:
     for column in ("pages", "concurrency", "seconds", "pages/s", "peak RSS (MiB)", "markdown kept (MiB)", "complete"):
         table.add_column(column, justify="right")
     for total, concurrency in ((200, 2), (2000, 2), (2000, 4)):
-        with generated_site(total) as base:
+        with validating_site(total) as (base, _traffic):
             run = subprocess.run(
                 [sys.executable, "-m", "bench.scrape", "child", base, str(total), str(concurrency)],
                 capture_output=True,

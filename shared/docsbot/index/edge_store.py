@@ -62,6 +62,7 @@ from docsbot.index.store import (
     SearchFilter,
     StoredPoint,
     check_info,
+    with_best_scores,
 )
 
 INFO_FILE = "info.json"
@@ -257,8 +258,8 @@ class EdgeIndex:
     ) -> QueryResult:
         """Hybrid search in one batch call: dense and sparse prefetch fused with RRF.
 
-        With only one of the two vectors it is a plain dense or sparse search. A dense-only top-1
-        request rides in the same batch call, so callers get the best cosine score too.
+        With only one of the two vectors it is a plain dense or sparse search. Top-1 dense and sparse
+        requests ride in the same batch call, so callers get the best cosine and keyword scores too.
         """
         flt = edge_filter(search_filter)
         requests: list[QueryRequest] = []
@@ -302,10 +303,7 @@ class EdgeIndex:
         responses = self._open().query_batch(QueryBatchRequest(requests))
         hits = [Hit(id=str(p.id), score=float(p.score), payload=dict(p.payload or {})) for p in responses[0]]
         tops = [float(r[0].score) if r else None for r in responses[1:]]
-        best_dense = tops.pop(0) if dense is not None else None
-        # A keyword query that matches nothing scored zero; only a query without keywords has no score.
-        best_sparse = (tops.pop(0) or 0.0) if sparse is not None else None
-        return QueryResult(hits=hits, best_dense_score=best_dense, best_sparse_score=best_sparse)
+        return with_best_scores(hits, tops, dense=dense is not None, sparse=sparse is not None)
 
     def close(self) -> None:
         """Optimize what this object wrote, flush, and release the shard and its lock; the next call reopens it."""

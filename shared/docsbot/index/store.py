@@ -90,6 +90,17 @@ class QueryResult:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+def with_best_scores(hits: list[Hit], tops: list[float | None], *, dense: bool, sparse: bool) -> QueryResult:
+    """`hits` plus the top-1 dense and sparse scores of the requests that followed them, in that order.
+
+    A keyword query that matches nothing scored zero; only a query without keywords has no keyword score.
+    """
+    remaining = list(tops)
+    best_dense = remaining.pop(0) if dense else None
+    best_sparse = (remaining.pop(0) or 0.0) if sparse else None
+    return QueryResult(hits=hits, best_dense_score=best_dense, best_sparse_score=best_sparse)
+
+
 class VectorIndex(Protocol):
     """What sync and search need of an index; `QdrantIndex` and `EdgeIndex` both provide it."""
 
@@ -289,8 +300,8 @@ class QdrantIndex:
     ) -> QueryResult:
         """Hybrid search in one Query API call: dense and sparse prefetch fused with RRF.
 
-        With only one of the two vectors it is a plain dense or sparse search. A dense-only top-1
-        request rides in the same batch call, so callers get the best cosine score too.
+        With only one of the two vectors it is a plain dense or sparse search. Top-1 dense and sparse
+        requests ride in the same batch call, so callers get the best cosine and keyword scores too.
         """
         flt = search_filter.to_qdrant() if search_filter else None
         requests: list[models.QueryRequest] = []
@@ -325,7 +336,4 @@ class QdrantIndex:
         responses = self.client.query_batch_points(self.collection, requests=requests)
         hits = [Hit(id=str(p.id), score=float(p.score), payload=dict(p.payload or {})) for p in responses[0].points]
         tops = [float(r.points[0].score) if r.points else None for r in responses[1:]]
-        best_dense = tops.pop(0) if dense is not None else None
-        # A keyword query that matches nothing scored zero; only a query without keywords has no score.
-        best_sparse = (tops.pop(0) or 0.0) if sparse is not None else None
-        return QueryResult(hits=hits, best_dense_score=best_dense, best_sparse_score=best_sparse)
+        return with_best_scores(hits, tops, dense=dense is not None, sparse=sparse is not None)

@@ -18,13 +18,13 @@ from rich.console import Console
 from rich.table import Table
 
 from docsbot.answer.abstain import DEFAULT_MIN_KEYWORD_SCORE, AbstainPolicy
-from docsbot.config import MarkdownFolderSource
-from docsbot.eval import load_questions
 from docsbot.index.bm25 import Bm25Encoder
-from docsbot.index.edge_store import EdgeIndex
 from docsbot.index.embedders import LocalEmbedder
+from docsbot.index.eval import load_questions
+from docsbot.index.qdrant_edge import EdgeIndex
 from docsbot.index.search import Searcher, SearchResult
-from docsbot.ingest import ingest_folder
+from docsbot.refresh.pipeline import ingest_folder
+from docsbot.settings.config import MarkdownFolderSource
 
 REDUX = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "redux-docs"
 console = Console(width=None if sys.stdout.isatty() else 200)

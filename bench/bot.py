@@ -34,7 +34,7 @@ IMPORTS = {
     ),
     "respond's dependencies (openai, qdrant_client, docsbot.answer, docsbot.index)": (
         "import sys; sys.path.insert(0, 'shared'); import openai, qdrant_client, qdrant_edge, tiktoken;"
-        "import docsbot.answer.pipeline, docsbot.answer.factory, docsbot.index.factory, docsbot.bot.respond"
+        "import docsbot.answer.pipeline, docsbot.app.answerers, docsbot.app.indexes, docsbot.bot.respond"
     ),
     "python -c pass (interpreter start)": "pass",
 }
@@ -88,12 +88,12 @@ def ask_latency(requests_count: int = 300) -> None:
     from google.cloud import firestore
 
     from docsbot.bot.interactions import InteractionsHandler, Limits
-    from docsbot.queue import CloudTasksQueue, emulator_client
-    from docsbot.state.firestore_store import FirestoreStore
-    from docsbot.state.model import CollectionRecord
-    from tests.fakes.discord_signing import TestSigner, snowflake
-    from tests.firestore_emulator import FirestoreEmulator, find_emulator_jar
-    from tests.tasks_emulator import QUEUE_PATH, run_emulator, wait_until_serving
+    from docsbot.bot.queue import CloudTasksQueue, emulator_client
+    from docsbot.store.firestore import FirestoreStore
+    from docsbot.store.model import CollectionRecord
+    from tests.harness.fakes.discord_signing import TestSigner, snowflake
+    from tests.harness.firestore_emulator import FirestoreEmulator, find_emulator_jar
+    from tests.harness.tasks_emulator import QUEUE_PATH, run_emulator, wait_until_serving
 
     class Sink(BaseHTTPRequestHandler):
         def do_POST(self) -> None:

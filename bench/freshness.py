@@ -28,12 +28,12 @@ PAGES = 2000
 
 def rescrape() -> None:
     """Wall time, requests and bytes of a re-scrape of an unchanged 2,000-page site vs the first scrape."""
-    from docsbot.config import parse_collections
-    from docsbot.freshness.job import JobOptions, ScrapeJob
-    from docsbot.freshness.store import SqliteFreshnessStore
     from docsbot.index.bm25 import Bm25Encoder
-    from docsbot.index.edge_store import EdgeIndex
     from docsbot.index.embedders import HashingEmbedder
+    from docsbot.index.qdrant_edge import EdgeIndex
+    from docsbot.refresh.job import JobOptions, ScrapeJob
+    from docsbot.settings.config import parse_collections
+    from docsbot.store.crawl_sqlite import SqliteFreshnessStore
 
     table = Table(title=f"scrape job on a generated {PAGES:,}-page site on 127.0.0.1 (delay 0, concurrency 4)")
     for column in ("run", "seconds", "requests", "304s", "MiB downloaded", "pages fetched", "chunks embedded"):

@@ -20,17 +20,17 @@ from qdrant_client import QdrantClient
 from rich.console import Console
 from rich.table import Table
 
-from docsbot.config import MarkdownFolderSource
-from docsbot.documents import Page
-from docsbot.eval import evaluate, load_questions
+from docsbot.documents.model import Page
 from docsbot.index.bm25 import Bm25Encoder
-from docsbot.index.edge_store import EdgeIndex
 from docsbot.index.embedders import Embedder, HashingEmbedder, LocalEmbedder, OpenAIEmbedder
+from docsbot.index.eval import evaluate, load_questions
+from docsbot.index.qdrant_edge import EdgeIndex
+from docsbot.index.qdrant_server import QdrantIndex, VectorIndex
 from docsbot.index.search import Searcher, SearchMode
-from docsbot.index.store import QdrantIndex, VectorIndex
 from docsbot.index.sync import sync_pages
-from docsbot.ingest import ingest_folder
-from docsbot.scrape.markdown_folder import load_markdown_folder, read_url_map
+from docsbot.refresh.pipeline import ingest_folder
+from docsbot.settings.config import MarkdownFolderSource
+from docsbot.sources.markdown_folder import load_markdown_folder, read_url_map
 
 CORPORA = Path(__file__).resolve().parents[2] / "shared" / "corpora"
 REDUX = CORPORA / "redux-docs"
@@ -136,7 +136,7 @@ def ingest() -> None:
     # Requests per 1,000 chunks with the real OpenAI client's batching, against the loopback fake.
     import openai
 
-    from tests.fakes.openai_server import FakeOpenAIServer
+    from tests.harness.fakes.openai_server import FakeOpenAIServer
 
     loaded = load_markdown_folder(REDUX, url_map=read_url_map(REDUX / "urls.tsv"))
     with FakeOpenAIServer() as server, tempfile.TemporaryDirectory() as tmp:

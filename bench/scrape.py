@@ -145,8 +145,8 @@ def validating_site(total: int) -> Iterator[tuple[str, Traffic]]:
 
 def child(base: str, total: int, concurrency: int) -> None:
     """Runs in a fresh process: crawl the site and print one JSON line of measurements."""
-    from docsbot.config import SiteSource
-    from docsbot.scrape.site import crawl_options, scrape_site
+    from docsbot.settings.config import SiteSource
+    from docsbot.sources.site.scrape import crawl_options, scrape_site
 
     source = SiteSource(
         kind="docusaurus", url=f"{base}/docs/", max_pages=total + 10, delay_seconds=0.0, concurrency=concurrency

@@ -8,10 +8,10 @@ import openai
 import pytest
 
 # Session fixtures for every module: the Docusaurus site, Google's Firestore emulator, the Cloud Tasks emulator.
-from tests.docusaurus_fixture import docusaurus_site  # noqa: F401
-from tests.fakes.openai_server import FakeOpenAIServer
-from tests.firestore_emulator import firestore_client, firestore_emulator  # noqa: F401
-from tests.tasks_emulator import tasks_emulator  # noqa: F401
+from tests.harness.docusaurus_fixture import docusaurus_site  # noqa: F401
+from tests.harness.fakes.openai_server import FakeOpenAIServer
+from tests.harness.firestore_emulator import firestore_client, firestore_emulator  # noqa: F401
+from tests.harness.tasks_emulator import tasks_emulator  # noqa: F401
 
 
 @pytest.fixture

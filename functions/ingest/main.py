@@ -5,7 +5,7 @@ Configured by environment variables: DOCSBOT_COLLECTIONS_FILE, QDRANT_URL with t
 OPENAI_API_KEY, DOCSBOT_STATE=firestore and GOOGLE_CLOUD_PROJECT (the per-collection write lease), and either
 DOCSBOT_INGEST_AUDIENCE + DOCSBOT_INGEST_ALLOWED_SERVICE_ACCOUNTS (Google-signed OIDC ID tokens, in the cloud)
 or DOCSBOT_INGEST_TOKEN (a bearer token, locally); DOCSBOT_INGEST_MAX_BYTES bounds a request body.
-See docsbot.freshness.http for the answers.
+See docsbot.app.ingest_http for the answers.
 """
 
 from __future__ import annotations
@@ -15,14 +15,14 @@ import functools
 import flask
 import functions_framework
 
-from docsbot.freshness.http import IngestEndpoint, serve_ingest
-from docsbot.logs import configure_json_logging
+from docsbot.app.ingest_http import IngestEndpoint, serve_ingest
+from docsbot.app.logs import configure_json_logging
 
 
 @functools.cache
 def endpoint() -> IngestEndpoint:
     """Built on the first request of an instance; configuration errors fail loudly in the logs."""
-    from docsbot.freshness.wiring import build_ingest_endpoint
+    from docsbot.app.refresh import build_ingest_endpoint
 
     configure_json_logging()
     return build_ingest_endpoint()

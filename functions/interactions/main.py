@@ -15,17 +15,17 @@ import os
 import flask
 import functions_framework
 
-from docsbot.bot.http import serve_interaction
+from docsbot.app.bot_http import serve_interaction
+from docsbot.app.logs import configure_json_logging
 from docsbot.bot.interactions import InteractionsHandler, Limits
-from docsbot.bot.settings import load_bot_settings
 from docsbot.bot.tasks import TaskQueue
-from docsbot.logs import configure_json_logging
+from docsbot.settings.bot import load_bot_settings
 
 
 @functools.cache
 def handler() -> InteractionsHandler:
     """Built on the first request of an instance; configuration errors fail loudly in the logs."""
-    from docsbot.bot import wiring
+    from docsbot.app import bot as wiring
 
     configure_json_logging()
     bot = load_bot_settings()
@@ -34,8 +34,8 @@ def handler() -> InteractionsHandler:
     if bot.queue == "cloudtasks":
         queue = wiring.build_cloud_tasks_queue(bot)
     else:  # local development: answer in this process
-        from docsbot.config import load_settings
-        from docsbot.queue import InProcessQueue
+        from docsbot.bot.queue import InProcessQueue
+        from docsbot.settings.config import load_settings
 
         respond = wiring.build_respond(bot, load_settings(), store)
         queue = InProcessQueue(

@@ -16,16 +16,16 @@ import os
 import flask
 import functions_framework
 
-from docsbot.bot.http import MAX_TASK_BODY, json_response, too_large
+from docsbot.app.bot_http import MAX_TASK_BODY, json_response, too_large
+from docsbot.app.logs import configure_json_logging
 from docsbot.bot.respond import RespondHandler
-from docsbot.bot.settings import load_bot_settings
-from docsbot.logs import configure_json_logging
+from docsbot.settings.bot import load_bot_settings
 
 
 @functools.cache
 def handler() -> RespondHandler:
-    from docsbot.bot import wiring
-    from docsbot.config import load_settings
+    from docsbot.app import bot as wiring
+    from docsbot.settings.config import load_settings
 
     configure_json_logging()
     bot = load_bot_settings()

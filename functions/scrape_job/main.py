@@ -3,7 +3,7 @@
 Environment: DOCSBOT_COLLECTIONS_FILE (default: the collections.toml baked next to this file), QDRANT_URL and
 the read-write QDRANT_API_KEY, OPENAI_API_KEY, DOCSBOT_STATE=firestore and GOOGLE_CLOUD_PROJECT, and the job's
 DOCSBOT_SCRAPE_* settings; Cloud Run sets CLOUD_RUN_TASK_INDEX / CLOUD_RUN_TASK_COUNT. Logs are JSON lines.
-Exits non-zero when a source failed entirely, so Cloud Run retries the task. See docsbot.freshness.job.
+Exits non-zero when a source failed entirely, so Cloud Run retries the task. See docsbot.refresh.job.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import os
 import sys
 from pathlib import Path
 
-from docsbot.freshness.wiring import job_main
+from docsbot.app.refresh import job_main
 
 DEFAULT_COLLECTIONS_FILE = Path(__file__).with_name("collections.toml")
 

@@ -18,7 +18,7 @@ locals {
   ingest_name = "${var.name_prefix}-ingest"
   ingest_url  = "https://${var.region}-${var.project_id}.cloudfunctions.net/${local.ingest_name}"
 
-  # The settings both Discord-facing functions read (docsbot.bot.settings).
+  # The settings both Discord-facing functions read (docsbot.settings.bot).
   bot_env = {
     DISCORD_APPLICATION_ID           = var.discord_application_id
     DOCSBOT_STATE                    = "firestore"
@@ -30,7 +30,7 @@ locals {
     LOG_EXECUTION_ID                 = "true"
   }
 
-  # What the index side reads (docsbot.config). QDRANT_URL names port 443: without a port, qdrant-client
+  # What the index side reads (docsbot.settings.config). QDRANT_URL names port 443: without a port, qdrant-client
   # would connect to 6333, which is closed to the internet (nginx serves Qdrant on 443 only).
   index_env = {
     QDRANT_URL               = local.qdrant_url

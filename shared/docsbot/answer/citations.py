@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable, Sequence
 
 from docsbot.answer.model import Citation
-from docsbot.documents import Source
+from docsbot.documents.model import Source
 
 # `[1]`, `[1, 2]`, `[1][3]`, `[1-3]`: a bracket of numbers, not followed by `(` (a markdown link).
 _SPEC = r"\d{1,3}(?:\s*[,–-]\s*\d{1,3})*"

@@ -6,7 +6,7 @@ import re
 from collections.abc import Sequence
 
 from docsbot.answer.model import Answer, AnswerKind, Citation
-from docsbot.documents import Source
+from docsbot.documents.model import Source
 
 EXTRACTIVE_LABEL = "*No language model is configured, so here are the most relevant passages from the docs:*"
 PASSAGE_CHARS = 500

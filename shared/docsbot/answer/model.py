@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Literal
 
-from docsbot.documents import Source
+from docsbot.documents.model import Source
 
 Role = Literal["user", "assistant"]
 

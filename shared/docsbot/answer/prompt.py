@@ -12,8 +12,8 @@ from dataclasses import dataclass, replace
 
 from docsbot.answer.chat import ChatMessage
 from docsbot.answer.model import Turn
-from docsbot.documents import Source
-from docsbot.tokens import encoding_for_model
+from docsbot.documents.model import Source
+from docsbot.documents.tokens import encoding_for_model
 
 MESSAGE_OVERHEAD = 4  # tokens each chat message costs beyond its content
 REPLY_PRIMING = 3  # tokens every reply is primed with

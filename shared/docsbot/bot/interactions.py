@@ -20,8 +20,8 @@ from docsbot.discord import models
 from docsbot.discord.models import BadInteraction, Interaction
 from docsbot.discord.render import parse_custom_id, render_error, vote_buttons
 from docsbot.discord.verify import HeaderItems, InvalidRequest, verify_request
-from docsbot.state.model import CollectionRecord, InteractionState, NewThread, ThreadRecord, ThreadUpdate
-from docsbot.state.store import StateStore
+from docsbot.store.model import CollectionRecord, InteractionState, NewThread, ThreadRecord, ThreadUpdate
+from docsbot.store.ports import StateStore
 
 log = logging.getLogger("docsbot.interactions")
 

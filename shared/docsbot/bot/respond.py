@@ -28,10 +28,10 @@ from docsbot.answer.pipeline import Answerer
 from docsbot.bot.tasks import RespondTask
 from docsbot.discord.render import FLAG_EPHEMERAL, render_answer, render_error, render_search_results
 from docsbot.discord.verify import HeaderItems, header
-from docsbot.documents import Source
+from docsbot.documents.model import Source
 from docsbot.index.search import Searcher
-from docsbot.state.model import ClaimResult, InteractionState, MessageRecord, NewThread, SourceRef
-from docsbot.state.store import StateStore
+from docsbot.store.model import ClaimResult, InteractionState, MessageRecord, NewThread, SourceRef
+from docsbot.store.ports import StateStore
 
 log = logging.getLogger("docsbot.respond")
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from docsbot.answer.model import Answer, AnswerKind, Citation
-from docsbot.documents import Source
+from docsbot.documents.model import Source
 
 # Discord's documented limits (characters; Python `len` counts code points, as Discord does).
 MAX_CONTENT = 2000

@@ -22,9 +22,9 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from docsbot.documents import Chunk, Page, Section
-from docsbot.sections import split_sections
-from docsbot.tokens import count_tokens, get_encoding, truncate_tokens
+from docsbot.documents.model import Chunk, Page, Section
+from docsbot.documents.sections import split_sections
+from docsbot.documents.tokens import count_tokens, get_encoding, truncate_tokens
 
 PATH_SEPARATOR = " › "
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import tiktoken
 
-from docsbot.tokens import encoding_for_model
+from docsbot.documents.tokens import encoding_for_model
 
 if TYPE_CHECKING:
     import openai

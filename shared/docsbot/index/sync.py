@@ -15,11 +15,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from docsbot.documents import Chunk, Page
+from docsbot.documents.model import Chunk, Page
 from docsbot.index.bm25 import Bm25Encoder
 from docsbot.index.chunking import ChunkingOptions, chunk_page
 from docsbot.index.embedders import Embedder
-from docsbot.index.store import IndexInfo, IndexPoint, VectorIndex
+from docsbot.index.qdrant_server import IndexInfo, IndexPoint, VectorIndex
 
 EMBED_BATCH = 1024  # chunks embedded and upserted per step: bounds memory; the embedder splits it into requests
 

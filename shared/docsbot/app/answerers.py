@@ -1,0 +1,54 @@
+"""Builds an `Answerer` from settings: the edge where configuration meets the answering core."""
+
+from __future__ import annotations
+
+from docsbot.answer.abstain import AbstainPolicy
+from docsbot.answer.chat import ChatModel, OpenAIChat
+from docsbot.answer.pipeline import Answerer, AnswerOptions
+from docsbot.answer.prompt import Product
+from docsbot.index.search import Searcher, SearchResult
+from docsbot.settings.config import CollectionConfig, Settings
+
+
+def make_chat(settings: Settings) -> ChatModel | None:
+    """The configured chat model, or None for extractive answers."""
+    chat = settings.chat
+    if chat.model is None or chat.api_key is None:
+        return None
+    return OpenAIChat(chat.model, api_key=chat.api_key, base_url=chat.base_url, timeout_s=chat.timeout_s)
+
+
+def product_for(collection: str, config: CollectionConfig | None) -> Product:
+    """The product the prompt names: the collection's title and description, else its name."""
+    if config is None:
+        return Product(name=collection)
+    return Product(name=config.title, description=config.description)
+
+
+def make_answerer(
+    settings: Settings,
+    searcher: Searcher,
+    collection: str,
+    config: CollectionConfig | None = None,
+    chat: ChatModel | None = None,
+) -> Answerer:
+    """An answerer over `searcher` for one collection, with the configured (or given) chat model."""
+    policy = AbstainPolicy()
+    if config is not None:
+        policy = AbstainPolicy(min_keyword_score=config.min_keyword_score, min_dense_score=config.min_dense_score)
+    options = AnswerOptions(
+        context_tokens=settings.chat.context_tokens,
+        condense=settings.chat.condense_questions,
+        policy=policy,
+    )
+
+    def search(query: str, limit: int) -> SearchResult:
+        return searcher.search(query, limit=limit)
+
+    return Answerer(
+        search,
+        chat if chat is not None else make_chat(settings),
+        product_for(collection, config),
+        collection=collection,
+        options=options,
+    )

@@ -1,0 +1,114 @@
+"""Builds the bot's handlers from the environment: the one place where adapters are chosen.
+
+The interactions side imports only light modules (state, queue, discord); the respond side builds the
+index, embedder and chat model per collection, once per process (Cloud Functions reuse warm instances).
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING
+
+from docsbot.bot.tasks import TaskQueue
+from docsbot.settings.bot import BotSettings
+from docsbot.store.ports import StateStore
+
+if TYPE_CHECKING:
+    from docsbot.answer.pipeline import Answerer
+    from docsbot.bot.respond import RespondHandler
+    from docsbot.discord.rest import DiscordRest
+    from docsbot.index.search import Searcher
+    from docsbot.settings.config import Settings
+
+
+def build_store(bot: BotSettings) -> StateStore:
+    from docsbot.app.stores import open_store
+
+    return open_store(bot.state, data_dir=bot.data_dir, project=bot.project)
+
+
+def build_rest(bot: BotSettings) -> DiscordRest:
+    from docsbot.discord.rest import DiscordRest
+
+    return DiscordRest(bot.application_id, bot_token=bot.bot_token, base_url=bot.discord_api)
+
+
+def build_archiver(bot: BotSettings) -> DiscordRest | None:
+    """The client /close and /open use inside Discord's 3-second deadline: one short try, no retries."""
+    from docsbot.discord.rest import DiscordRest
+
+    if not bot.bot_token:
+        return None
+    return DiscordRest(
+        bot.application_id, bot_token=bot.bot_token, base_url=bot.discord_api, timeout=1.5, max_retries=0
+    )
+
+
+def build_cloud_tasks_queue(bot: BotSettings) -> TaskQueue:
+    from docsbot.bot.queue import CloudTasksQueue, emulator_client
+
+    assert bot.tasks_queue is not None and bot.respond_url is not None  # checked by load_bot_settings
+    client = emulator_client(bot.tasks_emulator) if bot.tasks_emulator else None
+    return CloudTasksQueue(
+        bot.tasks_queue,
+        bot.respond_url,
+        service_account_email=bot.tasks_service_account,
+        client=client,
+        timeout_s=1.0,  # inside Discord's 3-second deadline, with room to answer "try again" on a timeout
+    )
+
+
+def build_respond(bot: BotSettings, settings: Settings, store: StateStore) -> RespondHandler:
+    """The respond handler with per-collection searchers and answerers, built on first use."""
+    from docsbot.app.answerers import make_answerer
+    from docsbot.app.indexes import make_embedder, make_sparse, open_index
+    from docsbot.bot.respond import RespondHandler
+    from docsbot.index.search import Searcher
+    from docsbot.settings.config import load_collections
+
+    collections = load_collections(settings.collections_file) if settings.collections_file else None
+    lock = threading.Lock()
+    searchers: dict[str, Searcher] = {}
+    answerers: dict[str, Answerer] = {}
+    embedder = make_embedder(settings)
+
+    def searcher_for(name: str) -> Searcher:
+        with lock:
+            if name not in searchers:
+                searchers[name] = Searcher(open_index(settings, name), embedder, make_sparse())
+            return searchers[name]
+
+    def answerer_for(name: str) -> Answerer:
+        searcher = searcher_for(name)
+        with lock:
+            if name not in answerers:
+                config = None
+                if collections is not None:
+                    config = next((c for c in collections.collections if c.name == name), None)
+                answerers[name] = make_answerer(settings, searcher, name, config)
+            return answerers[name]
+
+    return RespondHandler(
+        store,
+        build_rest(bot),
+        answerer_for,
+        searcher_for,
+        default_collection=bot.default_collection,
+        max_attempts=bot.max_attempts,
+    )
+
+
+def sync_collections(store: StateStore, settings: Settings) -> int:
+    """Copy the collections file's collections and channel map into the store; returns how many."""
+    from docsbot.settings.config import load_collections
+    from docsbot.store.model import CollectionRecord
+
+    if settings.collections_file is None:
+        return 0
+    collections = load_collections(settings.collections_file)
+    records = [
+        CollectionRecord(name=c.name, title=c.title, description=c.description, enabled=c.enabled)
+        for c in collections.collections
+    ]
+    store.put_collections(records, collections.channel_map())
+    return len(records)

@@ -1,0 +1,93 @@
+"""Settings of the Discord bot functions, from environment variables, validated at start-up.
+
+Kept apart from `docsbot.settings.config` so the interactions function reads its few variables without importing
+the indexing stack. Secrets (public key excepted) are never logged.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from docsbot.settings.envvars import data_dir as env_data_dir
+from docsbot.settings.envvars import integer
+
+DISCORD_API = "https://discord.com/api/v10"
+
+
+class BotConfigError(ValueError):
+    """The bot's configuration is invalid; the message lists every problem."""
+
+
+@dataclass(frozen=True)
+class BotSettings:
+    public_key: str  # DISCORD_PUBLIC_KEY: hex Ed25519 key of the Discord application
+    application_id: str
+    bot_token: str | None  # for /close, /open (thread archiving) and register-commands
+    discord_api: str
+    state: str  # "sqlite" (local) or "firestore"
+    data_dir: Path
+    project: str | None  # GOOGLE_CLOUD_PROJECT, for Firestore and Cloud Tasks
+    queue: str  # "inprocess" (local) or "cloudtasks"
+    tasks_queue: str | None  # projects/P/locations/L/queues/Q
+    respond_url: str | None  # the respond function's URL (the Cloud Task's target)
+    tasks_service_account: str | None  # the OIDC identity Cloud Tasks calls respond with
+    tasks_emulator: str | None  # host:port of a Cloud Tasks emulator (tests, local)
+    default_collection: str | None
+    staff_roles: frozenset[str]  # role ids allowed to /solve, /close... besides the thread's author
+    user_questions_per_hour: int
+    guild_questions_per_hour: int
+    max_attempts: int  # respond attempts before the user gets the apology (match the queue's retry config)
+
+
+def load_bot_settings(env: Mapping[str, str] | None = None) -> BotSettings:
+    """Read and validate the bot's settings (default: `os.environ`)."""
+    env = os.environ if env is None else env
+    problems: list[str] = []
+    public_key = env.get("DISCORD_PUBLIC_KEY", "").strip()
+    if not public_key:
+        problems.append("DISCORD_PUBLIC_KEY is required (the application's public key from the developer portal)")
+    else:
+        try:
+            if len(bytes.fromhex(public_key)) != 32:
+                raise ValueError
+        except ValueError:
+            problems.append("DISCORD_PUBLIC_KEY: 64 hex characters expected")
+    application_id = env.get("DISCORD_APPLICATION_ID", "").strip()
+    if not application_id.isdigit():
+        problems.append("DISCORD_APPLICATION_ID is required (digits, from the developer portal)")
+    state = (env.get("DOCSBOT_STATE") or "sqlite").strip().lower()
+    if state not in ("sqlite", "firestore"):
+        problems.append(f"DOCSBOT_STATE: sqlite or firestore, got {state!r}")
+    queue = (env.get("DOCSBOT_QUEUE") or "inprocess").strip().lower()
+    if queue not in ("inprocess", "cloudtasks"):
+        problems.append(f"DOCSBOT_QUEUE: inprocess or cloudtasks, got {queue!r}")
+    if queue == "cloudtasks":
+        for name in ("DOCSBOT_TASKS_QUEUE", "DOCSBOT_RESPOND_URL"):
+            if not env.get(name):
+                problems.append(f"{name} is required with DOCSBOT_QUEUE=cloudtasks")
+    data_dir = env_data_dir(env)
+    settings = BotSettings(
+        public_key=public_key,
+        application_id=application_id,
+        bot_token=env.get("DISCORD_BOT_TOKEN") or None,
+        discord_api=(env.get("DISCORD_API_BASE_URL") or DISCORD_API).rstrip("/"),
+        state=state,
+        data_dir=data_dir,
+        project=env.get("GOOGLE_CLOUD_PROJECT") or None,
+        queue=queue,
+        tasks_queue=env.get("DOCSBOT_TASKS_QUEUE") or None,
+        respond_url=env.get("DOCSBOT_RESPOND_URL") or None,
+        tasks_service_account=env.get("DOCSBOT_TASKS_SERVICE_ACCOUNT") or None,
+        tasks_emulator=env.get("CLOUD_TASKS_EMULATOR_HOST") or None,
+        default_collection=env.get("DOCSBOT_DEFAULT_COLLECTION") or None,
+        staff_roles=frozenset(r.strip() for r in (env.get("DOCSBOT_STAFF_ROLES") or "").split(",") if r.strip()),
+        user_questions_per_hour=integer(env, "DOCSBOT_USER_QUESTIONS_PER_HOUR", 20, 0, 10**6, problems),
+        guild_questions_per_hour=integer(env, "DOCSBOT_GUILD_QUESTIONS_PER_HOUR", 300, 0, 10**6, problems),
+        max_attempts=integer(env, "DOCSBOT_RESPOND_MAX_ATTEMPTS", 5, 1, 100, problems),
+    )
+    if problems:
+        raise BotConfigError("bot configuration problems:\n" + "\n".join(f"  - {p}" for p in problems))
+    return settings

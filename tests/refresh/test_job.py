@@ -1,0 +1,703 @@
+"""The scheduled scrape job end to end on loopback sites, and the freshness store contract (SQLite, Firestore)."""
+
+from __future__ import annotations
+
+import email.utils
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from docsbot.app.refresh import job_options
+from docsbot.cli.refresh import register
+from docsbot.documents.model import Page
+from docsbot.index.bm25 import Bm25Encoder
+from docsbot.index.chunking import chunk_page
+from docsbot.index.embedders import HashingEmbedder
+from docsbot.index.qdrant_edge import EdgeIndex
+from docsbot.index.qdrant_server import VectorIndex
+from docsbot.refresh.job import JobOptions, ScrapeJob, exit_code, plan
+from docsbot.settings.config import CollectionsFile, ConfigError, SiteSource, parse_collections
+from docsbot.settings.refresh import load_job_settings
+from docsbot.sources.site.crawl import CrawlOptions
+from docsbot.sources.site.html_markdown import extract_page
+from docsbot.sources.site.scrape import crawl_options
+from docsbot.store.crawl_model import PageRecord, RunRecord, SourceRecord, SourceRun
+from docsbot.store.crawl_sqlite import FreshnessStore, SqliteFreshnessStore
+from docsbot.store.lease import LeaseBusy, LeaseKeeper, LeaseLost, acquire_lease, hold_lease
+from tests.harness.docusaurus_fixture import PLACEHOLDER_ORIGIN, DocusaurusSite
+from tests.harness.fakes.site_server import RecordedRequest, Reply, SiteServer
+from tests.harness.firestore_emulator import firestore_client, firestore_emulator  # noqa: F401 - session fixtures
+
+REPO = Path(__file__).resolve().parents[2]
+T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
+
+
+# --- a docs site with HTTP validators, scriptable per test ------------------------------------------------
+
+
+def doc_html(title: str, sections: Sequence[tuple[str, str]]) -> str:
+    """A page in Docusaurus markup: an article of `## heading` sections."""
+    body = "".join(f'<h2 class="anchor" id="{anchor}">{anchor.title()}</h2><p>{text}</p>' for anchor, text in sections)
+    return (
+        '<!doctype html><html class="docs-doc-page"><head><meta charset="utf-8">'
+        f"<title>{title} | Site</title></head><body><main><article>"
+        f'<div class="theme-doc-markdown markdown"><header><h1>{title}</h1></header>{body}</div>'
+        "</article></main></body></html>"
+    )
+
+
+def long_text(seed: str, words: int = 260) -> str:
+    """Distinct prose long enough that each section is a chunk of its own."""
+    return " ".join(f"{seed}{i % 37} configures{i % 11} the store" for i in range(words // 4))
+
+
+class DocsSite:
+    """A site on SiteServer: pages by path, a sitemap (optionally listing a subset), ETag + Last-Modified,
+    304 answers to matching conditional requests, and a switch that makes every URL answer 503."""
+
+    def __init__(self, server: SiteServer, prefix: str = "/docs/") -> None:
+        self.server = server
+        self.prefix = prefix
+        self.pages: dict[str, str] = {}
+        self.modified: dict[str, str] = {}
+        self._versions = 0
+        self.listed: list[str] | None = None  # paths the sitemap lists (None: every page)
+        self.down = False
+        self.failing: set[str] = set()  # page paths answering 503 (the rest of the site is fine)
+        server.route("/robots.txt", self._robots)
+        server.route(f"{prefix}sitemap.xml", self._sitemap)
+
+    def put(self, path: str, html: str) -> None:
+        if path not in self.pages:
+            self.server.route(path, self._page)
+        self.pages[path] = html
+        # Each version a later second than the last: If-Modified-Since compares whole seconds.
+        self._versions += 1
+        self.modified[path] = email.utils.formatdate(1_700_000_000 + self._versions, usegmt=True)
+
+    def url(self, path: str) -> str:
+        return self.server.at(path)
+
+    @property
+    def sitemap_url(self) -> str:
+        return self.server.at(f"{self.prefix}sitemap.xml")
+
+    def _robots(self, request: RecordedRequest) -> Reply:
+        if self.down:
+            return Reply(status=503, body="down", headers={"Retry-After": "0"})
+        return Reply(body="User-agent: *\nAllow: /\n", content_type="text/plain")
+
+    def _sitemap(self, request: RecordedRequest) -> Reply:
+        if self.down:
+            return Reply(status=503, body="down", headers={"Retry-After": "0"})
+        paths = self.listed if self.listed is not None else sorted(self.pages)
+        urls = "".join(f"<url><loc>{self.server.at(p)}</loc></url>" for p in paths)
+        body = f'<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{urls}</urlset>'
+        return Reply(body=body, content_type="application/xml")
+
+    def _page(self, request: RecordedRequest) -> Reply:
+        if self.down or request.path in self.failing:
+            return Reply(status=503, body="down", headers={"Retry-After": "0"})
+        html = self.pages[request.path]
+        etag = '"' + hashlib.sha256(html.encode()).hexdigest()[:16] + '"'
+        headers = {"ETag": etag, "Last-Modified": self.modified[request.path]}
+        if request.headers.get("if-none-match") == etag:
+            return Reply(status=304, body=b"", content_type=None, headers=headers)
+        return Reply(body=html, headers=headers)
+
+    def page_requests(self) -> list[RecordedRequest]:
+        return [r for r in self.server.requests if r.path in self.pages]
+
+
+def generated_site(server: SiteServer, count: int, prefix: str = "/docs/") -> DocsSite:
+    site = DocsSite(server, prefix)
+    for n in range(count):
+        site.put(f"{prefix}page-{n}", doc_html(f"Page {n}", [("intro", f"Page {n} explains topic {n}.")]))
+    return site
+
+
+def site_source(name: str, site: DocsSite, start: str | None = None) -> dict[str, Any]:
+    return {
+        "kind": "docusaurus",
+        "name": name,
+        "url": site.url(start or min(site.pages)),
+        "prefix": site.prefix,
+        "sitemap_url": site.sitemap_url,
+        "delay_seconds": 0,
+        "concurrency": 4,
+    }
+
+
+def collections(*sources: tuple[str, dict[str, Any]]) -> CollectionsFile:
+    by_collection: dict[str, list[dict[str, Any]]] = {}
+    for collection, source in sources:
+        by_collection.setdefault(collection, []).append(source)
+    return parse_collections(
+        {"collection": [{"name": c, "title": c, "source": s} for c, s in sorted(by_collection.items())]}
+    )
+
+
+def fast_options(source: SiteSource) -> CrawlOptions:
+    """The configured crawl with quick retries (a 503 site would otherwise back off for seconds)."""
+    return replace(crawl_options(source), retries=1, backoff_seconds=0.01, read_timeout=5.0)
+
+
+def no_browser(url: str) -> str:
+    raise AssertionError(f"a static page needed the browser: {url}")
+
+
+@dataclass
+class Harness:
+    """A scrape job on an embedded index and store in a temp dir, with the deterministic stand-in embedder."""
+
+    root: Path
+    store: SqliteFreshnessStore
+    opened: list[tuple[str, str, float]]  # (thread name, "open" / "close", time) of index handles
+
+    def open_index(self, collection: str) -> VectorIndex:
+        harness = self
+
+        class Recorded(EdgeIndex):
+            def close(self) -> None:
+                super().close()
+                harness.opened.append((threading.current_thread().name, "close", time.monotonic()))
+
+        self.opened.append((threading.current_thread().name, "open", time.monotonic()))
+        return Recorded(self.root / "index", collection)
+
+    def job(self, **options: Any) -> ScrapeJob:
+        return ScrapeJob(
+            self.store,
+            self.open_index,
+            HashingEmbedder(),
+            Bm25Encoder(),
+            options=JobOptions(**options),
+            options_for=fast_options,
+            render=no_browser,
+        )
+
+    def points(self, collection: str) -> dict[str, set[str]]:
+        """url → point ids in the collection's index."""
+        index = EdgeIndex(self.root / "index", collection)
+        try:
+            found: dict[str, set[str]] = {}
+            for point in index.stored_points():
+                found.setdefault(point.url, set()).add(point.id)
+            return found
+        finally:
+            index.close()
+
+
+@pytest.fixture
+def harness(tmp_path: Path) -> Harness:
+    return Harness(tmp_path, SqliteFreshnessStore(tmp_path / "freshness.sqlite3"), [])
+
+
+@pytest.fixture
+def server() -> Iterator[SiteServer]:
+    with SiteServer() as site:
+        yield site
+
+
+def only(run: RunRecord) -> SourceRun:
+    (source,) = run.sources
+    return source
+
+
+# --- the job on the real Docusaurus site ------------------------------------------------------------------
+
+
+def test_a_second_run_on_the_docusaurus_site_embeds_nothing(docusaurus_site: DocusaurusSite, harness: Harness) -> None:
+    source = {"kind": "docusaurus", "name": "site", "url": f"{docusaurus_site.base_url}/docs/intro"}
+    config = collections(("site", {**source, "prefix": "/docs/", "delay_seconds": 0}))
+
+    first = harness.job().run(config)
+    assert first.outcome == "ok" and exit_code(first) == 0
+    assert only(first).pages_new == 5 and only(first).embeddings > 0
+
+    second = harness.job().run(config)
+    run = only(second)
+    assert second.outcome == "ok"
+    assert run.embeddings == 0 and run.pages_new == run.pages_changed == run.pages_deleted == 0
+    assert run.pages_unchanged == 5
+    assert harness.store.get_run(second.run_id) == second  # the run record is kept
+    record = harness.store.get_source("site", "site")
+    assert record is not None and record.last_outcome == "ok" and record.last_good_pages == 5
+
+
+def served_build(build_dir: Path, site: DocsSite) -> None:
+    """The Docusaurus build's pages served by `site` (validators and 304s), with the origin rewritten."""
+    for html_file in sorted(build_dir.rglob("index.html")):
+        relative = html_file.parent.relative_to(build_dir).as_posix()
+        if relative.startswith("docs/"):
+            html = html_file.read_text(encoding="utf-8").replace(PLACEHOLDER_ORIGIN, site.server.url)
+            site.put(f"/{relative}", html)
+
+
+def test_a_second_run_sends_conditional_requests_and_gets_304s(
+    docusaurus_site: DocusaurusSite, harness: Harness, server: SiteServer
+) -> None:
+    site = DocsSite(server)
+    served_build(docusaurus_site.build_dir, site)
+    start = "/docs/intro"
+    config = collections(("site", site_source("site", site, start)))
+    first = only(harness.job().run(config))
+    assert first.pages_new == 5 and first.embeddings > 0  # the current version; 1.0 pages are skipped
+
+    before = len(server.requests)
+    second = only(harness.job().run(config))
+    assert second.outcome == "ok" and second.embeddings == 0
+    indexed = {p.rstrip("/") for p in site.pages if not p.startswith("/docs/1.0/")}
+    requests = {r.path: r for r in server.requests[before:] if r.path in indexed}
+    assert set(requests) == indexed
+    # Every indexed page but the start page (always fetched in full: its links and docs version are needed).
+    for path in indexed - {start}:
+        headers = requests[path].headers
+        assert "if-none-match" in headers and "if-modified-since" in headers, path
+    assert second.pages_not_modified == len(indexed) - 1 and second.pages_fetched == 1
+
+
+# --- incremental updates, sharding ---------------------------------------------------------------------------
+
+
+def test_editing_one_page_reembeds_only_its_changed_chunks(harness: Harness, server: SiteServer) -> None:
+    site = DocsSite(server)
+    sections = [(f"part-{k}", long_text(f"p{k}w")) for k in range(4)]
+    for n in range(4):
+        site.put(f"/docs/page-{n}", doc_html(f"Page {n}", [(a, f"{n} {t}") for a, t in sections]))
+    config = collections(("docs", site_source("site", site)))
+    first = only(harness.job().run(config))
+    assert first.pages_new == 4
+
+    def chunk_ids(path: str) -> set[str]:
+        extracted = extract_page(site.pages[path], site.url(path))
+        page = Page(url=site.url(path), title=extracted.title, markdown=extracted.markdown, source_kind="docusaurus")
+        return {c.point_id for c in chunk_page(page)}
+
+    old_ids = chunk_ids("/docs/page-2")
+    edited = [(a, f"2 {t}") for a, t in sections]
+    edited[1] = ("part-1", long_text("rewritten"))
+    site.put("/docs/page-2", doc_html("Page 2", edited))
+    new_ids = chunk_ids("/docs/page-2")
+    assert 0 < len(new_ids - old_ids) < len(new_ids)  # the edit touches some of the page's chunks, not all
+
+    second = only(harness.job().run(config))
+    assert second.pages_changed == 1 and second.pages_unchanged == 3
+    assert second.embeddings == len(new_ids - old_ids)
+    assert harness.points("docs")[site.url("/docs/page-2")] == new_ids
+
+
+def test_three_shards_together_touch_every_page_exactly_once(harness: Harness, server: SiteServer) -> None:
+    sites = [generated_site(server, 4, prefix=f"/s{k}/") for k in range(7)]
+    config = collections(*((f"c{k % 2}", site_source(f"site{k}", site)) for k, site in enumerate(sites)))
+    every_key = {f"c{k % 2}/site{k}" for k in range(7)}
+
+    runs = [harness.job(task_index=i, task_count=3).run(config) for i in range(3)]
+    handled = [f"{s.collection}/{s.source}" for run in runs for s in run.sources]
+    assert sorted(handled) == sorted(every_key)  # each source by exactly one task
+    assert [len(run.sources) for run in runs] == [3, 2, 2]  # dealt round-robin: balanced
+    page_paths = [r.path for r in server.requests if "/page-" in r.path]
+    assert len(page_paths) == len(set(page_paths)) == 7 * 4  # every page fetched once, by one task
+    indexed = {url for c in ("c0", "c1") for url in harness.points(c)}
+    assert indexed == {site.url(p) for site in sites for p in site.pages}
+    # The same plan whatever the order of the collections file.
+    shuffled = parse_collections({"collection": list(reversed(config.model_dump(by_alias=True)["collection"]))})
+    assert [plan(shuffled, JobOptions(task_index=i, task_count=3)) for i in range(3)] == [
+        plan(config, JobOptions(task_index=i, task_count=3)) for i in range(3)
+    ]
+
+
+# --- safe deletions --------------------------------------------------------------------------------------------
+
+
+def test_a_site_answering_503_keeps_the_index_and_fails_the_run(harness: Harness, server: SiteServer) -> None:
+    site = generated_site(server, 6)
+    config = collections(("docs", site_source("site", site)))
+    assert harness.job().run(config).outcome == "ok"
+    points = harness.points("docs")
+    assert len(points) == 6
+
+    site.down = True
+    run = harness.job().run(config)
+    source = only(run)
+    assert run.outcome == "failed" and exit_code(run) == 1
+    assert source.outcome == "failed" and "the crawl reached no page" in source.reasons
+    assert any("robots.txt" in reason for reason in source.reasons), source.reasons
+    assert harness.points("docs") == points  # every point kept
+    record = harness.store.get_source("docs", "site")
+    assert record is not None and record.last_outcome == "failed" and record.last_good_pages == 6
+    assert len(harness.store.load_pages("docs", "site")) == 6  # the page states are kept too
+
+
+def test_pages_answering_503_on_a_complete_crawl_keep_their_points(harness: Harness, server: SiteServer) -> None:
+    site = generated_site(server, 10)
+    config = collections(("docs", site_source("site", site)))
+    assert only(harness.job().run(config)).pages_new == 10
+    points = harness.points("docs")
+    assert len(points) == 10
+
+    site.failing = {"/docs/page-3", "/docs/page-7"}
+    source = only(harness.job().run(config))
+    assert source.errors == {"http_503": 2}, source.errors
+    assert source.pages_deleted == 0
+    assert harness.points("docs") == points  # the two failing pages keep what was indexed
+    states = harness.store.load_pages("docs", "site")
+    assert len(states) == 10  # and their states, as they were
+
+    site.failing = set()  # back again: still there, nothing re-embedded
+    source = only(harness.job().run(config))
+    assert source.pages_deleted == 0 and source.embeddings == 0 and harness.points("docs") == points
+
+
+def test_a_redesign_that_breaks_extraction_keeps_the_index_and_degrades_the_run(
+    harness: Harness, server: SiteServer
+) -> None:
+    site = generated_site(server, 8)
+    config = collections(("docs", site_source("site", site)))
+    assert only(harness.job().run(config)).pages_new == 8
+    points = harness.points("docs")
+
+    for path in sorted(site.pages)[2:]:  # the new theme: an article without any text the extractor finds
+        site.put(path, doc_html(path, [("intro", "")]))
+    run = harness.job().run(config)
+    source = only(run)
+    assert run.outcome == "degraded" and source.pages_deleted == 0 and source.chunks_deleted == 0
+    assert any("6 pages that had content now extract to nothing" in r for r in source.reasons), source.reasons
+    assert harness.points("docs") == points
+
+
+def test_a_lost_index_is_refilled_although_the_page_states_say_unchanged(harness: Harness, server: SiteServer) -> None:
+    site = generated_site(server, 5)
+    config = collections(("docs", site_source("site", site)))
+    assert only(harness.job().run(config)).pages_new == 5
+    points = harness.points("docs")
+
+    shutil.rmtree(harness.root / "index")  # the index is lost (or replaced by an empty one); the states stay
+    source = only(harness.job().run(config))
+    assert source.outcome == "ok" and source.pages_new == 5 and source.pages_not_modified == 0
+    assert harness.points("docs") == points
+
+    # One page lost from the index: only it is downloaded again, the others still answer 304.
+    index = EdgeIndex(harness.root / "index", "docs")
+    try:
+        index.delete(sorted(points[site.url("/docs/page-3")]))
+    finally:
+        index.close()
+    source = only(harness.job().run(config))
+    assert source.pages_new == 1 and source.pages_not_modified == 4 - 1  # the start page is always fetched
+    assert harness.points("docs") == points
+
+
+def test_the_full_switch_ignores_every_page_state(harness: Harness, server: SiteServer) -> None:
+    options = job_options(load_job_settings({"DOCSBOT_SCRAPE_FULL": "1"}))
+    assert options.full and not job_options(load_job_settings({})).full
+    with pytest.raises(ConfigError, match="DOCSBOT_SCRAPE_FULL"):
+        load_job_settings({"DOCSBOT_SCRAPE_FULL": "maybe"})
+    site = generated_site(server, 3)
+    config = collections(("docs", site_source("site", site)))
+    harness.job().run(config)
+    source = only(harness.job(full=True).run(config))
+    assert source.pages_not_modified == 0 and source.pages_fetched == 3 and source.embeddings == 0
+
+
+def test_a_first_job_run_takes_the_indexed_pages_as_its_drop_baseline(harness: Harness, server: SiteServer) -> None:
+    site = generated_site(server, 20)
+    config = collections(("docs", site_source("site", site)))
+    assert only(harness.job().run(config)).pages_new == 20  # stands for `docsbot scrape`: the index is full...
+    points = harness.points("docs")
+    harness.store = SqliteFreshnessStore(harness.root / "fresh.sqlite3")  # ...but the job has no record yet
+
+    site.listed = sorted(site.pages)[:2]
+    source = only(harness.job().run(config))
+    assert source.outcome == "degraded" and source.pages_deleted == 0 and source.baseline_pages == 20
+    assert any("90% fewer than the 20" in r for r in source.reasons), source.reasons
+    assert harness.points("docs") == points
+
+
+def test_a_sitemap_listing_a_tenth_of_the_pages_deletes_nothing(harness: Harness, server: SiteServer) -> None:
+    site = generated_site(server, 20)
+    config = collections(("docs", site_source("site", site)))
+    assert only(harness.job().run(config)).pages_new == 20
+    points = harness.points("docs")
+
+    site.listed = sorted(site.pages)[:2]
+    run = harness.job().run(config)
+    source = only(run)
+    assert run.outcome == "degraded" and exit_code(run) == 0
+    assert source.pages_deleted == 0 and not source.complete
+    assert any("90% fewer than the 20 of the last good crawl" in r for r in source.reasons), source.reasons
+    assert harness.points("docs") == points
+    stored = harness.store.get_run(run.run_id)
+    assert stored is not None and stored.sources[0].reasons == source.reasons
+
+    # A small drop (one page of twenty removed) is a real deletion.
+    site.listed = sorted(site.pages)[:-1]
+    source = only(harness.job().run(config))
+    assert source.outcome == "ok" and source.pages_deleted == 1
+    assert set(harness.points("docs")) == {site.url(p) for p in site.listed}
+
+    # An operator may confirm a large drop.
+    site.listed = sorted(site.pages)[:3]
+    source = only(harness.job(accept_drop=True).run(config))
+    assert source.outcome == "ok" and source.pages_deleted == 16
+    assert set(harness.points("docs")) == {site.url(p) for p in site.listed}
+
+
+# --- one run at a time per source ----------------------------------------------------------------------------
+
+
+def slow_site(server: SiteServer) -> DocsSite:
+    site = generated_site(server, 4)
+    for path in site.pages:
+        page_handler = site._page
+
+        def slow(request: RecordedRequest, handler: Callable[[RecordedRequest], Reply] = page_handler) -> Reply:
+            return replace(handler(request), delay=0.15)
+
+        server.route(path, slow)
+    return site
+
+
+def run_two_at_once(harness: Harness, config: CollectionsFile, **options: Any) -> list[RunRecord]:
+    runs: list[RunRecord] = []
+
+    def run(name: str) -> None:
+        runs.append(harness.job(**options).run(config))
+
+    threads = [threading.Thread(target=run, args=(f"run-{k}",), name=f"run-{k}") for k in range(2)]
+    for thread in threads:
+        thread.start()
+        time.sleep(0.05)
+    for thread in threads:
+        thread.join(timeout=30)
+    return runs
+
+
+def test_two_runs_at_once_one_skips(harness: Harness, server: SiteServer) -> None:
+    config = collections(("docs", site_source("site", slow_site(server))))
+    runs = run_two_at_once(harness, config)
+    outcomes = sorted(only(run).outcome for run in runs)
+    assert outcomes == ["ok", "skipped"]
+    skipped = next(only(run) for run in runs if only(run).outcome == "skipped")
+    assert "another run is refreshing this source" in skipped.reasons[0]
+    assert {name for name, _, _ in harness.opened} == {"run-0"}  # only one run touched the index
+    assert len(harness.points("docs")) == 4
+
+
+def test_two_runs_at_once_one_waits_and_writes_after_the_other(harness: Harness, server: SiteServer) -> None:
+    config = collections(("docs", site_source("site", slow_site(server))))
+    runs = run_two_at_once(harness, config, lease_wait=30.0)
+    assert [only(run).outcome for run in runs] == ["ok", "ok"]
+    events = [(name, kind) for name, kind, _ in sorted(harness.opened, key=lambda e: e[2])]
+    assert events == [("run-0", "open"), ("run-0", "close"), ("run-1", "open"), ("run-1", "close")]
+    assert sorted(only(run).embeddings > 0 for run in runs) == [False, True]  # the second found it all done
+
+
+def test_a_crashed_runs_lease_expires(harness: Harness) -> None:
+    store, now = harness.store, [T0]
+
+    def clock() -> datetime:
+        return now[0]
+
+    acquire_lease(store, "scrape/docs/site", "crashed-run", ttl=timedelta(minutes=15), clock=clock)
+    with pytest.raises(LeaseBusy, match="held by crashed-run"):
+        acquire_lease(store, "scrape/docs/site", "next-run", ttl=timedelta(minutes=15), clock=clock)
+    now[0] = T0 + timedelta(minutes=16)
+    with hold_lease(store, "scrape/docs/site", "next-run", ttl=timedelta(minutes=15), clock=clock) as keeper:
+        keeper.keep()
+        # The crashed run wakes up: its next renewal finds the lease gone and it must stop writing.
+        stale = LeaseKeeper(store, "scrape/docs/site", "crashed-run", keeper.ttl, clock)
+        now[0] += timedelta(minutes=6)
+        with pytest.raises(LeaseLost):
+            stale.keep()
+    assert store.acquire_lease("scrape/docs/site", "third", ttl=timedelta(seconds=1), now=now[0]).holder == "third"
+
+
+# --- the store contract: SQLite and Firestore ------------------------------------------------------------------
+
+
+@pytest.fixture(params=["sqlite", "firestore"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[FreshnessStore]:
+    if request.param == "sqlite":
+        yield SqliteFreshnessStore(tmp_path / "store.sqlite3")
+        return
+    from docsbot.store.crawl_firestore import FirestoreFreshnessStore
+
+    client = request.getfixturevalue("firestore_client")
+    yield FirestoreFreshnessStore(client, prefix=f"t{time.monotonic_ns()}_")
+
+
+def test_store_keeps_page_states_per_source(store: FreshnessStore) -> None:
+    pages = [
+        PageRecord("https://d.example/a", T0, etag='"1"', last_modified="Sat, 01 Mar 2025 12:00:00 GMT"),
+        PageRecord("https://d.example/b?x=1/2", T0, content_hash="h", page_url="https://d.example/b"),
+    ]
+    store.save_pages("docs", "site/one", pages, replace=True)
+    store.save_pages("docs", "other", [PageRecord("https://d.example/z", T0)], replace=True)
+    assert store.load_pages("docs", "site/one") == {p.url: p for p in pages}
+    later = PageRecord("https://d.example/c", T0 + timedelta(hours=1))
+    store.save_pages("docs", "site/one", [later], replace=False)
+    assert set(store.load_pages("docs", "site/one")) == {p.url for p in [*pages, later]}
+    store.save_pages("docs", "site/one", [later], replace=True)
+    assert store.load_pages("docs", "site/one") == {later.url: later}
+    assert set(store.load_pages("docs", "other")) == {"https://d.example/z"}
+    assert store.load_pages("nothing", "here") == {}
+
+
+def test_store_keeps_sources_and_runs(store: FreshnessStore) -> None:
+    assert store.get_source("docs", "site") is None
+    record = SourceRecord(collection="docs", source="site", last_outcome="degraded", last_reasons=["why"],
+                          last_finished=T0, last_good_pages=12)  # fmt: skip
+    store.put_source(record)
+    store.put_source(SourceRecord(collection="api", source="site"))
+    assert store.get_source("docs", "site") == record
+    assert [(r.collection, r.source) for r in store.list_sources()] == [("api", "site"), ("docs", "site")]
+
+    runs = []
+    for hour in range(3):
+        run = RunRecord(run_id=f"run-{hour}", started=T0 + timedelta(hours=hour))
+        run.sources.append(SourceRun(collection="docs", source="site", started=run.started, errors={"http_503": 2}))
+        run.finish(run.started + timedelta(minutes=5))
+        store.put_run(run)
+        runs.append(run)
+    assert store.get_run("run-1") == runs[1]
+    assert [r.run_id for r in store.recent_runs(limit=2)] == ["run-2", "run-1"]
+    assert store.get_run("missing") is None
+
+
+def test_store_leases_admit_one_holder(store: FreshnessStore) -> None:
+    ttl = timedelta(minutes=1)
+    assert store.acquire_lease("scrape/docs/site", "a", ttl=ttl, now=T0).holder == "a"
+    held = store.acquire_lease("scrape/docs/site", "b", ttl=ttl, now=T0 + timedelta(seconds=30))
+    assert held.holder == "a" and held.expires_at == T0 + ttl
+    assert store.acquire_lease("ingest/docs", "b", ttl=ttl, now=T0).holder == "b"  # another key
+    assert store.renew_lease("scrape/docs/site", "a", ttl=ttl, now=T0 + timedelta(seconds=50))
+    assert store.acquire_lease("scrape/docs/site", "b", ttl=ttl, now=T0 + timedelta(seconds=70)).holder == "a"
+    assert store.acquire_lease("scrape/docs/site", "b", ttl=ttl, now=T0 + timedelta(seconds=111)).holder == "b"
+    assert not store.renew_lease("scrape/docs/site", "a", ttl=ttl, now=T0 + timedelta(seconds=112))
+    store.release_lease("scrape/docs/site", "a")  # not a's any more: nothing happens
+    assert store.acquire_lease("scrape/docs/site", "c", ttl=ttl, now=T0 + timedelta(seconds=113)).holder == "b"
+    store.release_lease("scrape/docs/site", "b")
+    assert store.acquire_lease("scrape/docs/site", "c", ttl=ttl, now=T0 + timedelta(seconds=114)).holder == "c"
+
+
+def test_concurrent_lease_attempts_admit_exactly_one(store: FreshnessStore) -> None:
+    winners: list[str] = []
+    barrier = threading.Barrier(3)
+
+    def attempt(name: str) -> None:
+        barrier.wait()
+        if store.acquire_lease("race", name, ttl=timedelta(minutes=1), now=T0).holder == name:
+            winners.append(name)
+
+    threads = [threading.Thread(target=attempt, args=(f"h{k}",)) for k in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert len(winners) == 1
+
+
+# --- the plan, the commands, the Cloud Run entry point -----------------------------------------------------------
+
+
+def test_job_options_are_checked() -> None:
+    with pytest.raises(ValueError, match="task index 3"):
+        JobOptions(task_index=3, task_count=3)
+
+
+def write_collections(path: Path, site: DocsSite) -> Path:
+    path.write_text(
+        f"""[[collection]]
+name = "docs"
+title = "Docs"
+
+[[collection.source]]
+kind = "docusaurus"
+name = "site"
+url = "{site.url(min(site.pages))}"
+prefix = "/docs/"
+sitemap_url = "{site.sitemap_url}"
+delay_seconds = 0
+""",
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_scrape_job_and_status_commands(tmp_path: Path, server: SiteServer) -> None:
+    site = generated_site(server, 5)
+    env = {
+        "DOCSBOT_DATA_DIR": str(tmp_path / "data"),
+        "DOCSBOT_EMBEDDER": "hashing",
+        "DOCSBOT_COLLECTIONS_FILE": str(write_collections(tmp_path / "collections.toml", site)),
+        "OPENAI_API_KEY": "",
+        "DOCSBOT_STATE": "sqlite",
+    }
+    app = typer.Typer()
+    register(app)
+    runner = CliRunner()
+    result = runner.invoke(app, ["scrape-job"], env=env)
+    assert result.exit_code == 0, result.output
+    assert "docs/site" in result.stdout and "ok" in result.stdout
+
+    result = runner.invoke(app, ["status"], env=env)
+    assert result.exit_code == 0, result.output
+    row = next(line for line in result.stdout.splitlines() if "│ docs " in line)
+    cells = [cell.strip() for cell in row.strip("│ ").split("│")]
+    assert cells[2:6] == ["ok", "5", "5", "0 s"], result.stdout  # outcome, pages, chunks, oldest page
+
+    result = runner.invoke(app, ["status", "--json"], env=env)
+    (status,) = json.loads(result.stdout)
+    assert status["collection"] == "docs" and status["pages"] == 5 and status["chunks"] >= 5
+    assert status["last_outcome"] == "ok" and status["oldest_page_age_seconds"] < 60
+
+    site.down = True
+    result = runner.invoke(app, ["scrape-job", "--collection", "docs"], env=env)
+    assert result.exit_code == 1 and "failed" in result.stdout
+
+
+def test_the_cloud_run_entry_point_logs_json_and_exits_non_zero_on_failure(tmp_path: Path, server: SiteServer) -> None:
+    site = generated_site(server, 3)
+    site.down = True
+    env = {
+        **os.environ,
+        "DOCSBOT_DATA_DIR": str(tmp_path / "data"),
+        "DOCSBOT_EMBEDDER": "hashing",
+        "DOCSBOT_COLLECTIONS_FILE": str(write_collections(tmp_path / "collections.toml", site)),
+        "OPENAI_API_KEY": "",
+        "CLOUD_RUN_TASK_INDEX": "0",
+        "CLOUD_RUN_TASK_COUNT": "1",
+        "PYTHONPATH": str(REPO),
+    }
+    done = subprocess.run(
+        [sys.executable, str(REPO / "functions" / "scrape_job" / "main.py")],
+        env=env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    lines = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    finished = next(line for line in lines if line["message"].startswith("scrape run finished"))
+    assert finished["severity"] == "ERROR" and finished["outcome"] == "failed"
+    source = next(line for line in lines if "source_run" in line)
+    assert source["source_run"]["outcome"] == "failed"
+
+    bad = {**env, "CLOUD_RUN_TASK_INDEX": "4", "CLOUD_RUN_TASK_COUNT": "2"}
+    done = subprocess.run(
+        [sys.executable, str(REPO / "functions" / "scrape_job" / "main.py")],
+        env=bad, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 2 and "CLOUD_RUN_TASK_INDEX (4) must be less than" in done.stdout

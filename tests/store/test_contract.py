@@ -1,0 +1,438 @@
+"""One contract for both state stores: SQLite in a temporary file, Firestore on Google's emulator.
+
+Every test runs against both. Firestore tests isolate themselves with a fresh collection-name prefix.
+The concurrency tests start their callers together behind a barrier, so they really contend.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from pathlib import Path
+from typing import TypeVar
+
+import pytest
+from google.cloud import firestore
+
+from docsbot.app.stores import open_store
+from docsbot.store.firestore import FirestoreStore
+from docsbot.store.model import (
+    ClaimResult,
+    CollectionRecord,
+    InteractionState,
+    MessageRecord,
+    NewThread,
+    SourceRef,
+    ThreadUpdate,
+    VoteKind,
+)
+from docsbot.store.ports import StateStore
+from docsbot.store.sqlite import SqliteStore
+from tests.harness.firestore_emulator import firestore_client, firestore_emulator  # noqa: F401 - session fixtures
+
+T = TypeVar("T")
+
+NOW = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
+LEASE = timedelta(minutes=5)
+TTL = timedelta(days=2)
+WAIT_S = 60.0  # bound on any one concurrent caller
+
+
+def concurrently(calls: Sequence[Callable[[], T]]) -> list[T]:
+    """Run the calls on as many threads, released together; results in call order."""
+    barrier = threading.Barrier(len(calls))
+
+    def run(call: Callable[[], T]) -> T:
+        barrier.wait(timeout=WAIT_S)
+        return call()
+
+    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
+        futures = [pool.submit(run, call) for call in calls]
+        return [future.result(timeout=WAIT_S) for future in futures]
+
+
+@pytest.fixture(params=["sqlite", "firestore"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StateStore]:
+    if request.param == "sqlite":
+        sqlite = SqliteStore(tmp_path / "state.sqlite3")
+        yield sqlite
+        sqlite.close()
+    else:
+        client: firestore.Client = request.getfixturevalue("firestore_client")
+        yield FirestoreStore(client, prefix=f"t{uuid.uuid4().hex[:12]}_")
+
+
+def new_thread(thread_id: str = "t1", author_id: str = "author", **fields: str) -> NewThread:
+    return NewThread(
+        thread_id=thread_id,
+        collection=fields.get("collection", "docs"),
+        author_id=author_id,
+        guild_id="g1",
+        channel_id="forum1",
+        title=fields.get("title", "How do I install?"),
+    )
+
+
+def message(message_id: str, at: datetime, thread_id: str = "t1", **flags: bool) -> MessageRecord:
+    return MessageRecord(
+        message_id=message_id,
+        thread_id=thread_id,
+        author_id="bot" if flags.get("from_bot") else "author",
+        content=f"message {message_id}",
+        from_bot=flags.get("from_bot", False),
+        created_at=at,
+        first_message=flags.get("first_message", False),
+        asked_bot=flags.get("asked_bot", False),
+    )
+
+
+# --- collections and channels ------------------------------------------------------------------------------
+
+
+def test_collections_and_channels_round_trip_and_replace(store: StateStore) -> None:
+    docs = CollectionRecord(name="docs", title="Docs", description="The product docs")
+    api = CollectionRecord(name="api", title="API", enabled=False)
+    store.put_collections([docs, api], {"c1": "docs", "c2": "api"})
+    assert store.list_collections() == [api, docs]  # by name
+    assert store.channel_collection("c1") == "docs"
+    assert store.channel_collection("c2") == "api"
+    assert store.channel_collection("nope") is None
+
+    docs2 = CollectionRecord(name="docs", title="Docs v2", description="New", enabled=True)
+    store.put_collections([docs2], {"c1": "docs", "c3": "docs"})
+    assert store.list_collections() == [docs2]
+    assert store.channel_collection("c2") is None  # the removed mapping is gone
+    assert store.channel_collection("c3") == "docs"
+
+    store.put_collections([], {})
+    assert store.list_collections() == []
+    assert store.channel_collection("c1") is None
+
+
+# --- threads -----------------------------------------------------------------------------------------------
+
+
+def test_ensure_thread_creates_once(store: StateStore) -> None:
+    assert store.get_thread("t1") is None
+    created = store.ensure_thread(new_thread(), NOW)
+    assert created.thread_id == "t1"
+    assert (created.collection, created.author_id, created.title) == ("docs", "author", "How do I install?")
+    assert (created.guild_id, created.channel_id) == ("g1", "forum1")
+    assert created.created_at == created.updated_at == NOW
+    assert created.open and not created.solved
+    assert created.thread_controller_id is None
+    assert (created.solved_votes, created.failed_votes) == (0, 0)
+
+    again = store.ensure_thread(new_thread(author_id="someone-else", title="Other"), NOW + timedelta(hours=1))
+    assert again == created
+    assert store.get_thread("t1") == created
+
+
+def test_ensure_thread_concurrently_creates_one_thread(store: StateStore) -> None:
+    calls = [
+        partial(store.ensure_thread, new_thread(author_id=f"user{i}"), NOW + timedelta(seconds=i)) for i in range(10)
+    ]
+    results = concurrently(calls)
+    assert len(set(results)) == 1  # every caller got the same record
+    assert store.get_thread("t1") == results[0]
+
+
+def test_update_thread_changes_only_given_fields(store: StateStore) -> None:
+    assert store.update_thread("missing", ThreadUpdate(open=False), NOW) is None
+    assert store.get_thread("missing") is None  # no partial record appears
+
+    store.ensure_thread(new_thread(), NOW)
+    later = NOW + timedelta(minutes=3)
+    closed = store.update_thread("t1", ThreadUpdate(open=False), later)
+    assert closed is not None
+    assert (closed.open, closed.solved, closed.collection, closed.title) == (False, False, "docs", "How do I install?")
+    assert closed.updated_at == later
+    assert closed.created_at == NOW
+
+    moved = store.update_thread("t1", ThreadUpdate(collection="api", title="Renamed", solved=True), later)
+    assert moved is not None
+    assert (moved.open, moved.solved, moved.collection, moved.title) == (False, True, "api", "Renamed")
+
+    reopened = store.update_thread("t1", ThreadUpdate(open=True, solved=False), later)
+    assert reopened is not None
+    assert (reopened.open, reopened.solved, reopened.collection) == (True, False, "api")
+    assert store.get_thread("t1") == reopened
+
+
+# --- messages ----------------------------------------------------------------------------------------------
+
+
+def test_add_message_is_idempotent_and_sources_round_trip(store: StateStore) -> None:
+    sources = (
+        SourceRef(title="Install", heading_path=("Guide", "Install"), url="https://docs.example/install", anchor="pip"),
+        SourceRef(title="FAQ", heading_path=(), url="https://docs.example/faq", anchor=""),
+    )
+    answer = MessageRecord(
+        message_id="m2",
+        thread_id="t1",
+        author_id="bot",
+        content="Run `pip install x`.",
+        from_bot=True,
+        created_at=NOW + timedelta(seconds=5),
+        sources=sources,
+    )
+    question = message("m1", NOW, first_message=True, asked_bot=True)
+    assert store.add_message(question)
+    assert store.add_message(answer)
+    assert not store.add_message(answer)
+    assert not store.add_message(replace(answer, content="changed"))
+    assert store.list_messages("t1") == [question, answer]  # nothing changed by the repeats
+    assert store.list_messages("t1")[1].sources == sources
+    assert store.list_messages("other") == []
+
+
+def test_list_messages_latest_first_n_oldest_first(store: StateStore) -> None:
+    # Added out of order; m3 and m4 share a timestamp and are ordered by id.
+    times = {"m5": 50, "m1": 10, "m4": 30, "m2": 20, "m3": 30, "m6": 60}
+    for message_id, seconds in times.items():
+        assert store.add_message(message(message_id, NOW + timedelta(seconds=seconds)))
+    assert [m.message_id for m in store.list_messages("t1")] == ["m1", "m2", "m3", "m4", "m5", "m6"]
+    assert [m.message_id for m in store.list_messages("t1", limit=3)] == ["m4", "m5", "m6"]
+    assert [m.message_id for m in store.list_messages("t1", limit=4)] == ["m3", "m4", "m5", "m6"]
+    assert [m.message_id for m in store.list_messages("t1", limit=1)] == ["m6"]
+    assert store.list_messages("t1", limit=0) == []
+    assert store.list_messages("t1")[0].created_at == NOW + timedelta(seconds=10)
+
+
+# --- votes -------------------------------------------------------------------------------------------------
+
+
+def test_fifty_users_voting_concurrently_are_counted_exactly(store: StateStore) -> None:
+    store.ensure_thread(new_thread(), NOW)
+    votes: list[VoteKind] = ["solved" if i % 5 else "failed" for i in range(50)]  # 40 solved, 10 failed
+    calls = [partial(store.record_vote, "t1", f"user{i}", v, is_author=False, now=NOW) for i, v in enumerate(votes)]
+    results = concurrently(calls)
+    assert all(r.changed for r in results)
+    thread = store.get_thread("t1")
+    assert thread is not None
+    assert (thread.solved_votes, thread.failed_votes) == (40, 10)
+    assert not thread.solved  # only the author marks it solved
+    # Every result saw at least its own vote, never more than all of them.
+    assert all(1 <= r.solved_votes + r.failed_votes <= 50 for r in results)
+
+
+def test_the_same_vote_twice_counts_once(store: StateStore) -> None:
+    store.ensure_thread(new_thread(), NOW)
+    first = store.record_vote("t1", "u1", "solved", is_author=False, now=NOW)
+    assert (first.solved_votes, first.failed_votes, first.changed) == (1, 0, True)
+    again = store.record_vote("t1", "u1", "solved", is_author=False, now=NOW)
+    assert (again.solved_votes, again.failed_votes, again.changed) == (1, 0, False)
+    other = store.record_vote("t1", "u2", "solved", is_author=False, now=NOW)
+    assert (other.solved_votes, other.failed_votes, other.changed) == (2, 0, True)
+
+
+def test_switching_moves_the_vote(store: StateStore) -> None:
+    store.ensure_thread(new_thread(), NOW)
+    store.record_vote("t1", "u1", "solved", is_author=False, now=NOW)
+    store.record_vote("t1", "u2", "failed", is_author=False, now=NOW)
+    switched = store.record_vote("t1", "u1", "failed", is_author=False, now=NOW)
+    assert (switched.solved_votes, switched.failed_votes, switched.changed) == (0, 2, True)
+    back = store.record_vote("t1", "u1", "solved", is_author=False, now=NOW)
+    assert (back.solved_votes, back.failed_votes, back.changed) == (1, 1, True)
+    for _ in range(3):  # flapping never drives a count below zero or above the voters
+        store.record_vote("t1", "u2", "solved", is_author=False, now=NOW)
+        store.record_vote("t1", "u2", "failed", is_author=False, now=NOW)
+    thread = store.get_thread("t1")
+    assert thread is not None
+    assert (thread.solved_votes, thread.failed_votes) == (1, 1)
+
+
+def test_only_the_authors_solved_vote_marks_the_thread_solved(store: StateStore) -> None:
+    store.ensure_thread(new_thread(), NOW)
+    other = store.record_vote("t1", "helper", "solved", is_author=False, now=NOW)
+    assert not other.thread_solved
+    thread = store.get_thread("t1")
+    assert thread is not None and not thread.solved
+
+    author_failed = store.record_vote("t1", "author", "failed", is_author=True, now=NOW)
+    assert not author_failed.thread_solved
+
+    later = NOW + timedelta(minutes=1)
+    author_solved = store.record_vote("t1", "author", "solved", is_author=True, now=later)
+    assert author_solved.thread_solved
+    assert (author_solved.solved_votes, author_solved.failed_votes) == (2, 0)
+    thread = store.get_thread("t1")
+    assert thread is not None and thread.solved and thread.updated_at == later
+
+    # Documented simplification: the author voting "failed" afterwards moves the vote but does not unsolve.
+    author_again = store.record_vote("t1", "author", "failed", is_author=True, now=later)
+    assert author_again.thread_solved
+    assert (author_again.solved_votes, author_again.failed_votes) == (1, 1)
+
+
+def test_voting_on_an_unknown_thread_raises_key_error(store: StateStore) -> None:
+    with pytest.raises(KeyError):
+        store.record_vote("missing", "u1", "solved", is_author=True, now=NOW)
+    store.ensure_thread(new_thread(), NOW)
+    result = store.record_vote("t1", "u1", "solved", is_author=False, now=NOW)
+    assert (result.solved_votes, result.changed) == (1, True)  # the failed vote left nothing behind
+
+
+# --- the thread controller ---------------------------------------------------------------------------------
+
+
+def test_set_thread_controller_first_wins(store: StateStore) -> None:
+    with pytest.raises(KeyError):
+        store.set_thread_controller("missing", "m1", NOW)
+    store.ensure_thread(new_thread(), NOW)
+    assert store.set_thread_controller("t1", "m1", NOW) == "m1"
+    assert store.set_thread_controller("t1", "m2", NOW) == "m1"
+    thread = store.get_thread("t1")
+    assert thread is not None and thread.thread_controller_id == "m1"
+
+
+def test_set_thread_controller_concurrently_agrees_on_one(store: StateStore) -> None:
+    store.ensure_thread(new_thread(), NOW)
+    results = concurrently([partial(store.set_thread_controller, "t1", f"m{i}", NOW) for i in range(10)])
+    assert len(set(results)) == 1
+    thread = store.get_thread("t1")
+    assert thread is not None and thread.thread_controller_id == results[0]
+
+
+# --- interactions ------------------------------------------------------------------------------------------
+
+
+def test_create_interaction_once(store: StateStore) -> None:
+    assert store.get_interaction("i1") is None
+    assert store.create_interaction("i1", now=NOW, ttl=TTL, thread_id="t1")
+    assert not store.create_interaction("i1", now=NOW + timedelta(seconds=1), ttl=TTL)
+    record = store.get_interaction("i1")
+    assert record is not None
+    assert (record.state, record.attempts, record.lease_until, record.thread_id) == (
+        InteractionState.QUEUED,
+        0,
+        None,
+        "t1",
+    )
+    assert (record.created_at, record.expires_at) == (NOW, NOW + TTL)
+
+
+def test_claim_lifecycle(store: StateStore) -> None:
+    assert store.claim_interaction("missing", now=NOW, lease=LEASE).result is ClaimResult.MISSING
+    store.create_interaction("i1", now=NOW, ttl=TTL)
+
+    claim = store.claim_interaction("i1", now=NOW, lease=LEASE)
+    assert claim.result is ClaimResult.CLAIMED and claim.record is not None
+    assert (claim.record.state, claim.record.attempts, claim.record.lease_until) == (
+        InteractionState.ANSWERING,
+        1,
+        NOW + LEASE,
+    )
+    assert store.get_interaction("i1") == claim.record
+    assert store.claim_interaction("i1", now=NOW + LEASE - timedelta(seconds=1), lease=LEASE).result is (
+        ClaimResult.BUSY
+    )
+
+    # The lease ran out (the first attempt died): the next attempt takes over.
+    later = NOW + LEASE + timedelta(seconds=1)
+    retaken = store.claim_interaction("i1", now=later, lease=LEASE)
+    assert retaken.result is ClaimResult.CLAIMED and retaken.record is not None
+    assert (retaken.record.attempts, retaken.record.lease_until) == (2, later + LEASE)
+
+    store.finish_interaction("i1", InteractionState.DONE, now=later)
+    finished = store.claim_interaction("i1", now=later, lease=LEASE)
+    assert finished.result is ClaimResult.FINISHED
+    assert finished.record is not None and finished.record.state is InteractionState.DONE
+
+    # Finishing again is harmless and keeps the first outcome; an unknown id is a no-op.
+    store.finish_interaction("i1", InteractionState.FAILED, now=later)
+    record = store.get_interaction("i1")
+    assert record is not None and record.state is InteractionState.DONE and record.attempts == 2
+    store.finish_interaction("missing", InteractionState.DONE, now=later)
+    assert store.get_interaction("missing") is None
+
+
+def test_finish_as_queued_hands_the_work_back(store: StateStore) -> None:
+    store.create_interaction("i1", now=NOW, ttl=TTL)
+    store.claim_interaction("i1", now=NOW, lease=LEASE)
+    store.finish_interaction("i1", InteractionState.QUEUED, now=NOW)
+    record = store.get_interaction("i1")
+    assert record is not None and (record.state, record.lease_until) == (InteractionState.QUEUED, None)
+    again = store.claim_interaction("i1", now=NOW, lease=LEASE)  # no need to wait for the lease
+    assert again.result is ClaimResult.CLAIMED and again.record is not None and again.record.attempts == 2
+    store.finish_interaction("i1", InteractionState.FAILED, now=NOW)
+    assert store.claim_interaction("i1", now=NOW, lease=LEASE).result is ClaimResult.FINISHED
+
+
+def test_one_task_claimed_concurrently_is_claimed_once(store: StateStore) -> None:
+    store.create_interaction("i1", now=NOW, ttl=TTL)
+    claims = concurrently([(lambda: store.claim_interaction("i1", now=NOW, lease=LEASE)) for _ in range(10)])
+    results = sorted(c.result for c in claims)
+    assert results == [ClaimResult.BUSY] * 9 + [ClaimResult.CLAIMED]
+    record = store.get_interaction("i1")
+    assert record is not None and record.attempts == 1 and record.state is InteractionState.ANSWERING
+
+
+# --- quotas ------------------------------------------------------------------------------------------------
+
+
+def test_take_quota_concurrently_respects_the_limit_exactly(store: StateStore) -> None:
+    hour = timedelta(hours=1)
+    now = NOW + timedelta(minutes=10)
+    results = concurrently([(lambda: store.take_quota("user:1", limit=7, window=hour, now=now)) for _ in range(20)])
+    allowed = [r for r in results if r.allowed]
+    assert len(allowed) == 7
+    assert sorted(r.used for r in allowed) == list(range(1, 8))
+    assert all(r.used == 7 and r.limit == 7 for r in results if not r.allowed)
+    assert all(r.reset_at == NOW + hour for r in results)  # hourly windows are whole hours
+
+    # Refused requests were not counted: the window stays at the limit; another key is untouched.
+    refused = store.take_quota("user:1", limit=7, window=hour, now=now)
+    assert (refused.allowed, refused.used) == (False, 7)
+    assert store.take_quota("user:2", limit=7, window=hour, now=now).used == 1
+
+
+def test_take_quota_new_window_resets(store: StateStore) -> None:
+    hour = timedelta(hours=1)
+    for _ in range(2):
+        assert store.take_quota("guild/1", limit=2, window=hour, now=NOW + timedelta(minutes=59)).allowed
+    assert not store.take_quota("guild/1", limit=2, window=hour, now=NOW + timedelta(minutes=59)).allowed
+    fresh = store.take_quota("guild/1", limit=2, window=hour, now=NOW + hour)
+    assert (fresh.allowed, fresh.used, fresh.reset_at) == (True, 1, NOW + 2 * hour)
+    # A different window length counts separately, even where the windows start together.
+    daily = store.take_quota("guild/1", limit=2, window=timedelta(days=1), now=NOW + hour)
+    assert (daily.allowed, daily.used) == (True, 1)
+    assert not store.take_quota("k", limit=0, window=hour, now=NOW).allowed
+
+
+# --- the factory ---------------------------------------------------------------------------------------------
+
+
+def test_open_store_sqlite(tmp_path: Path) -> None:
+    store = open_store("sqlite", data_dir=tmp_path / "data", project=None)
+    assert isinstance(store, SqliteStore)
+    assert store.path == tmp_path / "data" / "state.sqlite3"
+    store.ensure_thread(new_thread(), NOW)
+    store.close()
+    reopened = SqliteStore(tmp_path / "data" / "state.sqlite3")
+    assert reopened.get_thread("t1") is not None
+    reopened.close()
+    with pytest.raises(ValueError):
+        open_store("postgres", data_dir=tmp_path, project=None)
+
+
+def test_open_store_firestore(firestore_client: firestore.Client) -> None:  # noqa: F811 - the fixture
+    store = open_store("firestore", data_dir=Path("unused"), project="docsbot-test")
+    assert isinstance(store, FirestoreStore)
+    assert store.get_thread(f"never-{uuid.uuid4().hex}") is None
+    store.close()
+
+
+def test_importing_the_state_package_does_not_load_firestore() -> None:
+    code = (
+        "import sys; import docsbot.store, docsbot.app.stores, docsbot.store.ports, docsbot.store.model; "
+        "assert 'google.cloud.firestore' not in sys.modules, 'firestore was imported'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)

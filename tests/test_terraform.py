@@ -520,7 +520,7 @@ def test_firestore_native_with_a_ttl_on_interaction_records(tf: Config) -> None:
     assert ttl["field"] == "expires_at"
     assert "ttl_config" in ttl
     # The application writes that field (a TTL on a field nobody writes would silently never fire).
-    model = (REPO / "shared" / "docsbot" / "state" / "model.py").read_text()
+    model = (REPO / "shared" / "docsbot" / "store" / "model.py").read_text()
     assert re.search(r"^\s+expires_at: datetime", model, re.MULTILINE)
     quotas = tf.resource("google_firestore_field", "quotas_ttl")
     assert (quotas["collection"], quotas["field"]) == ("quotas", "expires_at") and "ttl_config" in quotas

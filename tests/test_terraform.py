@@ -524,7 +524,7 @@ def test_firestore_native_with_a_ttl_on_interaction_records(tf: Config) -> None:
     assert re.search(r"^\s+expires_at: datetime", model, re.MULTILINE)
     quotas = tf.resource("google_firestore_field", "quotas_ttl")
     assert (quotas["collection"], quotas["field"]) == ("quotas", "expires_at") and "ttl_config" in quotas
-    stores = (REPO / "shared" / "docsbot" / "state" / "firestore_store.py").read_text()
+    stores = (REPO / "shared" / "docsbot" / "store" / "firestore.py").read_text()
     assert 'collection(f"{prefix}quotas")' in stores and '"expires_at"' in stores
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import email.utils
-import hashlib
 import json
 import os
 import shutil
@@ -11,7 +9,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -38,108 +36,13 @@ from docsbot.sources.site.scrape import crawl_options
 from docsbot.store.crawl_model import PageRecord, RunRecord, SourceRecord, SourceRun
 from docsbot.store.crawl_sqlite import FreshnessStore, SqliteFreshnessStore
 from docsbot.store.lease import LeaseBusy, LeaseKeeper, LeaseLost, acquire_lease, hold_lease
+from tests.harness.docs_site import DocsSite, doc_html, generated_site, long_text, site_source
 from tests.harness.docusaurus_fixture import PLACEHOLDER_ORIGIN, DocusaurusSite
 from tests.harness.fakes.site_server import RecordedRequest, Reply, SiteServer
 from tests.harness.firestore_emulator import firestore_client, firestore_emulator  # noqa: F401 - session fixtures
 
 REPO = Path(__file__).resolve().parents[2]
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
-
-
-# --- a docs site with HTTP validators, scriptable per test ------------------------------------------------
-
-
-def doc_html(title: str, sections: Sequence[tuple[str, str]]) -> str:
-    """A page in Docusaurus markup: an article of `## heading` sections."""
-    body = "".join(f'<h2 class="anchor" id="{anchor}">{anchor.title()}</h2><p>{text}</p>' for anchor, text in sections)
-    return (
-        '<!doctype html><html class="docs-doc-page"><head><meta charset="utf-8">'
-        f"<title>{title} | Site</title></head><body><main><article>"
-        f'<div class="theme-doc-markdown markdown"><header><h1>{title}</h1></header>{body}</div>'
-        "</article></main></body></html>"
-    )
-
-
-def long_text(seed: str, words: int = 260) -> str:
-    """Distinct prose long enough that each section is a chunk of its own."""
-    return " ".join(f"{seed}{i % 37} configures{i % 11} the store" for i in range(words // 4))
-
-
-class DocsSite:
-    """A site on SiteServer: pages by path, a sitemap (optionally listing a subset), ETag + Last-Modified,
-    304 answers to matching conditional requests, and a switch that makes every URL answer 503."""
-
-    def __init__(self, server: SiteServer, prefix: str = "/docs/") -> None:
-        self.server = server
-        self.prefix = prefix
-        self.pages: dict[str, str] = {}
-        self.modified: dict[str, str] = {}
-        self._versions = 0
-        self.listed: list[str] | None = None  # paths the sitemap lists (None: every page)
-        self.down = False
-        self.failing: set[str] = set()  # page paths answering 503 (the rest of the site is fine)
-        server.route("/robots.txt", self._robots)
-        server.route(f"{prefix}sitemap.xml", self._sitemap)
-
-    def put(self, path: str, html: str) -> None:
-        if path not in self.pages:
-            self.server.route(path, self._page)
-        self.pages[path] = html
-        # Each version a later second than the last: If-Modified-Since compares whole seconds.
-        self._versions += 1
-        self.modified[path] = email.utils.formatdate(1_700_000_000 + self._versions, usegmt=True)
-
-    def url(self, path: str) -> str:
-        return self.server.at(path)
-
-    @property
-    def sitemap_url(self) -> str:
-        return self.server.at(f"{self.prefix}sitemap.xml")
-
-    def _robots(self, request: RecordedRequest) -> Reply:
-        if self.down:
-            return Reply(status=503, body="down", headers={"Retry-After": "0"})
-        return Reply(body="User-agent: *\nAllow: /\n", content_type="text/plain")
-
-    def _sitemap(self, request: RecordedRequest) -> Reply:
-        if self.down:
-            return Reply(status=503, body="down", headers={"Retry-After": "0"})
-        paths = self.listed if self.listed is not None else sorted(self.pages)
-        urls = "".join(f"<url><loc>{self.server.at(p)}</loc></url>" for p in paths)
-        body = f'<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{urls}</urlset>'
-        return Reply(body=body, content_type="application/xml")
-
-    def _page(self, request: RecordedRequest) -> Reply:
-        if self.down or request.path in self.failing:
-            return Reply(status=503, body="down", headers={"Retry-After": "0"})
-        html = self.pages[request.path]
-        etag = '"' + hashlib.sha256(html.encode()).hexdigest()[:16] + '"'
-        headers = {"ETag": etag, "Last-Modified": self.modified[request.path]}
-        if request.headers.get("if-none-match") == etag:
-            return Reply(status=304, body=b"", content_type=None, headers=headers)
-        return Reply(body=html, headers=headers)
-
-    def page_requests(self) -> list[RecordedRequest]:
-        return [r for r in self.server.requests if r.path in self.pages]
-
-
-def generated_site(server: SiteServer, count: int, prefix: str = "/docs/") -> DocsSite:
-    site = DocsSite(server, prefix)
-    for n in range(count):
-        site.put(f"{prefix}page-{n}", doc_html(f"Page {n}", [("intro", f"Page {n} explains topic {n}.")]))
-    return site
-
-
-def site_source(name: str, site: DocsSite, start: str | None = None) -> dict[str, Any]:
-    return {
-        "kind": "docusaurus",
-        "name": name,
-        "url": site.url(start or min(site.pages)),
-        "prefix": site.prefix,
-        "sitemap_url": site.sitemap_url,
-        "delay_seconds": 0,
-        "concurrency": 4,
-    }
 
 
 def collections(*sources: tuple[str, dict[str, Any]]) -> CollectionsFile:
@@ -439,7 +342,7 @@ def test_a_sitemap_listing_a_tenth_of_the_pages_deletes_nothing(harness: Harness
     source = only(run)
     assert run.outcome == "degraded" and exit_code(run) == 0
     assert source.pages_deleted == 0 and not source.complete
-    assert any("90% fewer than the 20 of the last good crawl" in r for r in source.reasons), source.reasons
+    assert any("90% fewer than the 20 of the last good refresh" in r for r in source.reasons), source.reasons
     assert harness.points("docs") == points
     stored = harness.store.get_run(run.run_id)
     assert stored is not None and stored.sources[0].reasons == source.reasons

@@ -8,18 +8,55 @@ from typing import TYPE_CHECKING
 
 from docsbot.app.logs import configure_json_logging
 from docsbot.settings.config import CollectionsFile, ConfigError, Settings, load_collections, load_settings
-from docsbot.settings.refresh import JobSettings, StoreSettings, load_ingest_settings, load_job_settings
+from docsbot.settings.refresh import (
+    JobSettings,
+    StoreSettings,
+    load_ingest_settings,
+    load_job_settings,
+    load_store_settings,
+)
 from docsbot.store.crawl_sqlite import FreshnessStore, open_store
 
 if TYPE_CHECKING:  # the job pulls in the crawler; the ingest function never needs it
+    from collections.abc import Sequence
+
     from docsbot.app.ingest_http import IngestEndpoint
     from docsbot.refresh.job import JobOptions, ScrapeJob
+    from docsbot.refresh.pipeline import RefreshOptions
+    from docsbot.settings.config import SourceConfig
+    from docsbot.sources.registry import SnapshotSource
 
 logger = logging.getLogger(__name__)
 
 
 def build_store(settings: StoreSettings) -> FreshnessStore:
     return open_store(settings.kind, data_dir=settings.data_dir, project=settings.project)
+
+
+def open_refresh_store(
+    settings: Settings, collection: str, sources: Sequence[SourceConfig | SnapshotSource]
+) -> FreshnessStore:
+    """The store `docsbot ingest` / `scrape` refresh with (the job's, from DOCSBOT_STATE), old JSON states imported."""
+    from docsbot.refresh.legacy_states import import_state_file
+    from docsbot.store.crawl_model import utc_now
+
+    store = build_store(load_store_settings())
+    try:
+        for source in sources:
+            if source.kind in ("docusaurus", "sitemap"):
+                import_state_file(store, settings.data_dir, collection, source.name, utc_now())
+    except Exception:
+        store.close()
+        raise
+    return store
+
+
+def cli_refresh_options(*, full: bool, allow_large_delete: bool) -> RefreshOptions:
+    """The CLI's refresh options: the job's drop limit (DOCSBOT_SCRAPE_MAX_DROP) and the operator's flags."""
+    from docsbot.refresh.pipeline import RefreshOptions
+
+    job = load_job_settings()
+    return RefreshOptions(max_drop=job.max_drop, full=full, allow_large_delete=allow_large_delete)
 
 
 def load_collections_file(settings: Settings) -> CollectionsFile:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
@@ -23,6 +23,7 @@ from docsbot.settings.config import (
     MarkdownFolderSource,
     Settings,
     SiteSource,
+    SourceConfig,
     load_collections,
     load_settings,
 )
@@ -31,6 +32,7 @@ if TYPE_CHECKING:  # imported lazily at run time so `docsbot --help` stays fast
     from docsbot.documents.model import Source
     from docsbot.index.search import Searcher, SearchMode
     from docsbot.settings.bot import BotSettings
+    from docsbot.sources.registry import SnapshotSource
     from docsbot.sources.site.crawl import CrawlOutcome
 
 app = typer.Typer(
@@ -79,6 +81,13 @@ def _progress() -> Progress:
 
 
 CollectionOpt = Annotated[str, typer.Option("--collection", "-c", help="Docs collection name.")]
+AllowLargeDeleteOpt = Annotated[
+    bool,
+    typer.Option(
+        "--allow-large-delete",
+        help="Delete vanished pages even when far fewer pages than last time were found (DOCSBOT_SCRAPE_MAX_DROP).",
+    ),
+]
 
 
 @app.command()
@@ -99,14 +108,15 @@ def ingest(
     snapshot: Annotated[
         Path | None, typer.Option(help="Index the pages of a 'docsbot scrape --out' snapshot file.")
     ] = None,
+    allow_large_delete: AllowLargeDeleteOpt = False,
 ) -> None:
     """Index a collection's documents incrementally: only changed chunks are embedded."""
-    from docsbot.refresh.pipeline import IngestReport, ingest_folder
+    from docsbot.sources.registry import SnapshotSource
 
     _check_collection_name(collection)
     settings = _settings()
     if snapshot is not None:
-        _ingest_snapshot(settings, collection, snapshot, rebuild=rebuild)
+        _refresh(settings, collection, [SnapshotSource(snapshot)], rebuild=rebuild, allow=allow_large_delete)
         return
     if source_dir is not None:
         if url_map is None and not docs_base_url:
@@ -135,59 +145,69 @@ def ingest(
         if not sources:
             fail(f"collection {collection!r} has no markdown_folder source to ingest")
 
-    from docsbot.app.indexes import make_embedder, make_sparse, open_index
+    _refresh(settings, collection, list(sources), rebuild=rebuild, allow=allow_large_delete)
 
+
+def _refresh(
+    settings: Settings,
+    collection: str,
+    sources: Sequence[SourceConfig | SnapshotSource],
+    *,
+    rebuild: bool = False,
+    full: bool = False,
+    allow: bool = False,
+) -> None:
+    """Refresh `sources` with the one pipeline (`docsbot.refresh.pipeline`), with progress bars and summaries.
+
+    Crawl states, source records and leases live in the state store (`DOCSBOT_STATE`: a SQLite file under
+    DOCSBOT_DATA_DIR locally), the same store the scheduled job uses."""
+    from docsbot.app.indexes import make_embedder, make_sparse, open_index
+    from docsbot.app.refresh import cli_refresh_options, open_refresh_store
+    from docsbot.cli.terminal import crawl_table, ingest_table
+    from docsbot.refresh.pipeline import RefreshFailed, SourceReport, Target, ingest
+    from docsbot.sources.registry import LoadContext
+
+    try:
+        options = cli_refresh_options(full=full, allow_large_delete=allow)
+        store = open_refresh_store(settings, collection, sources)
+    except ConfigError as error:
+        fail(str(error))
     index = open_index(settings, collection)
+    reports: list[SourceReport] = []
     try:
         if rebuild:
             index.drop()
-        embedder = make_embedder(settings)
-        sparse = make_sparse()
-        reports: list[IngestReport] = []
+        target = Target(index, make_embedder(settings), make_sparse(), store)
         with _progress() as progress:
             for source in sources:
                 task = progress.add_task(f"{collection}/{source.name}", total=None)
 
-                def set_total(n: int, task: TaskID = task) -> None:
-                    progress.update(task, total=n)
+                def on_event(kind: str, value: object, task: TaskID = task) -> None:
+                    if kind == "total" and isinstance(value, int):
+                        progress.update(task, total=value)
+                    elif kind == "outcome":
+                        progress.advance(task)
 
                 def advance(_page: object, task: TaskID = task) -> None:
-                    progress.advance(task)
+                    if progress.tasks[task].total is not None:
+                        progress.advance(task)
 
-                report = ingest_folder(index, embedder, sparse, source, on_total=set_total, on_page=advance)
-                reports.append(report)
-    except (IndexStoreError, ConfigError, ValueError, OSError) as error:
+                context = LoadContext(on_event=on_event)
+                reports.append(ingest(target, collection, source, options=options, context=context, on_page=advance))
+    except (IndexStoreError, ConfigError, RefreshFailed, ValueError, OSError) as error:
         fail(str(error))
     finally:
         index.close()  # the embedded index finishes its segment optimisation and releases its lock
-    from docsbot.cli.terminal import ingest_table
-
+        store.close()
     for report in reports:
-        for problem in report.problems:
+        loaded = report.loaded
+        for problem in loaded.file_problems if loaded is not None else []:
             warn(f"{problem.path}: {problem.kind}: {problem.message}")
+        if loaded is not None and loaded.crawl is not None:
+            out.print(crawl_table(collection, report.source, loaded.crawl))
         out.print(ingest_table(collection, report))
-
-
-def _ingest_snapshot(settings: Settings, collection: str, path: Path, *, rebuild: bool) -> None:
-    from docsbot.app.indexes import make_embedder, make_sparse, open_index
-    from docsbot.cli.terminal import ingest_table
-    from docsbot.refresh.pipeline import ingest_snapshot
-    from docsbot.sources.snapshot import SnapshotError
-
-    index = open_index(settings, collection)
-    try:
-        if rebuild:
-            index.drop()
-        with _progress() as progress:
-            task = progress.add_task(f"{collection} ← {path.name}", total=None)
-            report = ingest_snapshot(
-                index, make_embedder(settings), make_sparse(), path, on_page=lambda _p: progress.advance(task)
-            )
-    except (IndexStoreError, SnapshotError, ValueError, OSError) as error:
-        fail(str(error))
-    finally:
-        index.close()
-    out.print(ingest_table(collection, report))
+        for reason in report.run.reasons:
+            warn(f"{collection}/{report.source} {report.run.outcome}: {reason}")
 
 
 @app.command()
@@ -200,6 +220,7 @@ def scrape(
         Path | None, typer.Option("--out", help="Write the pages to a snapshot (JSON lines) instead of indexing.")
     ] = None,
     full: Annotated[bool, typer.Option(help="Ignore the stored crawl state: fetch every page again.")] = False,
+    allow_large_delete: AllowLargeDeleteOpt = False,
 ) -> None:
     """Crawl a collection's docs sites (sitemap, robots.txt, polite delays, conditional GET) and index them."""
     settings = _settings()
@@ -218,7 +239,7 @@ def scrape(
             fail(f"--out writes one source: choose it with --source ({', '.join(s.name for s in sites)})")
         _scrape_to_snapshot(collection, sites[0], out_file)
         return
-    _scrape_to_index(settings, collection, sites, full=full)
+    _refresh(settings, collection, list(sites), full=full, allow=allow_large_delete)
 
 
 def _crawl_progress(progress: Progress, label: str) -> Callable[[str, object], None]:
@@ -255,37 +276,6 @@ def _scrape_to_snapshot(collection: str, source: SiteSource, path: Path) -> None
     writer.close(complete=scraped.summary.completed)
     out.print(crawl_table(collection, source.name, scraped.summary))
     out.print(f"{writer.count} pages written to {path}")
-
-
-def _scrape_to_index(settings: Settings, collection: str, sites: list[SiteSource], *, full: bool) -> None:
-    from docsbot.app.indexes import make_embedder, make_sparse, open_index
-    from docsbot.cli.terminal import crawl_table, ingest_table
-    from docsbot.refresh.pipeline import SourceReport, ingest_source
-    from docsbot.sources.registry import LoadContext
-    from docsbot.sources.site.crawl import CrawlSummary
-
-    index = open_index(settings, collection)
-    reports: list[SourceReport] = []
-    try:
-        embedder, sparse = make_embedder(settings), make_sparse()
-        with _progress() as progress:
-            for source in sites:
-                context = LoadContext(
-                    data_dir=settings.data_dir,
-                    collection=collection,
-                    on_event=_crawl_progress(progress, f"{collection}/{source.name}"),
-                    full=full,
-                )
-                reports.append(ingest_source(index, embedder, sparse, source, context))
-    except (IndexStoreError, ConfigError, ValueError, OSError) as error:
-        fail(str(error))
-    finally:
-        index.close()
-    for report in reports:
-        crawl = report.details.get("crawl")
-        if isinstance(crawl, CrawlSummary):
-            out.print(crawl_table(collection, report.source, crawl))
-        out.print(ingest_table(collection, report))
 
 
 @app.command()

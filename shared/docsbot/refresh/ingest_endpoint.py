@@ -37,6 +37,7 @@ from docsbot.index.bm25 import Bm25Encoder
 from docsbot.index.embedders import Embedder
 from docsbot.index.qdrant_server import IndexInfo, VectorIndex
 from docsbot.index.sync import sync_pages
+from docsbot.refresh.pipeline import deletion_refusal
 from docsbot.settings.config import COLLECTION_NAME_PATTERN, CollectionConfig, SiteSource
 from docsbot.store.crawl_sqlite import FreshnessStore
 from docsbot.store.lease import hold_lease
@@ -237,7 +238,13 @@ class IngestService:
         if batch.listing is not None:
             listed = set(batch.listing)
             pruned = sorted(url for url in stored if url not in listed and url not in page_urls and url not in gone)
-            if stored and len(pruned) > self.max_prune * len(stored) and not batch.allow_large_prune:
+            refusal = deletion_refusal(  # the pipeline's drop guard: the listing reaches what it does not prune
+                reached=len(stored) - len(pruned),
+                baseline=len(stored),
+                max_drop=self.max_prune,
+                allow_large_delete=batch.allow_large_prune,
+            )
+            if refusal is not None:
                 raise BatchRejected(
                     f"listing: it would delete {len(pruned)} of the {len(stored)} pages of source {batch.source!r} "
                     f"(more than {self.max_prune:.0%}); send allow_large_prune: true if that is intended"

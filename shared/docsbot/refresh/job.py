@@ -10,40 +10,32 @@ file, so every source belongs to exactly one task, and the tasks are balanced by
 source is crawled by one task (its crawl is already concurrent and polite per host; splitting one host's pages
 over tasks would only split the host's politeness budget).
 
-Per source, under a lease (`scrape/<collection>/<source>`) so overlapping runs never interleave writes:
-1. the stored page states (HTTP validators, content hashes) make the crawl conditional: unchanged pages
-   cost a 304 or, at most, a download whose content hash matches; neither embeds anything. States of pages
-   the index lacks (index lost or replaced) are dropped first, so those pages are downloaded and indexed again;
-   `full` (DOCSBOT_SCRAPE_FULL=1) ignores every state;
-2. safe deletions: pages missing from the crawl are deleted only when the crawl completed AND it saw no far
-   fewer pages than the baseline (more than `max_drop` fewer: the run is "degraded", and says why). The
-   baseline is the last good crawl's page count, or the number of the source's pages already indexed if more
-   (a first run after `docsbot scrape` filled the index has a baseline too); pages that failed to load and
-   pages that now extract to nothing keep what was indexed (the latter degrade the run);
-3. page states are saved only after the index was updated (a state saying "unchanged" must never hide a
-   page the index lacks); a source that reached no page at all "failed": nothing is touched.
-One failing source never stops the others.
+Each source is refreshed by the one pipeline, `docsbot.refresh.pipeline.refresh_source` (lease, checkpoint,
+drop guard, sync, checkpoint saved after indexing: its docstring has the rules), exactly as `docsbot scrape`
+and `docsbot ingest` refresh it. This module adds what only the schedule needs: sharding, run records and the
+exit status. One failing source never stops the others.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from docsbot.index.bm25 import Bm25Encoder
 from docsbot.index.embedders import Embedder
 from docsbot.index.qdrant_server import VectorIndex
-from docsbot.index.sync import indexed_page_urls, sync_pages
+from docsbot.refresh.pipeline import RefreshOptions, Target, refresh_source, source_key
 from docsbot.settings.config import CollectionsFile, SiteSource
-from docsbot.sources.site.crawl import ERROR, CrawlOptions, CrawlOutcome, PageState, Render, states_in_index
-from docsbot.sources.site.scrape import crawl_options, scrape_site
-from docsbot.store.crawl_model import PageRecord, RunRecord, SourceRecord, SourceRun, utc_now
+from docsbot.sources.registry import LoadContext
+from docsbot.sources.site.crawl import CrawlOptions, Render
+from docsbot.sources.site.scrape import crawl_options
+from docsbot.store.crawl_model import RunRecord, SourceRun, utc_now
 from docsbot.store.crawl_sqlite import FreshnessStore
-from docsbot.store.lease import Clock, LeaseBusy, LeaseKeeper, acquire_lease
+from docsbot.store.lease import Clock
 
 logger = logging.getLogger(__name__)
 
@@ -68,9 +60,14 @@ class JobOptions:
         if not 0 <= self.max_drop <= 1:
             raise ValueError("max_drop is a fraction from 0 to 1")
 
-
-def source_key(collection: str, source: str) -> str:
-    return f"{collection}/{source}"
+    def refresh_options(self) -> RefreshOptions:
+        return RefreshOptions(
+            max_drop=self.max_drop,
+            allow_large_delete=self.accept_drop,
+            full=self.full,
+            lease_ttl=self.lease_ttl,
+            lease_wait=self.lease_wait,
+        )
 
 
 def plan(collections: CollectionsFile, options: JobOptions) -> list[tuple[str, SiteSource]]:
@@ -152,32 +149,25 @@ class ScrapeJob:
         return run
 
     def refresh(self, run_id: str, collection: str, source: SiteSource) -> SourceRun:
-        """Crawl one source and update the index under its lease; never raises for the source's own failures."""
+        """Refresh one source with the one pipeline; never raises for the source's own failures."""
         key = source_key(collection, source.name)
         if self.on_event:
             self.on_event("source", key)
-        result = SourceRun(collection=collection, source=source.name, kind=source.kind, started=self.clock())
-        try:
-            keeper = acquire_lease(
-                self.store, f"scrape/{key}", run_id, ttl=self.options.lease_ttl, wait=self.options.lease_wait,
-                clock=self.clock,
-            )  # fmt: skip
-        except LeaseBusy as busy:
-            result.outcome, result.reasons = "skipped", [f"another run is refreshing this source: {busy}"]
-        else:
-            try:
-                self._refresh_locked(run_id, collection, source, keeper, result)
-            except Exception as error:  # one failing source must not stop the others
-                logger.exception("scrape of %s failed", key, extra={"run_id": run_id})
-                result.outcome = "failed"
-                result.reasons.append(f"{type(error).__name__}: {error}")
-                try:
-                    self._remember(run_id, collection, source, result, good_pages=None)
-                except Exception:
-                    logger.exception("could not record the failure of %s", key, extra={"run_id": run_id})
-            finally:
-                keeper.release()
-        result.finished = self.clock()
+        on_event = self.on_event
+        context = LoadContext(
+            on_event=(lambda kind, value: on_event(kind, value)) if on_event else LoadContext().on_event,
+            render=self.render,
+            crawl_options_for=self.options_for,
+        )
+        result = refresh_source(
+            Target(None, self.embedder, self.sparse, self.store, open_index=lambda: self.open_index(collection)),
+            collection,
+            source,
+            options=self.options.refresh_options(),
+            run_id=run_id,
+            clock=self.clock,
+            context=context,
+        ).run
         logger.log(
             {"failed": logging.ERROR, "degraded": logging.WARNING}.get(result.outcome, logging.INFO),
             f"source {key}: {result.outcome}" + (f" ({'; '.join(result.reasons)})" if result.reasons else ""),
@@ -186,147 +176,3 @@ class ScrapeJob:
         if self.on_event:
             self.on_event("done", result)
         return result
-
-    def _refresh_locked(
-        self, run_id: str, collection: str, source: SiteSource, keeper: LeaseKeeper, result: SourceRun
-    ) -> None:
-        index = self.open_index(collection)
-        try:
-            self._refresh_indexed(run_id, collection, source, keeper, result, index)
-        finally:
-            index.close()
-
-    def _refresh_indexed(
-        self,
-        run_id: str,
-        collection: str,
-        source: SiteSource,
-        keeper: LeaseKeeper,
-        result: SourceRun,
-        index: VectorIndex,
-    ) -> None:
-        record = self.store.get_source(collection, source.name)
-        indexed = indexed_page_urls(index, source.name)
-        # The drop check's baseline: the last good crawl, or what the index already holds (filled by `docsbot
-        # scrape`, or before the job kept records): a first run seeing a tenth of the site must not delete the rest.
-        last_good = record.last_good_pages if record is not None and record.last_good_pages else 0
-        baseline = max(last_good, len(indexed)) or None
-        result.baseline_pages = baseline
-        stored = {} if self.options.full else self.store.load_pages(collection, source.name)
-        previous = states_in_index(
-            {
-                url: PageState(
-                    etag=r.etag, last_modified=r.last_modified, content_hash=r.content_hash, page_url=r.page_url
-                )
-                for url, r in stored.items()
-            },
-            indexed,
-        )
-        if len(previous) < len(stored):
-            logger.info(
-                "%s: %d page states dropped, their pages are not in the index: they are downloaded again",
-                source_key(collection, source.name),
-                len(stored) - len(previous),
-                extra={"run_id": run_id},
-            )
-        confirmed: set[str] = set()  # URLs this crawl reached (200 or 304): their check time moves on
-
-        def on_outcome(outcome: CrawlOutcome) -> None:
-            keeper.keep()
-            if outcome.state is not None and outcome.outcome != ERROR:
-                confirmed.add(outcome.url)
-            if self.on_event:
-                self.on_event("outcome", outcome)
-
-        scraped = scrape_site(
-            source, previous=previous, options=self.options_for(source), render=self.render, on_outcome=on_outcome
-        )
-        crawl = scraped.summary
-        result.pages_seen = crawl.pages
-        result.pages_fetched = crawl.fetched + crawl.unchanged
-        result.pages_not_modified = crawl.not_modified
-        result.errors = dict(crawl.errors)
-        result.requests = crawl.requests
-
-        if crawl.pages == 0:
-            # Nothing reached (site down, robots.txt unavailable, wrong URL): touch nothing, and fail so it is retried.
-            result.outcome = "failed"
-            result.reasons = ["the crawl reached no page", *crawl.problems]
-            self._remember(run_id, collection, source, result, good_pages=None)
-            return
-
-        complete = crawl.completed
-        if not complete:
-            result.reasons.append("the crawl was incomplete, nothing deleted: " + ("; ".join(crawl.problems) or "?"))
-        drop = 1 - crawl.pages / baseline if baseline else 0.0
-        if baseline and drop > self.options.max_drop and not self.options.accept_drop:
-            complete = False
-            result.reasons.append(
-                f"the crawl saw {crawl.pages} pages, {drop:.0%} fewer than the {baseline} of the last good crawl "
-                f"(more than the {self.options.max_drop:.0%} allowed), nothing deleted"
-            )
-        result.complete = complete
-
-        summary = sync_pages(
-            index,
-            self.embedder,
-            self.sparse,
-            scraped.pages,
-            source=source.name,
-            complete=complete,
-            protected_urls=scraped.keep_urls,
-            on_page=lambda _page: keeper.keep(),
-        )
-        result.pages_new = summary.pages_new
-        result.pages_changed = summary.pages_changed
-        result.pages_unchanged = summary.pages_unchanged + crawl.not_modified
-        result.pages_deleted = summary.pages_deleted
-        result.embeddings = summary.chunks_embedded
-        result.chunks_deleted = summary.chunks_deleted
-        if summary.pages_kept_empty:
-            result.reasons.append(
-                f"{summary.pages_kept_empty} pages that had content now extract to nothing: "
-                "their indexed content was kept"
-            )
-
-        keeper.keep()  # still ours: only now may the states say these pages are indexed
-        now = self.clock()
-        self.store.save_pages(
-            collection, source.name, _records(scraped.states, stored, confirmed, now), replace=complete
-        )
-        result.outcome = "degraded" if result.reasons else "ok"
-        self._remember(run_id, collection, source, result, good_pages=crawl.pages if complete else None)
-
-    def _remember(
-        self, run_id: str, collection: str, source: SiteSource, result: SourceRun, *, good_pages: int | None
-    ) -> None:
-        record = self.store.get_source(collection, source.name)
-        record = record or SourceRecord(collection=collection, source=source.name)
-        now = self.clock()
-        update: dict[str, Any] = {
-            "kind": source.kind,
-            "last_run_id": run_id,
-            "last_outcome": result.outcome,
-            "last_reasons": list(result.reasons),
-            "last_started": result.started,
-            "last_finished": now,
-        }
-        if good_pages is not None:
-            update.update(last_good_pages=good_pages, last_good_at=now)
-        self.store.put_source(record.model_copy(update=update))
-
-
-def _records(
-    states: dict[str, PageState], stored: dict[str, PageRecord], confirmed: set[str], now: datetime
-) -> Iterable[PageRecord]:
-    for url, state in states.items():
-        before = stored.get(url)
-        checked_at = now if url in confirmed or before is None else before.checked_at
-        yield PageRecord(
-            url=url,
-            checked_at=checked_at,
-            etag=state.etag,
-            last_modified=state.last_modified,
-            content_hash=state.content_hash,
-            page_url=state.page_url,
-        )

@@ -1,25 +1,353 @@
-"""Ingest a configured source into its collection's index: load pages, then sync incrementally."""
+"""The one refresh pipeline: load a source → drop guard → sync the index → save the checkpoint.
+
+`docsbot ingest`, `docsbot scrape` and the scheduled job (`docsbot.refresh.job`) all refresh a source with
+`refresh_source`, so one set of safety rules holds everywhere:
+
+1. one writer per source: a lease (`source/<collection>/<source>`) kept alive while the source loads and
+   indexes; a source another run holds is "skipped";
+2. the last checkpoint (crawl states: HTTP validators and content hashes) makes the load incremental; states
+   of pages the index lacks are dropped first, so a lost index is refilled; `full` ignores every state;
+3. the drop guard: pages missing from the load are deleted only when the load is complete AND it reached no
+   more than `max_drop` fewer pages than the baseline (the last good load's count, or the source's pages
+   already indexed if more); otherwise the refresh is "degraded", deletes nothing and says why;
+   `allow_large_delete` is the operator's explicit override (a restructured site);
+4. pages that failed to load keep what was indexed; a crawled source that reached no page at all "failed"
+   and nothing is touched;
+5. the checkpoint is saved only after the index was updated: a state saying "unchanged" must never hide a
+   page the index lacks.
+
+Without a store (`store=None`: library use, tests, the demo) there is no lease, no checkpoint and no record;
+the guard still holds, with the indexed page count as its baseline. Exceptions of a source are turned into
+a "failed" outcome with the reason: one failing source never stops the others.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+import uuid
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
-from pathlib import Path
-from typing import Any
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
-from docsbot.documents.model import Page
 from docsbot.index.bm25 import Bm25Encoder
 from docsbot.index.embedders import Embedder
 from docsbot.index.qdrant_server import VectorIndex
-from docsbot.index.sync import SyncSummary, sync_pages
-from docsbot.settings.config import MarkdownFolderSource, SourceConfig
-from docsbot.sources.markdown_folder import Problem
-from docsbot.sources.registry import LoadContext, load_source
-from docsbot.sources.snapshot import read_snapshot
+from docsbot.index.sync import SyncSummary, indexed_page_urls, sync_pages
+from docsbot.settings.config import SourceConfig
+from docsbot.sources.registry import LoadContext, LoadedSource, SnapshotSource, load_source
+from docsbot.store.crawl_model import PageRecord, SourceRecord, SourceRun, utc_now
+from docsbot.store.crawl_sqlite import FreshnessStore
+from docsbot.store.lease import Clock, LeaseBusy, LeaseKeeper, acquire_lease
+
+if TYPE_CHECKING:
+    from docsbot.sources.markdown_folder import Problem
+    from docsbot.sources.site.crawl import PageState
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RefreshOptions:
+    max_drop: float = 0.2  # a load reaching more than this fraction fewer pages than the baseline deletes nothing
+    allow_large_delete: bool = False  # the operator confirms a large drop is real: delete anyway
+    full: bool = False  # ignore the checkpoint: read every page again
+    lease_ttl: timedelta = timedelta(minutes=15)
+    lease_wait: float = 0.0  # seconds to wait for a source another run holds; then it is skipped
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.max_drop <= 1:
+            raise ValueError("max_drop is a fraction from 0 to 1")
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a refresh writes: the collection's index, how to embed, and the durable records (optional).
+
+    `index` is an index the caller opened (and closes); or `open_index` opens one only once the source's lease
+    is held, and the refresh closes it (the embedded index is locked while it is open)."""
+
+    index: VectorIndex | None
+    embedder: Embedder
+    sparse: Bm25Encoder
+    store: FreshnessStore | None = None
+    open_index: Callable[[], VectorIndex] | None = None
+
+
+@dataclass
+class Refresh:
+    """One source refreshed: the record kept in the store, and what the load and the sync did."""
+
+    run: SourceRun
+    summary: SyncSummary | None = None  # None when the index was not touched (skipped, failed)
+    loaded: LoadedSource | None = None
+
+
+def source_key(collection: str, source: str) -> str:
+    return f"{collection}/{source}"
+
+
+def deletion_refusal(*, reached: int, baseline: int | None, max_drop: float, allow_large_delete: bool) -> str | None:
+    """Why deleting the pages a load did not reach is unsafe, or None when it is safe (the drop guard)."""
+    if not baseline or allow_large_delete:
+        return None
+    drop = 1 - reached / baseline
+    if drop <= max_drop:
+        return None
+    return (
+        f"the load reached {reached} pages, {drop:.0%} fewer than the {baseline} of the last good refresh "
+        f"(more than the {max_drop:.0%} allowed), nothing deleted"
+    )
+
+
+def refresh_source(
+    target: Target,
+    collection: str,
+    source: SourceConfig | SnapshotSource,
+    *,
+    options: RefreshOptions | None = None,
+    run_id: str | None = None,
+    clock: Clock = utc_now,
+    context: LoadContext | None = None,
+    on_page: Callable[[Any], None] | None = None,
+) -> Refresh:
+    """Refresh one source of `collection` (see the module docstring); never raises for the source's failures."""
+    options = options or RefreshOptions()
+    run_id = run_id or f"refresh-{uuid.uuid4().hex[:12]}"
+    refresh = Refresh(SourceRun(collection=collection, source=source.name, kind=source.kind, started=clock()))
+    store = target.store
+    keeper: LeaseKeeper | None = None
+    if store is not None:
+        try:
+            keeper = acquire_lease(
+                store, f"source/{source_key(collection, source.name)}", run_id,
+                ttl=options.lease_ttl, wait=options.lease_wait, clock=clock,
+            )  # fmt: skip
+        except LeaseBusy as busy:
+            refresh.run.outcome = "skipped"
+            refresh.run.reasons = [f"another run is refreshing this source: {busy}"]
+            refresh.run.finished = clock()
+            return refresh
+    try:
+        if target.index is not None:
+            _refresh_held(
+                target.index, target, collection, source, options, run_id, clock, keeper, context, on_page, refresh
+            )
+        else:
+            if target.open_index is None:
+                raise ValueError("a refresh target needs an index or a way to open one")
+            index = target.open_index()
+            try:
+                _refresh_held(
+                    index, target, collection, source, options, run_id, clock, keeper, context, on_page, refresh
+                )
+            finally:
+                index.close()
+    except Exception as error:  # one failing source must not stop the others
+        logger.exception("refresh of %s failed", source_key(collection, source.name), extra={"run_id": run_id})
+        refresh.run.outcome = "failed"
+        refresh.run.reasons.append(f"{type(error).__name__}: {error}")
+        if store is not None:
+            try:
+                _remember(store, run_id, refresh.run, clock(), good_pages=None)
+            except Exception:
+                logger.exception("could not record the failure", extra={"run_id": run_id})
+    finally:
+        if keeper is not None:
+            keeper.release()
+    refresh.run.finished = clock()
+    return refresh
+
+
+def _refresh_held(
+    index: VectorIndex,
+    target: Target,
+    collection: str,
+    source: SourceConfig | SnapshotSource,
+    options: RefreshOptions,
+    run_id: str,
+    clock: Clock,
+    keeper: LeaseKeeper | None,
+    context: LoadContext | None,
+    on_page: Callable[[Any], None] | None,
+    refresh: Refresh,
+) -> None:
+    store, result = target.store, refresh.run
+    keep_alive = keeper.keep if keeper is not None else _nothing
+    record = store.get_source(collection, source.name) if store is not None else None
+    indexed = indexed_page_urls(index, source.name)
+    last_good = record.last_good_pages if record is not None and record.last_good_pages else 0
+    baseline = max(last_good, len(indexed)) or None
+    result.baseline_pages = baseline
+
+    stored = {} if options.full or store is None else store.load_pages(collection, source.name)
+    checkpoint = {url: _state(r) for url, r in stored.items() if (r.page_url or url) in indexed}
+    if len(checkpoint) < len(stored):
+        logger.info(
+            "%s: %d page states dropped, their pages are not in the index: they are read again",
+            source_key(collection, source.name), len(stored) - len(checkpoint), extra={"run_id": run_id},
+        )  # fmt: skip
+    base = context or LoadContext()
+
+    def alive() -> None:
+        keep_alive()
+        base.keep_alive()
+
+    loaded = load_source(source, replace(base, checkpoint=checkpoint, keep_alive=alive))
+    refresh.loaded = loaded
+    if loaded.name and loaded.name != result.source:
+        result.source = loaded.name  # a snapshot names the source it was crawled from
+    crawl = loaded.crawl
+    result.pages_seen = loaded.reached
+    if crawl is not None:
+        result.pages_fetched = crawl.fetched + crawl.unchanged
+        result.pages_not_modified = crawl.not_modified
+        result.errors = dict(crawl.errors)
+        result.requests = crawl.requests
+        if crawl.pages == 0:
+            # Nothing reached (site down, robots.txt unavailable, wrong URL): touch nothing, fail so it is retried.
+            result.outcome = "failed"
+            result.reasons = ["the crawl reached no page", *crawl.problems]
+            if store is not None:
+                _remember(store, run_id, result, clock(), good_pages=None)
+            return
+
+    complete = loaded.complete
+    if not complete:
+        result.reasons.append("the load was incomplete, nothing deleted: " + ("; ".join(loaded.problems) or "?"))
+    refusal = deletion_refusal(
+        reached=loaded.reached,
+        baseline=baseline,
+        max_drop=options.max_drop,
+        allow_large_delete=options.allow_large_delete,
+    )
+    if complete and refusal is not None:
+        complete = False
+        result.reasons.append(refusal)
+    result.complete = complete
+
+    def page_done(page: Any) -> None:
+        keep_alive()
+        if on_page is not None:
+            on_page(page)
+
+    summary = sync_pages(
+        index,
+        target.embedder,
+        target.sparse,
+        loaded.pages,
+        source=result.source,
+        complete=complete,
+        protected_urls=loaded.keep_urls,
+        on_page=page_done,
+    )
+    refresh.summary = summary
+    result.pages_new = summary.pages_new
+    result.pages_changed = summary.pages_changed
+    result.pages_unchanged = summary.pages_unchanged + result.pages_not_modified
+    result.pages_deleted = summary.pages_deleted
+    result.embeddings = summary.chunks_embedded
+    result.chunks_deleted = summary.chunks_deleted
+    if summary.pages_kept_empty:
+        result.reasons.append(
+            f"{summary.pages_kept_empty} pages that had content now extract to nothing: their indexed content was kept"
+        )
+    result.outcome = "degraded" if result.reasons else "ok"
+    if store is None:
+        return
+    keep_alive()  # still ours: only now may the checkpoint say these pages are indexed
+    now = clock()
+    if loaded.checkpoint is not None:
+        store.save_pages(
+            collection, result.source, _records(loaded.checkpoint, stored, loaded.confirmed, now), replace=complete
+        )
+    _remember(store, run_id, result, now, good_pages=loaded.reached if complete else None)
+
+
+def _nothing() -> None:
+    return None
+
+
+def _state(record: PageRecord) -> PageState:
+    from docsbot.sources.site.crawl import PageState
+
+    return PageState(
+        etag=record.etag, last_modified=record.last_modified, content_hash=record.content_hash, page_url=record.page_url
+    )
+
+
+def _remember(store: FreshnessStore, run_id: str, result: SourceRun, now: datetime, *, good_pages: int | None) -> None:
+    record = store.get_source(result.collection, result.source)
+    record = record or SourceRecord(collection=result.collection, source=result.source)
+    update: dict[str, Any] = {
+        "kind": result.kind,
+        "last_run_id": run_id,
+        "last_outcome": result.outcome,
+        "last_reasons": list(result.reasons),
+        "last_started": result.started,
+        "last_finished": now,
+    }
+    if good_pages is not None:
+        update.update(last_good_pages=good_pages, last_good_at=now)
+    store.put_source(record.model_copy(update=update))
+
+
+def _records(
+    states: dict[str, PageState], stored: dict[str, PageRecord], confirmed: set[str], now: datetime
+) -> Iterable[PageRecord]:
+    for url, state in states.items():
+        before = stored.get(url)
+        checked_at = now if url in confirmed or before is None else before.checked_at
+        yield PageRecord(
+            url=url,
+            checked_at=checked_at,
+            etag=state.etag,
+            last_modified=state.last_modified,
+            content_hash=state.content_hash,
+            page_url=state.page_url,
+        )
+
+
+@dataclass
+class SourceReport:
+    """A refresh as the CLI and the library callers print it."""
+
+    source: str
+    kind: str
+    summary: SyncSummary
+    run: SourceRun
+    problems: list[str] = field(default_factory=list)
+    loaded: LoadedSource | None = None
+
+
+def ingest(
+    target: Target,
+    collection: str,
+    source: SourceConfig | SnapshotSource,
+    *,
+    options: RefreshOptions | None = None,
+    context: LoadContext | None = None,
+    on_page: Callable[[Any], None] | None = None,
+) -> SourceReport:
+    """`refresh_source` for callers that want an error, not a "failed" record: raises when the refresh failed."""
+    refresh = refresh_source(target, collection, source, options=options, context=context, on_page=on_page)
+    run = refresh.run
+    if run.outcome in ("failed", "skipped") or refresh.summary is None:
+        raise RefreshFailed(f"{source_key(collection, run.source)}: {run.outcome}: {'; '.join(run.reasons)}")
+    problems = list(refresh.loaded.problems) if refresh.loaded is not None else []
+    return SourceReport(
+        source=run.source, kind=run.kind, summary=refresh.summary, run=run, problems=problems, loaded=refresh.loaded
+    )
+
+
+class RefreshFailed(RuntimeError):
+    """A refresh ended "failed" or "skipped"; the message carries its reasons."""
 
 
 @dataclass
 class IngestReport:
+    """A markdown folder ingested: the sync's counts and the files that could not be read."""
+
     source: str
     summary: SyncSummary
     problems: list[Problem] = field(default_factory=list)
@@ -29,77 +357,27 @@ def ingest_folder(
     index: VectorIndex,
     embedder: Embedder,
     sparse: Bm25Encoder,
-    source: MarkdownFolderSource,
+    source: SourceConfig,
     *,
+    store: FreshnessStore | None = None,
+    collection: str = "",
+    options: RefreshOptions | None = None,
     on_total: Callable[[int], None] | None = None,
-    on_page: Callable[[Page], None] | None = None,
+    on_page: Callable[[Any], None] | None = None,
 ) -> IngestReport:
-    """Index a markdown folder source. Files that fail to load keep what was indexed for them before."""
+    """Index a markdown folder source through the pipeline. Files that fail to load keep what was indexed."""
 
     def on_event(kind: str, value: Any) -> None:
         if kind == "total" and on_total is not None:
             on_total(int(value))
 
-    # A folder keeps no crawl state: the data directory is not used.
-    context = LoadContext(data_dir=Path("."), collection="", on_event=on_event)
-    report = ingest_source(index, embedder, sparse, source, context, on_page=on_page)
-    problems: list[Problem] = list(report.details.get("problems", []))
-    return IngestReport(source=report.source, summary=report.summary, problems=problems)
-
-
-@dataclass
-class SourceReport:
-    source: str
-    kind: str
-    summary: SyncSummary
-    problems: list[str] = field(default_factory=list)
-    details: dict[str, Any] = field(default_factory=dict)
-
-
-def ingest_source(
-    index: VectorIndex,
-    embedder: Embedder,
-    sparse: Bm25Encoder,
-    source: SourceConfig,
-    context: LoadContext,
-    *,
-    on_page: Callable[[Page], None] | None = None,
-) -> SourceReport:
-    """Load any kind of source (see `docsbot.sources.registry`) and index it incrementally.
-
-    Pages the source could not re-read keep what was indexed for them; vanished pages are deleted only
-    when the source's listing was complete; crawl state is saved only after the pages are indexed.
-    """
-    if context.index is None:
-        context = replace(context, index=index)  # crawl states of pages the index lacks are ignored
-    loaded = load_source(source, context)
-    summary = sync_pages(
-        index,
-        embedder,
-        sparse,
-        loaded.pages,
-        source=source.name,
-        complete=loaded.complete,
-        protected_urls=loaded.keep_urls,
+    report = ingest(
+        Target(index, embedder, sparse, store),
+        collection,
+        source,
+        options=options,
+        context=LoadContext(on_event=on_event),
         on_page=on_page,
     )
-    loaded.after_index()
-    return SourceReport(
-        source=source.name, kind=source.kind, summary=summary, problems=loaded.problems, details=loaded.details
-    )
-
-
-def ingest_snapshot(
-    index: VectorIndex,
-    embedder: Embedder,
-    sparse: Bm25Encoder,
-    path: Path,
-    *,
-    on_page: Callable[[Page], None] | None = None,
-) -> SourceReport:
-    """Index the pages of a scrape snapshot (`docsbot scrape --out`) as the source it was crawled from."""
-    header, pages = read_snapshot(path)
-    summary = sync_pages(
-        index, embedder, sparse, pages, source=header.source or "snapshot", complete=header.complete, on_page=on_page
-    )
-    return SourceReport(source=header.source or "snapshot", kind="snapshot", summary=summary)
+    problems = list(report.loaded.file_problems) if report.loaded is not None else []
+    return IngestReport(source=report.source, summary=report.summary, problems=problems)

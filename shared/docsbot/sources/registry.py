@@ -1,13 +1,17 @@
-"""The source kinds a collection can draw pages from, in one small registry.
+"""The source port: every kind of source loads into one typed `LoadedSource`, through one small registry.
 
-A kind is a loader: `(source config, context) -> LoadedSource`. The indexer only sees `LoadedSource`
-(pages, which URLs to keep as indexed, whether the listing is complete, what to persist after indexing),
-so a new kind is one function registered here, without touching the crawler or the indexer.
+A kind is a loader: `(source, LoadContext) -> LoadedSource`. The refresh pipeline (`docsbot.refresh.pipeline`)
+only sees `LoadedSource`: the pages, how many pages the load reached (the drop guard's count), whether the
+listing is complete, which URLs to keep as indexed, and the checkpoint to save once the pages are indexed.
+A new kind is one function registered here, without touching the crawler, the pipeline or the indexer.
+
+Kinds: `markdown_folder` (docs-as-code folders), `docusaurus` and `sitemap` (crawled sites), `snapshot` (a
+`docsbot scrape --out` file). Loaders never write anything: saving the checkpoint is the pipeline's job.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,27 +20,60 @@ from docsbot.documents.model import Page
 from docsbot.settings.config import MarkdownFolderSource, SiteSource, SourceConfig
 
 if TYPE_CHECKING:
-    from docsbot.index.qdrant_server import VectorIndex
+    from docsbot.sources.markdown_folder import Problem
+    from docsbot.sources.site.crawl import CrawlOptions, CrawlSummary, PageState, Render
+
+
+@dataclass(frozen=True)
+class SnapshotSource:
+    """A snapshot file written by `docsbot scrape --out`, indexed as the source it was crawled from."""
+
+    path: Path
+    kind: str = "snapshot"
+    name: str = "snapshot"  # replaced by the snapshot header's source name when it has one
 
 
 @dataclass
 class LoadedSource:
-    pages: Iterable[Page]
+    """What one load of a source gave: the pipeline's only view of a source."""
+
+    pages: list[Page]
     complete: bool  # every page of the source is listed: pages missing from it may be deleted
-    keep_urls: list[str] = field(default_factory=list)  # not re-read: keep what the index has
+    reached: int  # pages the load reached (read, fetched, or confirmed unchanged): the drop guard compares it
+    keep_urls: list[str] = field(default_factory=list)  # not re-read (304s, errors): keep what the index has
     problems: list[str] = field(default_factory=list)  # for the operator, one line each
-    after_index: Callable[[], None] = lambda: None  # persist state once the pages are indexed
-    details: dict[str, Any] = field(default_factory=dict)  # kind-specific counts (the crawl summary...)
+    name: str | None = None  # the source's name when the load learnt it (a snapshot's header)
+    # The crawl state to save once the pages are indexed (crawled URL → validators); None: the kind keeps none.
+    checkpoint: dict[str, PageState] | None = None
+    confirmed: set[str] = field(default_factory=set)  # URLs this load confirmed: their check time moves on
+    crawl: CrawlSummary | None = None  # the crawl's counts (crawled kinds)
+    file_problems: list[Problem] = field(default_factory=list)  # files a folder could not read
+
+
+def _ignore(_kind: str, _value: Any) -> None:
+    return None
+
+
+def _nothing() -> None:
+    return None
+
+
+def _default_crawl_options(source: SiteSource) -> CrawlOptions:
+    from docsbot.sources.site.scrape import crawl_options
+
+    return crawl_options(source)
 
 
 @dataclass(frozen=True)
 class LoadContext:
-    data_dir: Path
-    collection: str
-    on_event: Callable[[str, Any], None] | None = None  # ("total", n) / ("outcome", CrawlOutcome) ...
-    full: bool = False  # ignore stored crawl state: fetch everything again
-    # The index the pages go to: crawl states of pages it lacks are dropped (a lost index is refilled).
-    index: VectorIndex | None = None
+    """What a loader may use: the last checkpoint, progress hooks, and the crawler's knobs."""
+
+    # The crawl state saved after the last indexed load, already limited to pages the index still has.
+    checkpoint: Mapping[str, PageState] = field(default_factory=dict)
+    on_event: Callable[[str, Any], None] = _ignore  # ("total", n) / ("outcome", CrawlOutcome)
+    keep_alive: Callable[[], None] = _nothing  # called as the load makes progress (renews the caller's lease)
+    render: Render | None = None  # None: headless Chromium, started only if a page needs it
+    crawl_options_for: Callable[[SiteSource], CrawlOptions] = _default_crawl_options
 
 
 Loader = Callable[[Any, LoadContext], LoadedSource]
@@ -53,7 +90,7 @@ def register(kind: str) -> Callable[[Loader], Loader]:
     return add
 
 
-def load_source(source: SourceConfig, context: LoadContext) -> LoadedSource:
+def load_source(source: SourceConfig | SnapshotSource, context: LoadContext) -> LoadedSource:
     """Load `source` with the loader of its kind."""
     try:
         loader = _LOADERS[source.kind]
@@ -79,43 +116,58 @@ def _markdown_folder(source: MarkdownFolderSource, context: LoadContext) -> Load
         tags=source.tags,
         trailing_slash=source.trailing_slash,
     )
-    if context.on_event:
-        context.on_event("total", len(loaded.pages))
+    context.on_event("total", len(loaded.pages))
+    keep = [p.url for p in loaded.problems if p.url]
     return LoadedSource(
         pages=loaded.pages,
         complete=True,
-        keep_urls=[p.url for p in loaded.problems if p.url],
+        reached=len(loaded.pages) + len(keep),
+        keep_urls=keep,
         problems=[f"{p.path}: {p.kind}: {p.message}" for p in loaded.problems],
-        details={"problems": loaded.problems},
+        file_problems=list(loaded.problems),
     )
 
 
 def _site(source: SiteSource, context: LoadContext) -> LoadedSource:
-    from docsbot.index.sync import indexed_page_urls
-    from docsbot.sources.site.crawl import states_in_index
+    from docsbot.sources.site.crawl import ERROR, CrawlOutcome
     from docsbot.sources.site.scrape import scrape_site
-    from docsbot.sources.site.state_files import load_states, save_states, state_path
 
-    path = state_path(context.data_dir, context.collection, source.name)
-    previous = {} if context.full else load_states(path)
-    if previous and context.index is not None:
-        # A state says "unchanged since": for a page the index lost it would hide the page forever.
-        previous = states_in_index(previous, indexed_page_urls(context.index, source.name))
+    confirmed: set[str] = set()
 
-    def on_outcome(outcome: Any) -> None:
-        if context.on_event:
-            context.on_event("outcome", outcome)
+    def on_outcome(outcome: CrawlOutcome) -> None:
+        context.keep_alive()
+        if outcome.state is not None and outcome.outcome != ERROR:
+            confirmed.add(outcome.url)
+        context.on_event("outcome", outcome)
 
-    scraped = scrape_site(source, previous=previous, on_outcome=on_outcome)
+    scraped = scrape_site(
+        source,
+        previous=context.checkpoint,
+        options=context.crawl_options_for(source),
+        render=context.render,
+        on_outcome=on_outcome,
+    )
     return LoadedSource(
         pages=scraped.pages,
         complete=scraped.summary.completed,
+        reached=scraped.summary.pages,
         keep_urls=scraped.keep_urls,
         problems=list(scraped.summary.problems),
-        after_index=lambda: save_states(path, scraped.states),
-        details={"crawl": scraped.summary},
+        checkpoint=scraped.states,
+        confirmed=confirmed,
+        crawl=scraped.summary,
     )
 
 
 register("docusaurus")(_site)
 register("sitemap")(_site)
+
+
+@register("snapshot")
+def _snapshot(source: SnapshotSource, context: LoadContext) -> LoadedSource:
+    from docsbot.sources.snapshot import read_snapshot
+
+    header, pages = read_snapshot(source.path)
+    listed = list(pages)
+    context.on_event("total", len(listed))
+    return LoadedSource(pages=listed, complete=header.complete, reached=len(listed), name=header.source or None)

@@ -14,14 +14,14 @@ from docsbot.index.bm25 import Bm25Encoder
 from docsbot.index.embedders import HashingEmbedder
 from docsbot.index.qdrant_edge import EdgeIndex
 from docsbot.index.search import Searcher
-from docsbot.refresh.pipeline import ingest_source
+from docsbot.refresh.pipeline import SourceReport, Target, ingest
 from docsbot.settings.config import SiteSource
 from docsbot.sources.registry import LoadContext
 from docsbot.sources.site.browser import ChromiumRenderer
 from docsbot.sources.site.crawl import FETCHED, NOT_MODIFIED, UNCHANGED
 from docsbot.sources.site.scrape import crawl_options, scrape_site
-from docsbot.sources.site.state_files import load_states, state_path
 from docsbot.sources.snapshot import read_snapshot
+from docsbot.store.crawl_sqlite import SqliteFreshnessStore
 from tests.harness.docusaurus_fixture import DocusaurusSite
 from tests.harness.fakes.js_site import ARTICLE_TEXT, JsSite
 
@@ -39,6 +39,12 @@ def site_source(site: DocusaurusSite, **changes: object) -> SiteSource:
         "delay_seconds": 0.0,
     }
     return SiteSource.model_validate({**fields, **changes})
+
+
+def refresh(index: EdgeIndex, store: SqliteFreshnessStore, source: SiteSource, **kwargs: object) -> SourceReport:
+    """The one refresh pipeline, as `docsbot scrape` runs it (crawl states in the store)."""
+    target = Target(index, HashingEmbedder(), Bm25Encoder(), store)
+    return ingest(target, "site", source, **kwargs)  # type: ignore[arg-type]
 
 
 def no_browser(url: str) -> str:
@@ -65,19 +71,17 @@ def test_the_current_docs_version_is_crawled_via_the_sitemap(docusaurus_site: Do
 
 def test_scraping_into_the_index_is_incremental(docusaurus_site: DocusaurusSite, tmp_path: Path) -> None:
     index = EdgeIndex(tmp_path / "index", "site")
-    embedder, sparse = HashingEmbedder(), Bm25Encoder()
+    store = SqliteFreshnessStore(tmp_path / "state.sqlite3")
+    sparse = Bm25Encoder()
     source = site_source(docusaurus_site)
-    context = LoadContext(data_dir=tmp_path, collection="site")
     try:
-        first = ingest_source(index, embedder, sparse, source, context)
+        first = refresh(index, store, source)
         assert first.summary.pages_new == len(CURRENT_DOCS) and first.summary.chunks_embedded > 0
-        states = load_states(state_path(tmp_path, "site", "site"))
+        states = store.load_pages("site", "site")
         assert paths(list(states), docusaurus_site.base_url) >= CURRENT_DOCS
 
         seen: list[str] = []
-        again = ingest_source(
-            index, embedder, sparse, source, LoadContext(tmp_path, "site", on_event=lambda k, o: seen.append(o.outcome))
-        )
+        again = refresh(index, store, source, context=LoadContext(on_event=lambda k, o: seen.append(o.outcome)))
         assert again.summary.chunks_embedded == 0 and again.summary.pages_deleted == 0
         assert FETCHED not in seen and set(seen) & {NOT_MODIFIED, UNCHANGED}
         best = Searcher(index, None, sparse).search("Homebrew", limit=1, mode="sparse").sources[0]
@@ -156,19 +160,19 @@ delay_seconds = 0
 
 
 def test_a_lost_index_is_refilled_by_the_next_scrape(tmp_path: Path) -> None:
+    from tests.harness.docs_site import generated_site
+    from tests.harness.docs_site import site_source as validating_source
     from tests.harness.fakes.site_server import SiteServer
-    from tests.refresh.test_job import generated_site
-    from tests.refresh.test_job import site_source as validating_source
 
     with SiteServer() as server:
         site = generated_site(server, 5)  # sends ETag / Last-Modified and answers 304
         source = SiteSource.model_validate(validating_source("site", site))
         index = EdgeIndex(tmp_path / "index", "site")
-        embedder, sparse = HashingEmbedder(), Bm25Encoder()
+        store = SqliteFreshnessStore(tmp_path / "state.sqlite3")
         try:
-            first = ingest_source(index, embedder, sparse, source, LoadContext(data_dir=tmp_path, collection="site"))
-            index.drop()  # the index is lost; the crawl states on disk still hold every page's validators
-            again = ingest_source(index, embedder, sparse, source, LoadContext(data_dir=tmp_path, collection="site"))
+            first = refresh(index, store, source)
+            index.drop()  # the index is lost; the crawl states in the store still hold every page's validators
+            again = refresh(index, store, source)
             assert again.summary.pages_new == first.summary.pages_new == 5
         finally:
             index.close()

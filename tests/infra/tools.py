@@ -336,12 +336,15 @@ def module_inputs(environment: Module, call: str = "docsbot") -> dict[str, Any]:
 
 
 def load_configuration(environment_dir: Path = PROD_DIR, tfvars: Path | None = None) -> Configuration:
-    """The module as `environment_dir` calls it, with `tfvars` (default: its terraform.tfvars.example)."""
+    """The module as `environment_dir` calls it (its `source`, relative to the environment), with `tfvars`
+    (default: the environment's terraform.tfvars.example)."""
     tfvars = tfvars or environment_dir / "terraform.tfvars.example"
-    module_files, environment_files, values_file = load_terraform_many(MODULE_DIR, environment_dir, tfvars)
+    environment_files, values_file = load_terraform_many(environment_dir, tfvars)
     values = values_file[tfvars.name]
     environment = Module(environment_files, environment_dir, inputs=dict(values))
-    module = Module(module_files, MODULE_DIR, inputs=module_inputs(environment), root=environment_dir)
+    calls = {name: body for block in environment.blocks("module") for name, body in block.items()}
+    module_dir = (environment_dir / calls["docsbot"]["source"]).resolve()
+    module = Module(load_terraform(module_dir), module_dir, inputs=module_inputs(environment), root=environment_dir)
     return Configuration(module, environment, dict(values))
 
 

@@ -214,7 +214,7 @@ class _Parser:
                     self.pos += len(number.group(0))
                 else:
                     key = self.ident()
-                node = _index(node, lambda scope, key=key: key, attribute=True)
+                node = _index(node, _constant(key), attribute=True)
             elif self.text.startswith("[", self.pos):
                 self.pos += 1
                 key_node = self.expression()
@@ -321,7 +321,7 @@ class _Parser:
                 key = self.template('"')
             else:
                 name = self.ident()
-                key = lambda scope, name=name: name  # noqa: E731 - a bare name is a literal key
+                key = _constant(name)  # a bare name is a literal key
             if not (self.accept("=") or self.accept(":")):
                 raise EvalError(f"expected = after an object key at {self.pos} in {self.text!r}")
             entries.append((key, self.expression()))
@@ -377,6 +377,13 @@ class _Parser:
             return result_map if value_node is not None else result_list
 
         return run
+
+
+def _constant(value: Any) -> Node:
+    def constant(scope: Scope) -> Any:
+        return value
+
+    return constant
 
 
 def _apply1(function: Callable[[Any], Any], op: str, value: Any) -> Any:

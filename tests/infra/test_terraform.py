@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from tests.infra import tools
+from tests.infra.hcl_eval import Unknown
 from tests.infra.tools import ENVIRONMENTS_DIR, MODULE_DIR, PROD_DIR, REPO, TERRAFORM_DIR, Configuration
 
 
@@ -156,7 +157,7 @@ def test_outputs_give_what_the_deployment_guide_needs(tf: Configuration) -> None
         assert body["value"] == f"${{module.docsbot.{name}}}", name
         assert len(body.get("description", "")) > 15, f"output {name} needs a description"
         assert len(module_outputs[name].get("description", "")) > 15, f"module output {name} needs a description"
-    assert tf.eval(module_outputs["interactions_url"]["value"]) == tools.Unknown(
+    assert tf.eval(module_outputs["interactions_url"]["value"]) == Unknown(
         'google_cloudfunctions2_function.function["interactions"].url'
     )
     # The port is explicit: qdrant-client connects to 6333 when a URL has none, and 6333 is closed.

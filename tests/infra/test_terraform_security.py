@@ -255,9 +255,9 @@ def test_no_workload_gets_a_broad_project_role(tf: Configuration) -> None:
     for grant in grants.values():
         member = grant["member"]
         assert isinstance(member, Unknown)
-        workload = re.fullmatch(r'google_service_account\.sa\["(\w+)"\]\.member', member.text)
-        assert workload, member
-        granted.setdefault(workload.group(1), set()).add(grant["role"])
+        holder = re.fullmatch(r'google_service_account\.sa\["(\w+)"\]\.member', member.text)
+        assert holder, member
+        granted.setdefault(holder.group(1), set()).add(grant["role"])
     assert set().union(*granted.values()) <= {
         "roles/datastore.user",
         "roles/logging.logWriter",

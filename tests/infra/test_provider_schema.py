@@ -17,8 +17,8 @@ import pytest
 from tests.infra import tools
 from tests.infra.tools import MODULE_DIR, PROD_DIR
 
-# 7.0.0 upgrade guide: arguments removed (or made read-only) in 7.x, of resource types we use. Setting one would
-# pass the 6.50 schema and fail on 7.x, so none may be set.
+# 7.0.0 upgrade guide: arguments removed, made read-only or retyped in 7.x, of resource types we use. Setting one
+# would pass the 6.50 schema and fail (or change meaning) on 7.x, so none may be set.
 REMOVED_IN_7 = {
     "google_cloudfunctions2_function:service_config.service": "7.0.0: changed from argument to attribute",
     "google_compute_subnetwork:enable_flow_logs": "7.0.0: removed in favour of log_config",

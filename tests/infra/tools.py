@@ -360,6 +360,7 @@ def load_configuration(environment_dir: Path = PROD_DIR, tfvars: Path | None = N
 PROVIDER_PACKAGE = "@cdktf/provider-google"
 PROVIDER_PACKAGE_VERSION = "16.12.1"  # the google provider's schema of version PROVIDER_SCHEMA_VERSION
 PROVIDER_SCHEMA_VERSION = "6.50.0"
+_EXTRACT_FORMAT = 1  # bump when extract_provider_schema() changes what it writes (a new cache file)
 _REGISTRY_LINK = re.compile(
     r"registry\.terraform\.io/providers/hashicorp/google/(?P<version>[0-9.]+)/docs/"
     r"(?P<kind>resources|data-sources)/(?P<name>[a-z0-9_]+)"
@@ -445,7 +446,7 @@ def provider_schema() -> dict[str, Any]:
     """The compact schema of the google provider PROVIDER_SCHEMA_VERSION. The npm package is installed once into
     the test cache and the schema extracted beside it (the manifest is about 100 MB; the extract is small)."""
     root = cache_root() / f"provider-google-{PROVIDER_PACKAGE_VERSION}"
-    extracted = root / "schema.json"
+    extracted = root / f"schema-{_EXTRACT_FORMAT}.json"
     with cache_lock(cache_root()):
         if not extracted.is_file():
             manifest_path = root / "node_modules" / PROVIDER_PACKAGE / ".jsii"

@@ -2,7 +2,7 @@
 
 output "interactions_url" {
   description = "Paste into the Discord developer portal: General Information, Interactions Endpoint URL."
-  value       = google_cloudfunctions2_function.interactions.url
+  value       = google_cloudfunctions2_function.function["interactions"].url
 }
 
 output "qdrant_url" {

@@ -39,12 +39,12 @@ resource "google_cloud_run_v2_job" "scrape" {
   deletion_protection = var.deletion_protection
 
   template {
-    task_count  = var.scrape_task_count
-    parallelism = min(var.scrape_parallelism, var.scrape_task_count)
+    task_count  = var.scrape.task_count
+    parallelism = min(var.scrape.parallelism, var.scrape.task_count)
 
     template {
       service_account = google_service_account.sa["scrape"].email
-      timeout         = var.scrape_timeout
+      timeout         = var.scrape.timeout
       max_retries     = 1
 
       containers {
@@ -54,7 +54,7 @@ resource "google_cloud_run_v2_job" "scrape" {
         resources {
           limits = {
             cpu    = "1"
-            memory = var.scrape_memory
+            memory = var.scrape.memory
           }
         }
 
@@ -105,8 +105,8 @@ resource "google_cloud_scheduler_job" "scrape" {
   name             = "${var.name_prefix}-scrape"
   region           = var.region
   description      = "Starts the docsbot scrape job."
-  schedule         = var.scrape_schedule
-  time_zone        = var.scrape_time_zone
+  schedule         = var.scrape.schedule
+  time_zone        = var.scrape.time_zone
   attempt_deadline = "60s"
 
   retry_config {

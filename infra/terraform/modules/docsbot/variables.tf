@@ -1,5 +1,6 @@
-# Inputs. Every variable has a description, a type and, where a wrong value would only fail late (mid-apply or
-# at run time on the VM), a validation. terraform.tfvars.example shows a filled-in set.
+# The module's inputs. Every variable has a description, a type and, where a wrong value would only fail late
+# (mid-apply or at run time on the VM), a validation. Settings that only make sense together are one object
+# with optional fields (tasks, scrape). environments/prod/main.tf shows a filled-in set.
 
 # --- Project ------------------------------------------------------------------------------------------------
 
@@ -43,17 +44,6 @@ variable "name_prefix" {
   validation {
     condition     = can(regex("^[a-z][a-z0-9-]{2,11}$", var.name_prefix))
     error_message = "name_prefix must be 3-12 lower-case letters, digits or hyphens, starting with a letter (service account IDs are at most 30 characters)."
-  }
-}
-
-variable "labels" {
-  description = "Extra labels put on every resource that takes labels (an app = \"docsbot\" label is always added)."
-  type        = map(string)
-  default     = {}
-
-  validation {
-    condition     = alltrue([for k, v in var.labels : can(regex("^[a-z][a-z0-9_-]{0,62}$", k)) && can(regex("^[a-z0-9_-]{0,63}$", v))])
-    error_message = "Label keys must start with a lower-case letter; keys and values may hold lower-case letters, digits, _ and - (at most 63 characters)."
   }
 }
 
@@ -234,9 +224,9 @@ variable "dns_managed_zone" {
 # --- Functions ----------------------------------------------------------------------------------------------
 
 variable "function_source_dir" {
-  description = "Folder holding interactions.zip, respond.zip and ingest.zip as built by scripts/build_functions.sh; relative paths are relative to this Terraform folder."
+  description = "Folder holding interactions.zip, respond.zip and ingest.zip as built by scripts/build_functions.sh; relative paths are relative to the environment's folder (where terraform runs)."
   type        = string
-  default     = "../../dist/functions"
+  default     = "../../../../dist/functions"
 }
 
 variable "python_runtime" {
@@ -375,84 +365,93 @@ variable "chat_model" {
 
 # --- Cloud Tasks --------------------------------------------------------------------------------------------
 
-variable "tasks_max_attempts" {
-  description = "Attempts Cloud Tasks makes to deliver one question to the respond function; the user gets an apology after the last."
-  type        = number
-  default     = 5
+variable "tasks" {
+  description = <<-EOT
+    The Cloud Tasks queue between interactions and respond; every field is optional (default in brackets).
+    max_attempts [5]: attempts to deliver one question; the user gets an apology after the last (1-100, never unlimited).
+    min_backoff ["30s"]: wait before the first retry; with the doublings, the retries must outlast respond's 120 s work lease, so a retry after a crashed attempt finds the work free.
+    max_backoff ["120s"]: longest wait between retries (the wait doubles from min_backoff up to this).
+    max_doublings [3]: how many times the wait doubles before growing linearly (0-16).
+    max_retry_duration ["840s"]: no retry starts later than this after the first attempt; Discord's interaction token dies after 15 minutes (at most 900s).
+    max_dispatches_per_second [5]: highest rate of respond attempts (protects the OpenAI quota and Qdrant).
+    max_concurrent_dispatches [20]: respond attempts running at once.
+  EOT
+  type = object({
+    max_attempts              = optional(number, 5)
+    min_backoff               = optional(string, "30s")
+    max_backoff               = optional(string, "120s")
+    max_doublings             = optional(number, 3)
+    max_retry_duration        = optional(string, "840s")
+    max_dispatches_per_second = optional(number, 5)
+    max_concurrent_dispatches = optional(number, 20)
+  })
+  default = {}
 
   validation {
-    condition     = var.tasks_max_attempts >= 1 && var.tasks_max_attempts <= 100 && floor(var.tasks_max_attempts) == var.tasks_max_attempts
-    error_message = "tasks_max_attempts must be a whole number from 1 to 100 (never unlimited)."
+    condition     = var.tasks.max_attempts >= 1 && var.tasks.max_attempts <= 100 && floor(var.tasks.max_attempts) == var.tasks.max_attempts
+    error_message = "tasks.max_attempts must be a whole number from 1 to 100 (never unlimited)."
   }
-}
-
-variable "tasks_min_backoff" {
-  description = "Wait before the first retry of a failed respond task (a duration such as \"30s\"). With the doublings, the retries must outlast the respond function's 120 s work lease, so a retry after a crashed attempt finds the work free."
-  type        = string
-  default     = "30s"
-
   validation {
-    condition     = can(regex("^[0-9]+(\\.[0-9]+)?s$", var.tasks_min_backoff))
-    error_message = "tasks_min_backoff must be a duration in seconds such as \"5s\"."
+    condition     = alltrue([for d in [var.tasks.min_backoff, var.tasks.max_backoff] : can(regex("^[0-9]+(\\.[0-9]+)?s$", d))])
+    error_message = "tasks.min_backoff and tasks.max_backoff must be durations in seconds such as \"5s\"."
   }
-}
-
-variable "tasks_max_backoff" {
-  description = "Longest wait between retries (the wait doubles from tasks_min_backoff up to this)."
-  type        = string
-  default     = "120s"
-
   validation {
-    condition     = can(regex("^[0-9]+(\\.[0-9]+)?s$", var.tasks_max_backoff))
-    error_message = "tasks_max_backoff must be a duration in seconds such as \"120s\"."
+    condition     = var.tasks.max_doublings >= 0 && var.tasks.max_doublings <= 16
+    error_message = "tasks.max_doublings must be between 0 and 16."
   }
-}
-
-variable "tasks_max_doublings" {
-  description = "How many times the retry wait doubles before growing linearly."
-  type        = number
-  default     = 3
-
   validation {
-    condition     = var.tasks_max_doublings >= 0 && var.tasks_max_doublings <= 16
-    error_message = "tasks_max_doublings must be between 0 and 16."
+    condition     = can(regex("^[0-9]+s$", var.tasks.max_retry_duration)) && try(tonumber(trimsuffix(var.tasks.max_retry_duration, "s")) <= 900, false)
+    error_message = "tasks.max_retry_duration must be whole seconds such as \"840s\", at most 900s (the interaction token's life)."
   }
-}
-
-variable "tasks_max_retry_duration" {
-  description = "No retry starts later than this after the first attempt. Discord's interaction token dies 15 minutes after the question, so retrying longer is pointless."
-  type        = string
-  default     = "840s"
-
   validation {
-    condition     = can(regex("^[0-9]+s$", var.tasks_max_retry_duration)) && try(tonumber(trimsuffix(var.tasks_max_retry_duration, "s")) <= 900, false)
-    error_message = "tasks_max_retry_duration must be whole seconds such as \"840s\", at most 900s (the interaction token's life)."
+    condition     = var.tasks.max_dispatches_per_second > 0 && var.tasks.max_dispatches_per_second <= 500
+    error_message = "tasks.max_dispatches_per_second must be above 0 and at most 500."
   }
-}
-
-variable "tasks_max_dispatches_per_second" {
-  description = "Highest rate at which Cloud Tasks starts respond attempts (protects the OpenAI quota and Qdrant)."
-  type        = number
-  default     = 5
-
   validation {
-    condition     = var.tasks_max_dispatches_per_second > 0 && var.tasks_max_dispatches_per_second <= 500
-    error_message = "tasks_max_dispatches_per_second must be above 0 and at most 500."
-  }
-}
-
-variable "tasks_max_concurrent_dispatches" {
-  description = "Respond attempts running at once."
-  type        = number
-  default     = 20
-
-  validation {
-    condition     = var.tasks_max_concurrent_dispatches >= 1 && var.tasks_max_concurrent_dispatches <= 5000
-    error_message = "tasks_max_concurrent_dispatches must be between 1 and 5000."
+    condition     = var.tasks.max_concurrent_dispatches >= 1 && var.tasks.max_concurrent_dispatches <= 5000
+    error_message = "tasks.max_concurrent_dispatches must be between 1 and 5000."
   }
 }
 
 # --- Scrape job ---------------------------------------------------------------------------------------------
+
+variable "scrape" {
+  description = <<-EOT
+    The scheduled scrape job; every field is optional (default in brackets).
+    task_count [1]: tasks per run; each scrapes its share of the sources (CLOUD_RUN_TASK_INDEX of CLOUD_RUN_TASK_COUNT) (1-100).
+    parallelism [1]: tasks running at the same time (1-100; at most task_count is used).
+    schedule ["0 4 * * *"]: when the job runs, in cron syntax (in time_zone).
+    time_zone ["Etc/UTC"]: time zone of schedule (a tz database name).
+    timeout ["3600s"]: time limit of one task (whole seconds, at most 86400s).
+    memory ["2Gi"]: memory of one task (Chromium needs room).
+  EOT
+  type = object({
+    task_count  = optional(number, 1)
+    parallelism = optional(number, 1)
+    schedule    = optional(string, "0 4 * * *")
+    time_zone   = optional(string, "Etc/UTC")
+    timeout     = optional(string, "3600s")
+    memory      = optional(string, "2Gi")
+  })
+  default = {}
+
+  validation {
+    condition     = alltrue([for n in [var.scrape.task_count, var.scrape.parallelism] : n >= 1 && n <= 100 && floor(n) == n])
+    error_message = "scrape.task_count and scrape.parallelism must be whole numbers from 1 to 100."
+  }
+  validation {
+    condition     = length(split(" ", trimspace(var.scrape.schedule))) == 5
+    error_message = "scrape.schedule must be a five-field cron expression such as \"0 4 * * *\"."
+  }
+  validation {
+    condition     = can(regex("^[0-9]+s$", var.scrape.timeout)) && try(tonumber(trimsuffix(var.scrape.timeout, "s")) <= 86400, false)
+    error_message = "scrape.timeout must be whole seconds such as \"3600s\", at most 86400s."
+  }
+  validation {
+    condition     = can(regex("^[0-9]+(Mi|Gi)$", var.scrape.memory))
+    error_message = "scrape.memory must be a size such as 2Gi."
+  }
+}
 
 variable "scrape_image_tag" {
   description = "Tag of the scrape-job image in this deployment's Artifact Registry repository (docs/deploy.md builds it). Use a new tag per build (the git commit): the job pins the image it was deployed with."
@@ -462,67 +461,6 @@ variable "scrape_image_tag" {
   validation {
     condition     = can(regex("^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$", var.scrape_image_tag))
     error_message = "scrape_image_tag must be a Docker tag (letters, digits, _ . -; at most 128 characters)."
-  }
-}
-
-variable "scrape_task_count" {
-  description = "Tasks per scrape run; each task scrapes its share of the sources (CLOUD_RUN_TASK_INDEX of CLOUD_RUN_TASK_COUNT)."
-  type        = number
-  default     = 1
-
-  validation {
-    condition     = var.scrape_task_count >= 1 && var.scrape_task_count <= 100 && floor(var.scrape_task_count) == var.scrape_task_count
-    error_message = "scrape_task_count must be a whole number from 1 to 100."
-  }
-}
-
-variable "scrape_parallelism" {
-  description = "Scrape tasks running at the same time (at most scrape_task_count)."
-  type        = number
-  default     = 1
-
-  validation {
-    condition     = var.scrape_parallelism >= 1 && var.scrape_parallelism <= 100 && floor(var.scrape_parallelism) == var.scrape_parallelism
-    error_message = "scrape_parallelism must be a whole number from 1 to 100."
-  }
-}
-
-variable "scrape_schedule" {
-  description = "When the scrape job runs, in cron syntax (in scrape_time_zone)."
-  type        = string
-  default     = "0 4 * * *"
-
-  validation {
-    condition     = length(split(" ", trimspace(var.scrape_schedule))) == 5
-    error_message = "scrape_schedule must be a five-field cron expression such as \"0 4 * * *\"."
-  }
-}
-
-variable "scrape_time_zone" {
-  description = "Time zone of scrape_schedule (a tz database name)."
-  type        = string
-  default     = "Etc/UTC"
-}
-
-variable "scrape_timeout" {
-  description = "Time limit of one scrape task (a duration such as \"3600s\")."
-  type        = string
-  default     = "3600s"
-
-  validation {
-    condition     = can(regex("^[0-9]+s$", var.scrape_timeout)) && try(tonumber(trimsuffix(var.scrape_timeout, "s")) <= 86400, false)
-    error_message = "scrape_timeout must be whole seconds such as \"3600s\", at most 86400s."
-  }
-}
-
-variable "scrape_memory" {
-  description = "Memory of one scrape task (Chromium needs room)."
-  type        = string
-  default     = "2Gi"
-
-  validation {
-    condition     = can(regex("^[0-9]+(Mi|Gi)$", var.scrape_memory))
-    error_message = "scrape_memory must be a size such as 2Gi."
   }
 }
 

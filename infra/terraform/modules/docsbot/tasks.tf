@@ -2,22 +2,22 @@
 # function (which takes longer). Task names are derived from the interaction id, so Discord's retries of one
 # interaction enqueue one task. Cloud Tasks delivers at least once: respond is idempotent.
 resource "google_cloud_tasks_queue" "respond" {
-  name     = "${var.name_prefix}-respond"
+  name     = local.tasks_queue_name
   location = var.region
 
   rate_limits {
-    max_dispatches_per_second = var.tasks_max_dispatches_per_second
-    max_concurrent_dispatches = var.tasks_max_concurrent_dispatches
+    max_dispatches_per_second = var.tasks.max_dispatches_per_second
+    max_concurrent_dispatches = var.tasks.max_concurrent_dispatches
   }
 
   # Exponential backoff: min_backoff, doubling max_doublings times, capped at max_backoff; never more than
   # max_attempts attempts, and none started after max_retry_duration (the interaction token's life).
   retry_config {
-    max_attempts       = var.tasks_max_attempts
-    min_backoff        = var.tasks_min_backoff
-    max_backoff        = var.tasks_max_backoff
-    max_doublings      = var.tasks_max_doublings
-    max_retry_duration = var.tasks_max_retry_duration
+    max_attempts       = var.tasks.max_attempts
+    min_backoff        = var.tasks.min_backoff
+    max_backoff        = var.tasks.max_backoff
+    max_doublings      = var.tasks.max_doublings
+    max_retry_duration = var.tasks.max_retry_duration
   }
 
   # Queue-level routing: whatever URL or identity a task asks for, every task goes to the respond function
@@ -49,11 +49,6 @@ resource "google_cloud_tasks_queue" "respond" {
   depends_on = [google_project_service.apis]
 }
 
-# Only the tasks service account may call the respond function.
-resource "google_cloud_run_v2_service_iam_member" "respond_invoker_tasks" {
-  project  = var.project_id
-  location = var.region
-  name     = google_cloudfunctions2_function.respond.name
-  role     = "roles/run.invoker"
-  member   = google_service_account.sa["tasks"].member
-}
+# Only the tasks service account may call the respond function: see local.functions (functions.tf), whose
+# `invokers` table is the only source of roles/run.invoker grants on the functions.
+

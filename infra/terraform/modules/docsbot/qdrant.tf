@@ -12,7 +12,7 @@ locals {
   qdrant_data_dir   = "/var/lib/qdrant"
   qdrant_disk_label = "qdrant-data" # the device name: /dev/disk/by-id/google-qdrant-data on the VM
 
-  # Values of each template, by template. tests/test_terraform.py renders the templates with these same keys.
+  # Values of each template, by template. tests/infra/test_vm_templates.py renders the templates with these same keys.
   qdrant_config_vars = {
     data_dir = local.qdrant_data_dir
   }

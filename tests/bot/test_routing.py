@@ -4,7 +4,6 @@ the follow-up modal, collection choice, quotas and bad requests. No servers, no 
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +22,10 @@ from docsbot.discord.commands import (
     command_definitions,
     validate_commands,
 )
-from docsbot.discord.components import custom_id, followup_modal_id
 from docsbot.discord.interaction import CommandType, Interaction
-from docsbot.store.model import CollectionRecord, InteractionState, NewThread
-from tests.harness.bot_client import DOCS, NOW, BotClient, Reply, text_channel, thread
-from tests.harness.fakes.discord_signing import FORUM_ID, GUILD_ID, OTHER_USER_ID, STAFF_ROLE_ID, THREAD_ID, USER_ID
+from docsbot.store.model import CollectionRecord, InteractionState
+from tests.harness.bot_client import DOCS, NOW, BotClient, Reply, private_text, text_channel, thread
+from tests.harness.fakes.discord_signing import FORUM_ID, GUILD_ID, OTHER_USER_ID, THREAD_ID, USER_ID
 
 QUESTION = "my reducer runs but the component never re-renders, what am I doing wrong?"
 GUIDE = CollectionRecord("guide", "Redux Toolkit", "The official, opinionated toolset.")
@@ -39,11 +37,6 @@ def invoke(client: BotClient, command: Command, **context: Any) -> Reply:
         return client.message_command(command.name, message=QUESTION, **context)
     required: dict[str, Any] = {o.name: QUESTION for o in command.options if o.required}
     return client.command(command.name, **required, **context)
-
-
-def private_text(reply: Reply) -> str:
-    assert reply.status == 200 and reply.type == 4 and reply.private, reply.body
-    return reply.content
 
 
 def nothing_left_behind(client: BotClient, reply: Reply) -> None:
@@ -107,9 +100,7 @@ def test_each_deferred_command_says_thinking_and_queues_exactly_one_task(client:
 
 @pytest.mark.parametrize("command", [c for c in COMMANDS if not c.deferred], ids=lambda c: c.name)
 def test_each_inline_command_answers_at_once_and_queues_nothing(client: BotClient, command: Command) -> None:
-    client.store.ensure_thread(
-        NewThread(thread_id=THREAD_ID, collection="docs", author_id=USER_ID), datetime.fromtimestamp(NOW, UTC)
-    )
+    client.answered(THREAD_ID, author=USER_ID)
     reply = invoke(client, command)
     assert reply.status == 200 and reply.type == 4 and reply.content
     assert reply.private == (command.visibility == Visibility.PRIVATE)
@@ -274,9 +265,7 @@ def test_then_the_threads_collection_then_the_channel_then_its_parent(tmp_path: 
     in_category = text_channel("1180000000000000012", parent="1180000000000000011")
     assert asked_collection(client, channel=in_category) == "guide"  # its parent
     other = thread("1180000000000000013")
-    client.store.ensure_thread(
-        NewThread(thread_id=other["id"], collection="guide", author_id=USER_ID), datetime.fromtimestamp(NOW, UTC)
-    )
+    client.answered(other["id"], collection="guide")
     assert asked_collection(client, channel=other) == "guide"  # the conversation's, over the forum's
     client.close()
 
@@ -345,87 +334,9 @@ def test_autocomplete_suggests_collections_for_the_collection_option_only(tmp_pa
     client.close()
 
 
-# --- buttons and the follow-up modal ------------------------------------------------------------------------------
-
-
-def answered(client: BotClient, thread_id: str = THREAD_ID, author: str = USER_ID) -> str:
-    """A conversation the bot has answered in (what the respond side leaves in the store)."""
-    client.store.ensure_thread(
-        NewThread(thread_id=thread_id, collection="docs", author_id=author), datetime.fromtimestamp(NOW, UTC)
-    )
-    return thread_id
-
-
-def test_votes_update_the_buttons_with_the_counts(client: BotClient) -> None:
-    key = answered(client)
-    reply = client.button(custom_id("solved", key), user=OTHER_USER_ID)
-    assert reply.type == 7
-    labels = [b["label"] for b in reply.data["components"][0]["components"]]
-    assert labels == ["Solved · 1", "Not solved", "Follow up"]
-    stored = client.store.get_thread(key)
-    assert stored is not None and stored.solved_votes == 1 and not stored.solved
-    client.button(custom_id("solved", key), user=USER_ID)  # the author's vote settles it
-    stored = client.store.get_thread(key)
-    assert stored is not None and stored.solved
-
-
-def test_a_vote_on_a_forgotten_conversation_is_answered_privately(client: BotClient) -> None:
-    assert "no longer known" in private_text(client.button(custom_id("failed", "1180000000000000055")))
-
-
-def test_the_follow_up_button_opens_the_modal_and_its_answer_continues_the_conversation(client: BotClient) -> None:
-    key = answered(client, "1180000000000000056", author="1180000000000000057")
-    form = client.button(custom_id("followup", key), channel=text_channel())
-    assert form.type == 9 and form.data["custom_id"] == followup_modal_id(key) == f"followup:{key}"
-    [text_input] = form.data["components"][0]["components"]
-    assert (text_input["custom_id"], text_input["max_length"]) == ("question", 1500)
-    submitted = client.modal(followup_modal_id(key), {"question": "what about thunks?"}, channel=text_channel())
-    assert submitted.body == {"type": 5}
-    (task,) = client.queue.tasks
-    assert (task.kind, task.question, task.thread_id) == ("followup", "what about thunks?", key)
-    assert (task.author_id, task.collection, task.private) == ("1180000000000000057", "docs", False)
-
-
-def test_unknown_buttons_and_modals_are_refused(client: BotClient) -> None:
-    assert client.button("pick-a-colour").status == 400
-    assert client.button("vote:maybe:123").status == 400
-    assert client.modal("vote:solved:123", {"question": "q"}).status == 400
-    assert client.modal("survey", {"question": "q"}).status == 400
-    assert client.queue.tasks == []
-
-
-# --- thread housekeeping ---------------------------------------------------------------------------------------------
-
-
-def test_housekeeping_is_for_the_author_or_staff_in_threads(tmp_path: Path) -> None:
-    client = new_client(tmp_path, limits=Limits(staff_roles=frozenset({STAFF_ROLE_ID})))
-    key = answered(client)
-    refused = client.command("solve", user=OTHER_USER_ID)
-    assert "Only the person who started this thread" in private_text(refused)
-    solved = client.command("solve")
-    assert solved.type == 4 and not solved.private and "solved" in solved.content
-    closed = client.command("close", user=OTHER_USER_ID, roles=[STAFF_ROLE_ID])
-    assert "Thread closed" in private_text(closed)  # private: a message in the thread would reopen it
-    assert client.archiver.calls == [(key, {"archived": True})]
-    status = private_text(client.command("status"))
-    assert "`docs`" in status and "solved" in status and "closed" in status
-    reopened = client.command("open")
-    assert reopened.content == "Thread reopened." and not reopened.private
-    assert "works in threads (forum posts) only" in private_text(client.command("close", channel=text_channel()))
-    client.close()
-
-
-def test_closing_without_a_bot_token_or_permission_is_explained(tmp_path: Path) -> None:
-    no_token = BotClient(tmp_path / "a.sqlite3", archiver=False)
-    assert "needs the bot token" in private_text(no_token.command("close"))
-    failing = BotClient(tmp_path / "b.sqlite3")
-    failing.archiver.fail_with = PermissionError("403 Missing Permissions")
-    assert "Manage Threads permission" in private_text(failing.command("close"))
-    stored = failing.store.get_thread(THREAD_ID)
-    assert stored is not None and stored.open
-    no_token.close()
-    failing.close()
-
-
-def test_status_before_any_answer(client: BotClient) -> None:
-    assert "haven't answered anything" in private_text(client.command("status"))
+def test_collections_are_reread_from_the_store_after_a_minute(client: BotClient) -> None:
+    assert "`guide`" not in private_text(client.command("collections"))
+    client.store.put_collections([DOCS, GUIDE], {FORUM_ID: "docs"})
+    assert "`guide`" not in private_text(client.command("collections"))  # cached
+    client.clock.advance(61)
+    assert "`guide` (Redux Toolkit)" in private_text(client.command("collections"))

@@ -15,12 +15,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from docsbot.bot.interactions import HttpResponse, InteractionsHandler, Limits
 from docsbot.bot.tasks import RespondTask
-from docsbot.store.model import CollectionRecord
+from docsbot.store.model import CollectionRecord, NewThread
 from docsbot.store.sqlite import SqliteStore
 from tests.harness.fakes.discord_signing import (
     FORUM_ID,
@@ -141,6 +142,12 @@ class Reply:
         return str(self.sent["id"])
 
 
+def private_text(reply: Reply) -> str:
+    """The text of a private (ephemeral) inline reply; fails the test if `reply` is anything else."""
+    assert reply.status == 200 and reply.type == 4 and reply.private, reply.body
+    return reply.content
+
+
 class BotClient:
     """Sends interactions to a real `InteractionsHandler` wired to in-memory fakes (see the module doc)."""
 
@@ -172,6 +179,12 @@ class BotClient:
 
     def close(self) -> None:
         self.store.close()
+
+    def answered(self, thread_id: str = THREAD_ID, author: str = USER_ID, collection: str = "docs") -> str:
+        """Store the conversation `thread_id` as the respond side leaves it after a first answer."""
+        now = datetime.fromtimestamp(self.clock(), UTC)
+        self.store.ensure_thread(NewThread(thread_id=thread_id, collection=collection, author_id=author), now)
+        return thread_id
 
     # --- interactions ----------------------------------------------------------------------------------
 

@@ -1,11 +1,12 @@
 """The interactions function's core: verify, route, answer Discord within its 3-second deadline.
 
-Commands are routed by a lookup in the command table (`docsbot.discord.commands.COMMANDS`): a deferred
+Commands are routed by a lookup in the command table (`docsbot.discord.commands.COMMANDS`). A deferred
 command is answered "thinking…" (type 5) and queued as exactly one `RespondTask`, named after the interaction
-id; an inline one goes to the handler method its entry names. Buttons and the follow-up modal are routed by
-their custom_id (`docsbot.discord.components`). Bad requests get a 4xx and leave nothing behind: nothing
-stored, nothing queued; an unknown command (a stale registration) gets a private message saying so.
-This module imports nothing heavy (no openai, qdrant_client, bs4, requests): it is on the cold-start path.
+id (`questions.py` admits it); an inline one goes to the handler method its entry names (`INLINE_HANDLERS`).
+Buttons and the follow-up modal are routed by their custom_id (`docsbot.discord.components`). Bad requests
+get a 4xx and leave nothing behind: nothing stored, nothing queued; an unknown command (a stale
+registration) gets a private message saying so. This module imports nothing heavy (no openai,
+qdrant_client, bs4, requests): it is on the cold-start path.
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from docsbot.bot.tasks import RespondTask, TaskKind, TaskQueue
+from docsbot.bot.questions import Question, Questions
+from docsbot.bot.tasks import TaskQueue
 from docsbot.discord import responses
 from docsbot.discord.commands import MAX_QUESTION, Command, Deferred, Handler, Visibility, find_command
 from docsbot.discord.commands import help_lines as command_help_lines
@@ -31,14 +33,11 @@ from docsbot.discord.components import (
 from docsbot.discord.interaction import BadInteraction, Interaction, InteractionType, parse_interaction
 from docsbot.discord.render import render_error
 from docsbot.discord.verify import HeaderItems, InvalidRequest, verify_request
-from docsbot.store.model import CollectionRecord, InteractionState, NewThread, ThreadRecord, ThreadUpdate
+from docsbot.store.model import NewThread, ThreadRecord, ThreadUpdate
 from docsbot.store.ports import StateStore
 
 log = logging.getLogger("docsbot.interactions")
 
-MAX_QUESTION_CHARS = MAX_QUESTION
-INTERACTION_TTL = timedelta(days=2)
-COLLECTIONS_CACHE_S = 60.0
 HELP_INTRO = "**docsbot** answers from the documentation, with links to the exact sections."
 HELP_THREADS = "Thread commands work in threads (forum posts); solve, close and open are for its author or staff."
 
@@ -87,12 +86,17 @@ class InteractionsHandler:
     ) -> None:
         self.public_key = public_key
         self.store = store
-        self.queue = queue
         self.archiver = archiver
-        self.default_collection = default_collection
         self.limits = limits or Limits()
         self.clock = clock
-        self._collections: tuple[float, list[CollectionRecord]] | None = None
+        self.questions = Questions(
+            store,
+            queue,
+            default_collection=default_collection,
+            user_per_hour=self.limits.user_questions_per_hour,
+            guild_per_hour=self.limits.guild_questions_per_hour,
+            clock=clock,
+        )
 
     # --- entry -----------------------------------------------------------------------------------------
 
@@ -135,135 +139,32 @@ class InteractionsHandler:
             Visibility.CHOSEN: bool(options.get("private", False)),
         }[command.visibility]
         if answer.question_option is not None:
-            question = str(options.get(answer.question_option, ""))
-            return self._defer_question(interaction, answer.task, question, options.get("collection"), private=private)
-        # A context menu on a message: that message is the question.
+            text = str(options.get(answer.question_option, ""))
+            return self._defer(interaction, Question(answer.task, text, options.get("collection"), private))
+        # A context menu on a message: that message is the question. Outside a thread, the conversation
+        # belongs to the message's author; in one, to the thread's owner.
         target = interaction.target_message
         in_thread = interaction.channel is not None and interaction.channel.is_thread
-        return self._defer_question(
-            interaction,
+        question = Question(
             answer.task,
             target.content if target is not None else "",
             None,
-            private=private,
+            private,
             source_message_id=target.id if target else None,
             author_id=None if in_thread else (target.author_id if target else None),
         )
+        return self._defer(interaction, question)
 
-    def _defer_question(
-        self,
-        interaction: Interaction,
-        kind: TaskKind,
-        question: str,
-        chosen_collection: object,
-        *,
-        private: bool,
-        source_message_id: str | None = None,
-        thread_id: str | None = None,
-        author_id: str | None = None,
-    ) -> HttpResponse:
-        question = question.strip()
-        if not question:
-            return _ephemeral("Please ask a question (the message has no text I could read).")
-        if len(question) > MAX_QUESTION_CHARS:
-            if kind != "context_ask":
-                return _ephemeral(f"That question is too long: please keep it under {MAX_QUESTION_CHARS} characters.")
-            question = question[:MAX_QUESTION_CHARS]  # a long forum post (logs...): its start says what it is about
-        in_thread = interaction.channel is not None and interaction.channel.is_thread
-        # A thread is one conversation; in a plain channel each question starts its own.
-        thread_id = thread_id or (interaction.channel_id if in_thread else interaction.id)
-        if author_id is None:
-            owner = interaction.channel.owner_id if in_thread and interaction.channel else None
-            author_id = owner or interaction.user_id
-        collection, problem = self._resolve_collection(interaction, chosen_collection)
-        if problem:
-            return _ephemeral(problem)
-        refusal = self._take_quota(interaction)
-        if refusal:
+    def _defer(self, interaction: Interaction, question: Question) -> HttpResponse:
+        refusal = self.questions.admit(interaction, question)
+        if refusal is not None:
             return _ephemeral(refusal)
-        now = datetime.fromtimestamp(self.clock(), UTC)
-        created = self.store.create_interaction(interaction.id, now=now, ttl=INTERACTION_TTL)
-        if created:
-            task = RespondTask(
-                interaction_id=interaction.id,
-                application_id=interaction.application_id,
-                token=interaction.token,
-                kind=kind,
-                question=question,
-                user_id=interaction.user_id,
-                channel_id=interaction.channel_id or "",
-                created_at=self.clock(),
-                guild_id=interaction.guild_id,
-                collection=collection,
-                private=private,
-                member_roles=tuple(interaction.member_roles),
-                thread_title=interaction.channel.name if interaction.channel and interaction.channel.name else "",
-                source_message_id=source_message_id,
-                thread_id=thread_id,
-                author_id=author_id,
-            )
-            try:
-                self.queue.enqueue(task)
-            except Exception as error:  # the queue is down: say so now rather than leave "thinking…" forever
-                log.error("enqueue failed", extra={"interaction": interaction.id, "error": type(error).__name__})
-                self.store.finish_interaction(interaction.id, InteractionState.FAILED, now=now)
-                return _ephemeral("Sorry, I can't take questions right now. Please try again in a minute.")
-        return HttpResponse(200, responses.deferred(ephemeral=private))
-
-    def _collections_cached(self) -> list[CollectionRecord]:
-        now = self.clock()
-        if self._collections is None or now - self._collections[0] > COLLECTIONS_CACHE_S:
-            self._collections = (now, [c for c in self.store.list_collections() if c.enabled])
-        return self._collections[1]
-
-    def _resolve_collection(self, interaction: Interaction, chosen: object) -> tuple[str | None, str | None]:
-        """(collection, problem): the option, else the channel's or its parent's mapping, else the default."""
-        enabled = {c.name for c in self._collections_cached()}
-        if chosen:
-            name = str(chosen)
-            if name not in enabled:
-                known = ", ".join(sorted(enabled)) or "none"
-                return None, f"I don't know the collection `{name[:100]}`. Available here: {known}."
-            return name, None
-        thread = self.store.get_thread(interaction.channel_id) if interaction.channel_id else None
-        if thread is not None and thread.collection in enabled:
-            return thread.collection, None
-        for channel_id in (interaction.channel_id, interaction.channel.parent_id if interaction.channel else None):
-            if channel_id:
-                mapped = self.store.channel_collection(channel_id)
-                if mapped in enabled:
-                    return mapped, None
-        if self.default_collection and self.default_collection in enabled:
-            return self.default_collection, None
-        if len(enabled) == 1:
-            return next(iter(enabled)), None
-        known = ", ".join(sorted(enabled)) or "none is configured yet"
-        return None, f"Which docs should I search? Pick one with the `collection` option ({known})."
-
-    def _take_quota(self, interaction: Interaction) -> str | None:
-        now = datetime.fromtimestamp(self.clock(), UTC)
-        hour = timedelta(hours=1)
-        user = self.store.take_quota(
-            f"user:{interaction.user_id}", limit=self.limits.user_questions_per_hour, window=hour, now=now
-        )
-        if not user.allowed:
-            minutes = max(1, int((user.reset_at - now).total_seconds() // 60))
-            return (
-                f"You've asked {user.limit} questions this hour, my limit per person. "
-                f"Please try again in {minutes} min."
-            )
-        if interaction.guild_id:
-            guild = self.store.take_quota(
-                f"guild:{interaction.guild_id}", limit=self.limits.guild_questions_per_hour, window=hour, now=now
-            )
-            if not guild.allowed:
-                return "This server has reached its question budget for this hour. Please try again a bit later."
-        return None
+        return HttpResponse(200, responses.deferred(ephemeral=question.private))
 
     # --- inline commands --------------------------------------------------------------------------------
 
     def _help(self, interaction: Interaction, command: Command) -> HttpResponse:
-        collections = self._collections_cached()
+        collections = self.questions.collections()
         known = ", ".join(f"`{c.name}` ({c.title})" for c in collections) if collections else "none configured"
         lines = [HELP_INTRO, *command_help_lines(), HELP_THREADS, "", f"**Collections here:** {known}"]
         return _reply("\n".join(lines), private=command.visibility != Visibility.PUBLIC)
@@ -297,7 +198,7 @@ class InteractionsHandler:
             return _ephemeral("Only the person who started this thread, or staff, can do that.")
         now = datetime.fromtimestamp(self.clock(), UTC)
         if thread is None:
-            collection, _ = self._resolve_collection(interaction, None)
+            collection, _ = self.questions.resolve_collection(interaction, None)
             owner = interaction.channel.owner_id if interaction.channel else None
             thread = self.store.ensure_thread(
                 NewThread(thread_id=thread_id, collection=collection or "", author_id=owner or interaction.user_id),
@@ -342,7 +243,7 @@ class InteractionsHandler:
         typed = str(interaction.options.get(focused, "") or "").lower()
         choices = [
             {"name": f"{c.name} — {c.title}"[:100], "value": c.name}
-            for c in self._collections_cached()
+            for c in self.questions.collections()
             if typed in c.name.lower() or typed in c.title.lower()
         ]
         return HttpResponse(200, responses.autocomplete(choices[:25]))
@@ -354,7 +255,7 @@ class InteractionsHandler:
             return HttpResponse(400, {"error": "unknown component"})
         action, thread_id = parsed
         if action == "followup":
-            return HttpResponse(200, followup_modal(thread_id, max_length=MAX_QUESTION_CHARS))
+            return HttpResponse(200, followup_modal(thread_id, max_length=MAX_QUESTION))
         thread = self.store.get_thread(thread_id)
         if thread is None:
             return _ephemeral("This conversation is no longer known to me.")
@@ -372,8 +273,7 @@ class InteractionsHandler:
             return HttpResponse(400, {"error": "unknown modal"})
         question = interaction.modal_values.get(FOLLOWUP_INPUT, "")
         thread = self.store.get_thread(thread_id)
-        return self._defer_question(
-            interaction,
+        followup = Question(
             "followup",
             question,
             thread.collection if thread else None,
@@ -381,6 +281,7 @@ class InteractionsHandler:
             thread_id=thread_id,
             author_id=thread.author_id if thread else None,
         )
+        return self._defer(interaction, followup)
 
 
 # What each table entry's `Inline.handler` runs; `tests/bot/test_routing.py` checks every handler is here.

@@ -1,5 +1,8 @@
 """The bot's two handlers with real parts: signed requests, SQLite state, the embedded index, the real
-`requests` and `openai` clients against loopback Discord and OpenAI servers."""
+`requests` and `openai` clients against loopback Discord and OpenAI servers.
+
+Routing alone (commands, buttons, collection choice, quotas, bad requests) is tested without servers in
+`test_routing.py`; what stays here needs the respond side or real HTTP."""
 
 from __future__ import annotations
 
@@ -7,7 +10,7 @@ import json
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,7 +23,6 @@ from docsbot.answer.pipeline import Answerer
 from docsbot.answer.prompt import Product
 from docsbot.bot.interactions import HttpResponse, InteractionsHandler, Limits
 from docsbot.bot.respond import RespondHandler
-from docsbot.bot.tasks import RespondTask
 from docsbot.cli.demo import demo_source
 from docsbot.discord.rest import DiscordRest
 from docsbot.index.bm25 import Bm25Encoder
@@ -30,24 +32,12 @@ from docsbot.index.search import Searcher, SearchResult
 from docsbot.refresh.pipeline import ingest_folder
 from docsbot.store.model import CollectionRecord, InteractionState
 from docsbot.store.sqlite import SqliteStore
+from tests.harness.bot_client import RecordingQueue
 from tests.harness.fakes.discord_api import FakeDiscordApi
 from tests.harness.fakes.discord_signing import FORUM_ID, OTHER_USER_ID, STAFF_ROLE_ID, USER_ID, TestSigner, snowflake
 from tests.harness.fakes.openai_server import FakeOpenAIServer
 
 QUESTION = "my reducer runs but the component never re-renders, what am I doing wrong?"
-
-
-@dataclass
-class RecordingQueue:
-    tasks: list[RespondTask] = field(default_factory=list)
-    names: set[str] = field(default_factory=set)
-
-    def enqueue(self, task: RespondTask) -> bool:
-        if task.task_name() in self.names:
-            return False
-        self.names.add(task.task_name())
-        self.tasks.append(task)
-        return True
 
 
 @dataclass
@@ -115,44 +105,6 @@ def ephemeral_text(response: HttpResponse) -> str:
 
 
 # --- interactions: verification and bad input -------------------------------------------------------------
-
-
-def test_ping_is_answered(bot: Bot) -> None:
-    assert bot.send(bot.signer.ping()).body == {"type": 1}
-
-
-def test_bad_requests_are_refused_and_leave_nothing(bot: Bot) -> None:
-    payload = bot.signer.slash_command("ask", {"question": QUESTION})
-    body, headers = bot.signer.signed(payload)
-    forged = dict(headers, **{"X-Signature-Ed25519": "00" * 64})
-    assert bot.interactions.handle(forged, body).status == 401
-    assert bot.interactions.handle({}, body).status == 401
-    assert bot.interactions.handle(headers, body.replace(b"reducer", b"REDUCER")).status == 401
-    stale = bot.signer.sign(body, timestamp=str(int(time.time()) - 3600))
-    assert bot.interactions.handle(stale, body).status == 401
-    garbage = b'{"type": 2, "id": '
-    assert bot.interactions.handle(bot.signer.sign(garbage), garbage).status == 400
-    unknown = bot.send(bot.signer.slash_command("frobnicate"))
-    assert unknown.status == 400
-    huge = json.dumps(bot.signer.slash_command("ask", {"question": "x" * 100_000})).encode()
-    assert bot.interactions.handle(bot.signer.sign(huge), huge).status == 413
-    assert bot.queue.tasks == []
-    assert bot.store.get_interaction(payload["id"]) is None
-    assert bot.store.get_thread(payload["channel_id"]) is None
-
-
-def test_an_unknown_collection_gets_a_clear_ephemeral_message(bot: Bot) -> None:
-    response = bot.send(bot.signer.slash_command("ask", {"question": "hi?", "collection": "nope"}))
-    assert "I don't know the collection `nope`" in ephemeral_text(response) and "docs" in ephemeral_text(response)
-    assert bot.queue.tasks == []
-
-
-def test_help_autocomplete_and_too_long_questions(bot: Bot) -> None:
-    text = ephemeral_text(bot.send(bot.signer.slash_command("commands")))
-    assert "/ask" in text and "`docs` (Redux)" in text
-    choices = bot.send(bot.signer.autocomplete("ask", {"question": "x", "collection": "do"}, "collection")).body
-    assert choices == {"type": 8, "data": {"choices": [{"name": "docs — Redux", "value": "docs"}]}}
-    assert "too long" in ephemeral_text(bot.ask("y" * 1600)[1])
 
 
 # --- /ask end to end through the handlers --------------------------------------------------------------------
@@ -226,18 +178,6 @@ def test_search_is_ephemeral_and_needs_no_model(bot: Bot) -> None:
     original = bot.discord.messages[payload["token"]].original
     assert original is not None and "combineReducers" in json.dumps(original)
     assert bot.openai.requests_to("/v1/chat/completions") == []
-
-
-def test_private_asks_are_deferred_ephemerally(bot: Bot) -> None:
-    payload = bot.signer.slash_command("ask", {"question": QUESTION, "private": True})
-    assert bot.send(payload).body == {"type": 5, "data": {"flags": 64}}
-
-
-def test_the_hourly_question_budget(bot: Bot) -> None:
-    for _ in range(5):
-        assert bot.ask(channel_id=snowflake())[1].body["type"] == 5
-    assert "questions this hour" in ephemeral_text(bot.ask(channel_id=snowflake())[1])
-    assert "questions this hour" not in json.dumps(bot.ask(user_id=OTHER_USER_ID, channel_id=snowflake())[1].body)
 
 
 # --- at-least-once delivery -----------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ import pytest
 import requests
 from werkzeug.datastructures import Headers
 
-from docsbot.discord import models
+from docsbot.discord import components, responses
 from docsbot.discord.commands import (
     ASK_CONTEXT_MENU,
     InvalidCommand,
@@ -26,9 +26,10 @@ from docsbot.discord.commands import (
     command_names,
     validate_commands,
 )
-from docsbot.discord.models import BadInteraction, parse_interaction
+from docsbot.discord.components import vote_buttons
+from docsbot.discord.interaction import BadInteraction, CommandType, Interaction, InteractionType, parse_interaction
 from docsbot.discord.register import register_commands
-from docsbot.discord.render import render_error, vote_buttons
+from docsbot.discord.render import render_error
 from docsbot.discord.rest import USER_AGENT, DiscordError, DiscordRest
 from docsbot.discord.verify import InvalidRequest, verify_request
 from tests.harness.fakes.discord_api import FakeDiscordApi
@@ -54,7 +55,7 @@ def signer() -> TestSigner:
     return TestSigner(seed=bytes(range(32)))
 
 
-def parse(payload: dict[str, Any]) -> models.Interaction:
+def parse(payload: dict[str, Any]) -> Interaction:
     return parse_interaction(json.dumps(payload).encode())
 
 
@@ -191,10 +192,10 @@ def test_concurrent_failures_leave_stdout_alone(signer: TestSigner, capsys: pyte
 
 def test_parse_ping(signer: TestSigner) -> None:
     interaction = parse(signer.ping())
-    assert interaction.type == models.PING
+    assert interaction.type == InteractionType.PING
     assert interaction.application_id == APPLICATION_ID
     assert interaction.user_id == ""
-    assert models.pong() == {"type": 1}
+    assert responses.pong() == {"type": 1}
 
 
 def test_parse_slash_command_in_a_forum_thread(signer: TestSigner) -> None:
@@ -204,10 +205,10 @@ def test_parse_slash_command_in_a_forum_thread(signer: TestSigner) -> None:
         roles=[STAFF_ROLE_ID],
     )
     interaction = parse(payload)
-    assert interaction.type == models.APPLICATION_COMMAND
+    assert interaction.type == InteractionType.APPLICATION_COMMAND
     assert (interaction.id, interaction.token) == (payload["id"], payload["token"])
     assert interaction.command_name == "ask"
-    assert interaction.command_type == models.CommandType.CHAT_INPUT
+    assert interaction.command_type == CommandType.CHAT_INPUT
     assert interaction.options == {"question": "How do I configure the store?", "collection": "redux", "private": True}
     assert interaction.subcommand is None and interaction.focused_option is None
     assert (interaction.guild_id, interaction.channel_id) == (GUILD_ID, THREAD_ID)
@@ -239,7 +240,7 @@ def test_parse_subcommands_flattens_options(signer: TestSigner) -> None:
 
 def test_parse_autocomplete_names_the_focused_option(signer: TestSigner) -> None:
     interaction = parse(signer.autocomplete("ask", {"question": "hooks", "collection": "re"}, focused="collection"))
-    assert interaction.type == models.AUTOCOMPLETE
+    assert interaction.type == InteractionType.AUTOCOMPLETE
     assert interaction.focused_option == "collection"
     assert interaction.options["collection"] == "re"
     nested = parse(signer.autocomplete("admin", {"name": "re"}, focused="name", subcommand="collection set"))
@@ -249,8 +250,8 @@ def test_parse_autocomplete_names_the_focused_option(signer: TestSigner) -> None
 def test_parse_message_context_menu_target(signer: TestSigner) -> None:
     payload = signer.message_command("Why does my reducer run twice?")
     interaction = parse(payload)
-    assert interaction.command_name == ASK_CONTEXT_MENU == models.ASK_CONTEXT_MENU
-    assert interaction.command_type == models.CommandType.MESSAGE
+    assert interaction.command_name == ASK_CONTEXT_MENU
+    assert interaction.command_type == CommandType.MESSAGE
     target = interaction.target_message
     assert target is not None
     assert target.id == interaction.target_id == payload["data"]["target_id"]
@@ -275,7 +276,7 @@ def test_parse_context_menu_without_resolved_message(signer: TestSigner) -> None
 def test_parse_button_and_select(signer: TestSigner) -> None:
     message_id = snowflake()
     button = parse(signer.component(f"vote:solved:{THREAD_ID}", message_id))
-    assert button.type == models.MESSAGE_COMPONENT
+    assert button.type == InteractionType.MESSAGE_COMPONENT
     assert (button.custom_id, button.component_type, button.message_id) == (f"vote:solved:{THREAD_ID}", 2, message_id)
     select = parse(signer.component("pick", component_type=3, values=["redux", "rtk"]))
     assert select.values == ("redux", "rtk")
@@ -285,7 +286,7 @@ def test_parse_button_and_select(signer: TestSigner) -> None:
 def test_parse_modal_values(signer: TestSigner, labels: bool) -> None:
     payload = signer.modal_submit(f"followup:{THREAD_ID}", {"question": "And with hooks?", "notes": ""}, labels=labels)
     interaction = parse(payload)
-    assert interaction.type == models.MODAL_SUBMIT
+    assert interaction.type == InteractionType.MODAL_SUBMIT
     assert interaction.custom_id == f"followup:{THREAD_ID}"
     assert interaction.modal_values == {"question": "And with hooks?", "notes": ""}
 
@@ -393,41 +394,41 @@ def test_component_and_modal_need_a_custom_id(signer: TestSigner) -> None:
 
 
 def test_response_types_match_discord_interactions() -> None:
-    assert models.InteractionType.PING == discord_interactions.InteractionType.PING
-    assert models.AUTOCOMPLETE == discord_interactions.InteractionType.APPLICATION_COMMAND_AUTOCOMPLETE
-    assert models.MODAL_SUBMIT == discord_interactions.InteractionType.MODAL_SUBMIT
+    assert InteractionType.PING == discord_interactions.InteractionType.PING
+    assert InteractionType.AUTOCOMPLETE == discord_interactions.InteractionType.APPLICATION_COMMAND_AUTOCOMPLETE
+    assert InteractionType.MODAL_SUBMIT == discord_interactions.InteractionType.MODAL_SUBMIT
     expected = discord_interactions.InteractionResponseType
-    assert models.pong()["type"] == expected.PONG
-    assert models.deferred()["type"] == expected.DEFERRED_CHANNEL_MESSAGE_WITH_SOURCE
-    assert models.deferred_update()["type"] == expected.DEFERRED_UPDATE_MESSAGE
-    assert models.message({"content": "x"})["type"] == expected.CHANNEL_MESSAGE_WITH_SOURCE
-    assert models.update_message({"content": "x"})["type"] == expected.UPDATE_MESSAGE
-    assert models.autocomplete([])["type"] == expected.APPLICATION_COMMAND_AUTOCOMPLETE_RESULT
-    assert models.modal("m", "T", "i", "L")["type"] == expected.MODAL
-    assert models.FLAG_EPHEMERAL == discord_interactions.InteractionResponseFlags.EPHEMERAL
+    assert responses.pong()["type"] == expected.PONG
+    assert responses.deferred()["type"] == expected.DEFERRED_CHANNEL_MESSAGE_WITH_SOURCE
+    assert responses.deferred_update()["type"] == expected.DEFERRED_UPDATE_MESSAGE
+    assert responses.message({"content": "x"})["type"] == expected.CHANNEL_MESSAGE_WITH_SOURCE
+    assert responses.update_message({"content": "x"})["type"] == expected.UPDATE_MESSAGE
+    assert responses.autocomplete([])["type"] == expected.APPLICATION_COMMAND_AUTOCOMPLETE_RESULT
+    assert components.modal("m", "T", "i", "L")["type"] == expected.MODAL
+    assert responses.FLAG_EPHEMERAL == discord_interactions.InteractionResponseFlags.EPHEMERAL
 
 
 def test_deferred_shapes() -> None:
-    assert models.deferred(ephemeral=True) == {"type": 5, "data": {"flags": 64}}
-    assert models.deferred(ephemeral=False) == {"type": 5}
-    assert models.deferred_update() == {"type": 6}
+    assert responses.deferred(ephemeral=True) == {"type": 5, "data": {"flags": 64}}
+    assert responses.deferred(ephemeral=False) == {"type": 5}
+    assert responses.deferred_update() == {"type": 6}
 
 
 def test_message_turns_mentions_off_unless_told_and_checks_limits() -> None:
     payload = {"content": "hi @everyone"}
-    response = models.message(payload)
+    response = responses.message(payload)
     assert response == {"type": 4, "data": {"content": "hi @everyone", "allowed_mentions": {"parse": []}}}
     assert payload == {"content": "hi @everyone"}  # the caller's dict is left alone
-    kept = models.update_message({"components": [], "allowed_mentions": {"parse": ["users"]}})
+    kept = responses.update_message({"components": [], "allowed_mentions": {"parse": ["users"]}})
     assert kept == {"type": 7, "data": {"components": [], "allowed_mentions": {"parse": ["users"]}}}
     with pytest.raises(ValueError, match="2000"):
-        models.message({"content": "x" * 2001})
+        responses.message({"content": "x" * 2001})
     with pytest.raises(ValueError, match="embeds"):
-        models.message({"embeds": [{"title": "t"}] * 11})
+        responses.message({"embeds": [{"title": "t"}] * 11})
     row = {"type": 1, "components": [{"type": 2, "style": 2, "label": "x", "custom_id": "c" * 101}]}
     with pytest.raises(ValueError, match="custom_id"):
-        models.update_message({"components": [row]})
-    assert models.message(render_error("hello"))["data"]["flags"] == 64
+        responses.update_message({"components": [row]})
+    assert responses.message(render_error("hello"))["data"]["flags"] == 64
 
 
 def test_autocomplete_respects_discord_limits() -> None:
@@ -436,16 +437,18 @@ def test_autocomplete_respects_discord_limits() -> None:
     choices.insert(1, {"name": "too long value", "value": "v" * 101})
     choices.insert(2, {"name": "", "value": "no-name"})
     choices.insert(3, {"name": "number", "value": 3})
-    result = models.autocomplete(choices)["data"]["choices"]
+    result = responses.autocomplete(choices)["data"]["choices"]
     assert len(result) == 25
     assert result[0] == {"name": "n" * 99 + "…", "value": "long-name"}
     assert result[1] == {"name": "number", "value": 3}
     assert all(len(c["name"]) <= 100 and len(str(c["value"])) <= 100 for c in result)
-    assert models.autocomplete([]) == {"type": 8, "data": {"choices": []}}
+    assert responses.autocomplete([]) == {"type": 8, "data": {"choices": []}}
 
 
 def test_modal_shape_and_limits() -> None:
-    response = models.modal(f"followup:{THREAD_ID}", "Follow-up question", "question", "Your question", max_length=1500)
+    response = components.modal(
+        f"followup:{THREAD_ID}", "Follow-up question", "question", "Your question", max_length=1500
+    )
     assert response["type"] == 9
     data = response["data"]
     assert (data["custom_id"], data["title"]) == (f"followup:{THREAD_ID}", "Follow-up question")
@@ -462,13 +465,13 @@ def test_modal_shape_and_limits() -> None:
         "required": True,
     }
     with pytest.raises(ValueError, match="title"):
-        models.modal("m", "t" * 46, "i", "label")
+        components.modal("m", "t" * 46, "i", "label")
     with pytest.raises(ValueError, match="label"):
-        models.modal("m", "title", "i", "l" * 46)
+        components.modal("m", "title", "i", "l" * 46)
     with pytest.raises(ValueError, match="custom_id"):
-        models.modal("m" * 101, "title", "i", "label")
+        components.modal("m" * 101, "title", "i", "label")
     with pytest.raises(ValueError, match="max_length"):
-        models.modal("m", "title", "i", "label", max_length=4001)
+        components.modal("m", "title", "i", "label", max_length=4001)
 
 
 # --- commands ----------------------------------------------------------------------------------------------
@@ -751,10 +754,33 @@ def test_fake_refuses_commands_discord_would_refuse(api: FakeDiscordApi, rest: D
 
 # --- cold import ---------------------------------------------------------------------------------------------
 
-HEAVY = ("openai", "qdrant_client", "bs4", "google.cloud.firestore", "numpy", "requests")
+HEAVY = (
+    "openai",
+    "qdrant_client",
+    "bs4",
+    "google.cloud.firestore",
+    "google.cloud.tasks_v2",
+    "grpc",
+    "numpy",
+    "requests",
+    "pydantic",
+)
+# (google.cloud itself is preloaded by a namespace-package .pth file: it says nothing about our imports.)
+# Every module the interactions function needs; rest and register (requests) are for the respond side and deploys.
+INTERACTIONS_PATH = (
+    "docsbot.discord.limits",
+    "docsbot.discord.interaction",
+    "docsbot.discord.responses",
+    "docsbot.discord.components",
+    "docsbot.discord.commands",
+    "docsbot.discord.markdown",
+    "docsbot.discord.render",
+    "docsbot.discord.verify",
+    "docsbot.bot.interactions",
+)
 COLD_IMPORT = (
     "import time; started = time.perf_counter();"
-    "import docsbot.discord.verify, docsbot.discord.models, docsbot.discord.commands, docsbot.discord.render;"
+    f"import {', '.join(INTERACTIONS_PATH)};"
     "elapsed = time.perf_counter() - started;"
     f"import sys; print(sorted(m for m in {HEAVY!r} if m in sys.modules)); print(elapsed)"
 )

@@ -12,23 +12,22 @@ from typing import Any
 import pytest
 
 from docsbot.answer.model import Answer, AnswerKind, Citation
-from docsbot.discord.render import (
-    EXTRACTIVE_FOOTER,
-    FLAG_EPHEMERAL,
+from docsbot.discord.components import MAX_THREAD_KEY, custom_id, parse_custom_id
+from docsbot.discord.limits import (
     MAX_CONTENT,
     MAX_CUSTOM_ID,
     MAX_EMBED_DESCRIPTION,
     MAX_EMBED_TITLE,
     MAX_EMBEDS,
     MAX_EMBEDS_TOTAL,
-    MAX_THREAD_KEY,
-    custom_id,
-    neutralize_mentions,
-    parse_custom_id,
+)
+from docsbot.discord.markdown import neutralize_mentions, split_markdown
+from docsbot.discord.render import (
+    EXTRACTIVE_FOOTER,
+    FLAG_EPHEMERAL,
     render_answer,
     render_error,
     render_search_results,
-    split_markdown,
 )
 from docsbot.documents.model import Source
 

@@ -1,9 +1,12 @@
 """The interactions function's core: verify, route, answer Discord within its 3-second deadline.
 
-Work that needs the index or a model is deferred (type 5) and queued as a `RespondTask` whose name derives
-from the interaction id. Help, autocomplete, votes, the follow-up modal and thread housekeeping are
-answered inline. Bad requests get a 4xx and leave nothing behind: nothing stored, nothing queued.
-This module imports nothing heavy (no openai, qdrant_client, bs4): it is on the cold-start path.
+Commands are routed by a lookup in the command table (`docsbot.discord.commands.COMMANDS`). A deferred
+command is answered "thinking…" (type 5) and queued as exactly one `RespondTask`, named after the interaction
+id (`questions.py` admits it); an inline one goes to the handler method its entry names (`INLINE_HANDLERS`).
+Buttons and the follow-up modal are routed by their custom_id (`docsbot.discord.components`). Bad requests
+get a 4xx and leave nothing behind: nothing stored, nothing queued; an unknown command (a stale
+registration) gets a private message saying so. This module imports nothing heavy (no openai,
+qdrant_client, bs4, requests): it is on the cold-start path.
 """
 
 from __future__ import annotations
@@ -12,24 +15,31 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from docsbot.bot.tasks import RespondTask, TaskKind, TaskQueue
-from docsbot.discord import models
-from docsbot.discord.models import BadInteraction, Interaction
-from docsbot.discord.render import parse_custom_id, render_error, vote_buttons
+from docsbot.bot.questions import Question, Questions
+from docsbot.bot.tasks import TaskQueue
+from docsbot.discord import responses
+from docsbot.discord.commands import MAX_QUESTION, Command, Deferred, Handler, Visibility, find_command
+from docsbot.discord.commands import help_lines as command_help_lines
+from docsbot.discord.components import (
+    FOLLOWUP_INPUT,
+    followup_modal,
+    parse_custom_id,
+    parse_followup_modal_id,
+    vote_buttons,
+)
+from docsbot.discord.interaction import BadInteraction, Interaction, InteractionType, parse_interaction
+from docsbot.discord.render import render_error
 from docsbot.discord.verify import HeaderItems, InvalidRequest, verify_request
-from docsbot.store.model import CollectionRecord, InteractionState, NewThread, ThreadRecord, ThreadUpdate
+from docsbot.store.model import NewThread, ThreadRecord, ThreadUpdate
 from docsbot.store.ports import StateStore
 
 log = logging.getLogger("docsbot.interactions")
 
-MAX_QUESTION_CHARS = 1500
-INTERACTION_TTL = timedelta(days=2)
-COLLECTIONS_CACHE_S = 60.0
-FOLLOWUP_INPUT = "question"
-HOUSEKEEPING = {"solve", "unsolve", "close", "open"}
+HELP_INTRO = "**docsbot** answers from the documentation, with links to the exact sections."
+HELP_THREADS = "Thread commands work in threads (forum posts); solve, close and open are for its author or staff."
 
 
 class ThreadArchiver(Protocol):
@@ -49,8 +59,15 @@ class Limits:
     staff_roles: frozenset[str] = frozenset()
 
 
+def _reply(text: str, *, private: bool) -> HttpResponse:
+    return HttpResponse(200, responses.message(render_error(text, ephemeral=private)))
+
+
 def _ephemeral(text: str) -> HttpResponse:
-    return HttpResponse(200, models.message(render_error(text, ephemeral=True)))
+    return _reply(text, private=True)
+
+
+InlineHandler = Callable[["InteractionsHandler", Interaction, Command], HttpResponse]
 
 
 class InteractionsHandler:
@@ -69,12 +86,17 @@ class InteractionsHandler:
     ) -> None:
         self.public_key = public_key
         self.store = store
-        self.queue = queue
         self.archiver = archiver
-        self.default_collection = default_collection
         self.limits = limits or Limits()
         self.clock = clock
-        self._collections: tuple[float, list[CollectionRecord]] | None = None
+        self.questions = Questions(
+            store,
+            queue,
+            default_collection=default_collection,
+            user_per_hour=self.limits.user_questions_per_hour,
+            guild_per_hour=self.limits.guild_questions_per_hour,
+            clock=clock,
+        )
 
     # --- entry -----------------------------------------------------------------------------------------
 
@@ -84,177 +106,68 @@ class InteractionsHandler:
         except InvalidRequest as error:
             return HttpResponse(error.status, {"error": error.reason})
         try:
-            interaction = models.parse_interaction(body)
+            interaction = parse_interaction(body)
         except BadInteraction as error:
             return HttpResponse(400, {"error": str(error)})
-        if interaction.type == models.PING:
-            return HttpResponse(200, models.pong())
-        if interaction.type == models.APPLICATION_COMMAND:
+        if interaction.type == InteractionType.PING:
+            return HttpResponse(200, responses.pong())
+        if interaction.type == InteractionType.APPLICATION_COMMAND:
             return self._command(interaction)
-        if interaction.type == models.AUTOCOMPLETE:
+        if interaction.type == InteractionType.AUTOCOMPLETE:
             return self._autocomplete(interaction)
-        if interaction.type == models.MESSAGE_COMPONENT:
+        if interaction.type == InteractionType.MESSAGE_COMPONENT:
             return self._component(interaction)
-        if interaction.type == models.MODAL_SUBMIT:
-            return self._modal(interaction)
-        return HttpResponse(400, {"error": f"unsupported interaction type {interaction.type}"})
+        return self._modal(interaction)  # MODAL_SUBMIT: the parser accepts no other type
 
     # --- commands --------------------------------------------------------------------------------------
 
     def _command(self, interaction: Interaction) -> HttpResponse:
-        name = interaction.command_name
+        command = find_command(interaction.command_name)
+        if command is None or command.type != interaction.command_type:
+            # Still registered in Discord but no longer ours (or not yet deployed): say so, don't fail.
+            log.warning("unknown command", extra={"command": (interaction.command_name or "")[:100]})
+            return _ephemeral("I don't know that command (any more). `/commands` lists what I can do.")
+        if isinstance(command.answer, Deferred):
+            return self._deferred_command(interaction, command, command.answer)
+        return INLINE_HANDLERS[command.answer.handler](self, interaction, command)
+
+    def _deferred_command(self, interaction: Interaction, command: Command, answer: Deferred) -> HttpResponse:
         options = interaction.options
-        if name == "ask":
-            return self._defer_question(interaction, "ask", str(options.get("question", "")), options)
-        if name == models.ASK_CONTEXT_MENU:
-            target = interaction.target_message
-            text = target.content if target is not None else ""
-            in_thread = interaction.channel is not None and interaction.channel.is_thread
-            return self._defer_question(
-                interaction,
-                "context_ask",
-                text,
-                {},
-                source_message_id=target.id if target else None,
-                author_id=None if in_thread else (target.author_id if target else None),
-            )
-        if name == "search":
-            return self._defer_question(interaction, "search", str(options.get("query", "")), options, private=True)
-        if name in ("commands", "collections"):
-            return HttpResponse(200, models.message(self._help()))
-        if name in HOUSEKEEPING:
-            return self._housekeeping(interaction, name)
-        if name == "status":
-            return self._status(interaction)
-        return HttpResponse(400, {"error": f"unknown command {name!r}"})
-
-    def _defer_question(
-        self,
-        interaction: Interaction,
-        kind: TaskKind,
-        question: str,
-        options: Mapping[str, object],
-        *,
-        private: bool | None = None,
-        source_message_id: str | None = None,
-        thread_id: str | None = None,
-        author_id: str | None = None,
-    ) -> HttpResponse:
-        question = question.strip()
-        if not question:
-            return _ephemeral("Please ask a question (the message has no text I could read).")
-        if len(question) > MAX_QUESTION_CHARS:
-            if kind != "context_ask":
-                return _ephemeral(f"That question is too long: please keep it under {MAX_QUESTION_CHARS} characters.")
-            question = question[:MAX_QUESTION_CHARS]  # a long forum post (logs...): its start says what it is about
+        private = {
+            Visibility.PUBLIC: False,
+            Visibility.PRIVATE: True,
+            Visibility.CHOSEN: bool(options.get("private", False)),
+        }[command.visibility]
+        if answer.question_option is not None:
+            text = str(options.get(answer.question_option, ""))
+            return self._defer(interaction, Question(answer.task, text, options.get("collection"), private))
+        # A context menu on a message: that message is the question. Outside a thread, the conversation
+        # belongs to the message's author; in one, to the thread's owner.
+        target = interaction.target_message
         in_thread = interaction.channel is not None and interaction.channel.is_thread
-        # A thread is one conversation; in a plain channel each question starts its own.
-        thread_id = thread_id or (interaction.channel_id if in_thread else interaction.id)
-        if author_id is None:
-            owner = interaction.channel.owner_id if in_thread and interaction.channel else None
-            author_id = owner or interaction.user_id
-        collection, problem = self._resolve_collection(interaction, options.get("collection"))
-        if problem:
-            return _ephemeral(problem)
-        refusal = self._take_quota(interaction)
-        if refusal:
-            return _ephemeral(refusal)
-        is_private = bool(options.get("private", False)) if private is None else private
-        now = datetime.fromtimestamp(self.clock(), UTC)
-        created = self.store.create_interaction(interaction.id, now=now, ttl=INTERACTION_TTL)
-        if created:
-            task = RespondTask(
-                interaction_id=interaction.id,
-                application_id=interaction.application_id,
-                token=interaction.token,
-                kind=kind,
-                question=question,
-                user_id=interaction.user_id,
-                channel_id=interaction.channel_id or "",
-                created_at=self.clock(),
-                guild_id=interaction.guild_id,
-                collection=collection,
-                private=is_private,
-                member_roles=tuple(interaction.member_roles),
-                thread_title=interaction.channel.name if interaction.channel and interaction.channel.name else "",
-                source_message_id=source_message_id,
-                thread_id=thread_id,
-                author_id=author_id,
-            )
-            try:
-                self.queue.enqueue(task)
-            except Exception as error:  # the queue is down: say so now rather than leave "thinking…" forever
-                log.error("enqueue failed", extra={"interaction": interaction.id, "error": type(error).__name__})
-                self.store.finish_interaction(interaction.id, InteractionState.FAILED, now=now)
-                return _ephemeral("Sorry, I can't take questions right now. Please try again in a minute.")
-        return HttpResponse(200, models.deferred(ephemeral=is_private))
-
-    def _collections_cached(self) -> list[CollectionRecord]:
-        now = self.clock()
-        if self._collections is None or now - self._collections[0] > COLLECTIONS_CACHE_S:
-            self._collections = (now, [c for c in self.store.list_collections() if c.enabled])
-        return self._collections[1]
-
-    def _resolve_collection(self, interaction: Interaction, chosen: object) -> tuple[str | None, str | None]:
-        """(collection, problem): the option, else the channel's or its parent's mapping, else the default."""
-        enabled = {c.name for c in self._collections_cached()}
-        if chosen:
-            name = str(chosen)
-            if name not in enabled:
-                known = ", ".join(sorted(enabled)) or "none"
-                return None, f"I don't know the collection `{name[:100]}`. Available here: {known}."
-            return name, None
-        thread = self.store.get_thread(interaction.channel_id) if interaction.channel_id else None
-        if thread is not None and thread.collection in enabled:
-            return thread.collection, None
-        for channel_id in (interaction.channel_id, interaction.channel.parent_id if interaction.channel else None):
-            if channel_id:
-                mapped = self.store.channel_collection(channel_id)
-                if mapped in enabled:
-                    return mapped, None
-        if self.default_collection and self.default_collection in enabled:
-            return self.default_collection, None
-        if len(enabled) == 1:
-            return next(iter(enabled)), None
-        known = ", ".join(sorted(enabled)) or "none is configured yet"
-        return None, f"Which docs should I search? Pick one with the `collection` option ({known})."
-
-    def _take_quota(self, interaction: Interaction) -> str | None:
-        now = datetime.fromtimestamp(self.clock(), UTC)
-        hour = timedelta(hours=1)
-        user = self.store.take_quota(
-            f"user:{interaction.user_id}", limit=self.limits.user_questions_per_hour, window=hour, now=now
+        question = Question(
+            answer.task,
+            target.content if target is not None else "",
+            None,
+            private,
+            source_message_id=target.id if target else None,
+            author_id=None if in_thread else (target.author_id if target else None),
         )
-        if not user.allowed:
-            minutes = max(1, int((user.reset_at - now).total_seconds() // 60))
-            return (
-                f"You've asked {user.limit} questions this hour, my limit per person. "
-                f"Please try again in {minutes} min."
-            )
-        if interaction.guild_id:
-            guild = self.store.take_quota(
-                f"guild:{interaction.guild_id}", limit=self.limits.guild_questions_per_hour, window=hour, now=now
-            )
-            if not guild.allowed:
-                return "This server has reached its question budget for this hour. Please try again a bit later."
-        return None
+        return self._defer(interaction, question)
 
-    def _help(self) -> dict[str, Any]:
-        collections = self._collections_cached()
-        lines = [
-            "**docsbot** answers from the documentation, with links to the exact sections.",
-            "`/ask question:` ask a question (add `private:true` to see the answer alone)",
-            "`/search query:` the best documentation sections, no AI involved",
-            "Right-click a message › Apps › **Ask the docs**: answer that message",
-            "`/status` this thread's collection, votes and state · `/solve` `/unsolve` `/close` `/open` "
-            "(the thread's author or staff)",
-            "",
-            "**Collections here:** "
-            + (", ".join(f"`{c.name}` ({c.title})" for c in collections) if collections else "none configured"),
-        ]
-        return render_error("\n".join(lines), ephemeral=True)
+    def _defer(self, interaction: Interaction, question: Question) -> HttpResponse:
+        refusal = self.questions.admit(interaction, question)
+        if refusal is not None:
+            return _ephemeral(refusal)
+        return HttpResponse(200, responses.deferred(ephemeral=question.private))
 
-    # --- thread housekeeping --------------------------------------------------------------------------
+    # --- inline commands --------------------------------------------------------------------------------
+
+    def _help(self, interaction: Interaction, command: Command) -> HttpResponse:
+        collections = self.questions.collections()
+        known = ", ".join(f"`{c.name}` ({c.title})" for c in collections) if collections else "none configured"
+        lines = [HELP_INTRO, *command_help_lines(), HELP_THREADS, "", f"**Collections here:** {known}"]
+        return _reply("\n".join(lines), private=command.visibility != Visibility.PUBLIC)
 
     def _may_manage(self, interaction: Interaction, thread: ThreadRecord | None) -> bool:
         if set(interaction.member_roles) & self.limits.staff_roles:
@@ -263,7 +176,20 @@ class InteractionsHandler:
             return interaction.user_id == thread.author_id
         return interaction.channel is not None and interaction.channel.owner_id == interaction.user_id
 
-    def _housekeeping(self, interaction: Interaction, name: str) -> HttpResponse:
+    def _solve(self, interaction: Interaction, command: Command) -> HttpResponse:
+        return self._housekeeping(interaction, command, Handler.SOLVE)
+
+    def _unsolve(self, interaction: Interaction, command: Command) -> HttpResponse:
+        return self._housekeeping(interaction, command, Handler.UNSOLVE)
+
+    def _close(self, interaction: Interaction, command: Command) -> HttpResponse:
+        return self._housekeeping(interaction, command, Handler.CLOSE)
+
+    def _open(self, interaction: Interaction, command: Command) -> HttpResponse:
+        return self._housekeeping(interaction, command, Handler.OPEN)
+
+    def _housekeeping(self, interaction: Interaction, command: Command, action: Handler) -> HttpResponse:
+        """/solve, /unsolve, /close and /open: the thread's author or staff, in threads only."""
         if interaction.channel is None or not interaction.channel.is_thread:
             return _ephemeral("This works in threads (forum posts) only.")
         thread_id = interaction.channel_id or ""
@@ -272,32 +198,30 @@ class InteractionsHandler:
             return _ephemeral("Only the person who started this thread, or staff, can do that.")
         now = datetime.fromtimestamp(self.clock(), UTC)
         if thread is None:
-            collection, _ = self._resolve_collection(interaction, None)
+            collection, _ = self.questions.resolve_collection(interaction, None)
             owner = interaction.channel.owner_id if interaction.channel else None
             thread = self.store.ensure_thread(
                 NewThread(thread_id=thread_id, collection=collection or "", author_id=owner or interaction.user_id),
                 now,
             )
-        if name in ("solve", "unsolve"):
-            self.store.update_thread(thread_id, ThreadUpdate(solved=name == "solve"), now)
-            text = "Marked as solved. Thanks!" if name == "solve" else "Marked as not solved."
-            return HttpResponse(200, models.message(render_error(text, ephemeral=False)))
+        private = command.visibility != Visibility.PUBLIC
+        if action in (Handler.SOLVE, Handler.UNSOLVE):
+            solved = action == Handler.SOLVE
+            self.store.update_thread(thread_id, ThreadUpdate(solved=solved), now)
+            return _reply("Marked as solved. Thanks!" if solved else "Marked as not solved.", private=private)
         if self.archiver is None:
             return _ephemeral("Closing and reopening threads needs the bot token (DISCORD_BOT_TOKEN).")
-        archived = name == "close"
-        # Archive before answering, and answer a close ephemerally: a message posted in the thread would
-        # unarchive it again.
+        archived = action == Handler.CLOSE
+        # Archive before answering: a message posted in the thread afterwards would unarchive it again.
         try:
             self.archiver.modify_channel(thread_id, {"archived": archived})
         except Exception as error:  # missing Manage Threads permission, Discord down: say so, don't fail
-            log.warning("archiving failed", extra={"thread": thread_id, "error": type(error).__name__})
+            log.warning("archiving failed", extra={"thread_id": thread_id, "error": type(error).__name__})
             return _ephemeral("I couldn't change this thread: I may lack the Manage Threads permission.")
         self.store.update_thread(thread_id, ThreadUpdate(open=not archived), now)
-        if archived:
-            return _ephemeral("Thread closed. `/open` reopens it.")
-        return HttpResponse(200, models.message(render_error("Thread reopened.", ephemeral=False)))
+        return _reply("Thread closed. `/open` reopens it." if archived else "Thread reopened.", private=private)
 
-    def _status(self, interaction: Interaction) -> HttpResponse:
+    def _status(self, interaction: Interaction, command: Command) -> HttpResponse:
         thread = self.store.get_thread(interaction.channel_id) if interaction.channel_id else None
         if thread is None:
             return _ephemeral("I haven't answered anything in this thread yet.")
@@ -306,35 +230,32 @@ class InteractionsHandler:
             f"{'open' if thread.open else 'closed'} · votes: {thread.solved_votes} solved, "
             f"{thread.failed_votes} not solved"
         )
-        return _ephemeral(text)
+        return _reply(text, private=command.visibility != Visibility.PUBLIC)
 
     # --- autocomplete, buttons, modal ------------------------------------------------------------------
 
     def _autocomplete(self, interaction: Interaction) -> HttpResponse:
-        typed = str(interaction.options.get(interaction.focused_option or "", "") or "").lower()
+        """Collection suggestions, for the options the table marks as autocompleted (only `collection`)."""
+        command = find_command(interaction.command_name)
+        focused = interaction.focused_option or ""
+        if command is None or not any(o.name == focused and o.autocomplete for o in command.options):
+            return HttpResponse(200, responses.autocomplete([]))
+        typed = str(interaction.options.get(focused, "") or "").lower()
         choices = [
             {"name": f"{c.name} — {c.title}"[:100], "value": c.name}
-            for c in self._collections_cached()
+            for c in self.questions.collections()
             if typed in c.name.lower() or typed in c.title.lower()
         ]
-        return HttpResponse(200, models.autocomplete(choices[:25]))
+        return HttpResponse(200, responses.autocomplete(choices[:25]))
 
     def _component(self, interaction: Interaction) -> HttpResponse:
+        """A button under an answer: a vote (the message is updated with the counts) or Follow up (a modal)."""
         parsed = parse_custom_id(interaction.custom_id)
         if parsed is None:
             return HttpResponse(400, {"error": "unknown component"})
         action, thread_id = parsed
         if action == "followup":
-            return HttpResponse(
-                200,
-                models.modal(
-                    f"followup:{thread_id}",
-                    "Follow-up question",
-                    FOLLOWUP_INPUT,
-                    "Your follow-up question",
-                    max_length=MAX_QUESTION_CHARS,
-                ),
-            )
+            return HttpResponse(200, followup_modal(thread_id, max_length=MAX_QUESTION))
         thread = self.store.get_thread(thread_id)
         if thread is None:
             return _ephemeral("This conversation is no longer known to me.")
@@ -343,19 +264,32 @@ class InteractionsHandler:
             thread_id, interaction.user_id, action, is_author=interaction.user_id == thread.author_id, now=now
         )
         buttons = vote_buttons(thread_id, solved=result.solved_votes, failed=result.failed_votes)
-        return HttpResponse(200, models.update_message({"components": buttons, "allowed_mentions": {"parse": []}}))
+        return HttpResponse(200, responses.update_message({"components": buttons, "allowed_mentions": {"parse": []}}))
 
     def _modal(self, interaction: Interaction) -> HttpResponse:
-        parsed = parse_custom_id(interaction.custom_id)
-        if parsed is None or parsed[0] != "followup":
+        """The follow-up form: a question continuing the conversation of the button that opened it."""
+        thread_id = parse_followup_modal_id(interaction.custom_id)
+        if thread_id is None:
             return HttpResponse(400, {"error": "unknown modal"})
         question = interaction.modal_values.get(FOLLOWUP_INPUT, "")
-        thread = self.store.get_thread(parsed[1])
-        return self._defer_question(
-            interaction,
+        thread = self.store.get_thread(thread_id)
+        followup = Question(
             "followup",
             question,
-            {"collection": thread.collection} if thread else {},
-            thread_id=parsed[1],
+            thread.collection if thread else None,
+            private=False,
+            thread_id=thread_id,
             author_id=thread.author_id if thread else None,
         )
+        return self._defer(interaction, followup)
+
+
+# What each table entry's `Inline.handler` runs; `tests/bot/test_routing.py` checks every handler is here.
+INLINE_HANDLERS: Mapping[Handler, InlineHandler] = {
+    Handler.HELP: InteractionsHandler._help,
+    Handler.SOLVE: InteractionsHandler._solve,
+    Handler.UNSOLVE: InteractionsHandler._unsolve,
+    Handler.CLOSE: InteractionsHandler._close,
+    Handler.OPEN: InteractionsHandler._open,
+    Handler.STATUS: InteractionsHandler._status,
+}

@@ -1,9 +1,9 @@
-"""Discord interactions in and out: parse a (verified) interaction body, build interaction responses.
+"""Parse the body Discord POSTs (already verified) into an `Interaction` with the fields the bot routes on.
 
-`parse_interaction` turns the JSON Discord POSTs into an `Interaction` with the fields the bot routes on,
-checking types and bounding every size on the way (`BadInteraction`, answered with 400, otherwise). The
-response helpers build the bodies Discord expects back within 3 seconds, in its documented numbering.
-Standard library only: the interactions function imports this on its cold-start path.
+`parse_interaction` checks types and bounds every size on the way; anything malformed, incomplete or oversized
+raises `BadInteraction` (answered with 400), whose message names no user data. The bounds below are ours,
+well above anything Discord sends and far below anything costly. Standard library only: the interactions
+function imports this on its cold-start path.
 """
 
 from __future__ import annotations
@@ -11,12 +11,13 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from enum import IntEnum
 from typing import Any, Final, TypeGuard
 
-from docsbot.discord.commands import ASK_CONTEXT_MENU as ASK_CONTEXT_MENU  # re-exported for the router
+from docsbot.discord.components import LABEL, TEXT_INPUT
+from docsbot.discord.limits import MAX_CUSTOM_ID, MAX_TEXT_INPUT
 
 
 class InteractionType(IntEnum):
@@ -29,43 +30,13 @@ class InteractionType(IntEnum):
     MODAL_SUBMIT = 5
 
 
-class ResponseType(IntEnum):
-    """How we answer (same numbers as `discord_interactions.InteractionResponseType`)."""
-
-    PONG = 1
-    CHANNEL_MESSAGE_WITH_SOURCE = 4
-    DEFERRED_CHANNEL_MESSAGE_WITH_SOURCE = 5
-    DEFERRED_UPDATE_MESSAGE = 6
-    UPDATE_MESSAGE = 7
-    AUTOCOMPLETE_RESULT = 8
-    MODAL = 9
-
-
 class CommandType(IntEnum):
     CHAT_INPUT = 1
     USER = 2
     MESSAGE = 3
 
 
-PING: Final = InteractionType.PING
-APPLICATION_COMMAND: Final = InteractionType.APPLICATION_COMMAND
-MESSAGE_COMPONENT: Final = InteractionType.MESSAGE_COMPONENT
-AUTOCOMPLETE: Final = InteractionType.AUTOCOMPLETE
-MODAL_SUBMIT: Final = InteractionType.MODAL_SUBMIT
-
-FLAG_EPHEMERAL: Final = 1 << 6
 THREAD_CHANNEL_TYPES: Final = frozenset({10, 11, 12})  # announcement, public and private threads
-
-# Discord's limits on what we send.
-MAX_CONTENT = 2000
-MAX_EMBEDS = 10
-MAX_CUSTOM_ID = 100
-MAX_CHOICES = 25
-MAX_CHOICE_CHARS = 100
-MAX_MODAL_TITLE = 45
-MAX_INPUT_LABEL = 45
-MAX_INPUT_PLACEHOLDER = 100
-MAX_TEXT_INPUT = 4000
 
 # Bounds on what we accept: well above anything Discord sends, far below anything costly.
 MAX_BODY = 64 * 1024
@@ -79,9 +50,6 @@ _SNOWFLAKE = re.compile(r"[0-9]{1,20}")
 _TOKEN = re.compile(r"[A-Za-z0-9._~+=-]+")
 _INTERACTION_TYPES = frozenset(t.value for t in InteractionType)
 _SUBCOMMAND_TYPES = (1, 2)
-_TEXT_INPUT = 4
-_ACTION_ROW = 1
-_LABEL = 18  # newer modals wrap each input in a label component
 
 OptionValue = str | int | float | bool
 
@@ -288,14 +256,14 @@ def _modal_values(data: dict[str, Any]) -> dict[str, str]:
     for row in _list(data, "components", "data.components"):
         if not isinstance(row, dict):
             raise BadInteraction("modal components must be objects")
-        if row.get("type") == _LABEL:
+        if row.get("type") == LABEL:
             children = [_object(row, "component", "label component")]
         else:
             children = _list(row, "components", "modal row components")
         for child in children:
             if not isinstance(child, dict):
                 raise BadInteraction("modal components must be objects")
-            if child.get("type") == _TEXT_INPUT:
+            if child.get("type") == TEXT_INPUT:
                 custom_id = _str(child, "custom_id", MAX_CUSTOM_ID, "text input custom_id")
                 values[custom_id] = _optional_str(child, "value", MAX_TEXT_INPUT, "text input value") or ""
     return values
@@ -421,124 +389,3 @@ def _token(raw: Mapping[str, Any]) -> str:
     if not _TOKEN.fullmatch(token):
         raise BadInteraction("token has unexpected characters")
     return token
-
-
-# --- responses -------------------------------------------------------------------------------------------
-
-
-def pong() -> dict[str, Any]:
-    """The answer to Discord's PING."""
-    return {"type": ResponseType.PONG.value}
-
-
-def deferred(ephemeral: bool = False) -> dict[str, Any]:
-    """Show "thinking…"; the answer follows by editing the original response within 15 minutes."""
-    response: dict[str, Any] = {"type": ResponseType.DEFERRED_CHANNEL_MESSAGE_WITH_SOURCE.value}
-    if ephemeral:
-        response["data"] = {"flags": FLAG_EPHEMERAL}
-    return response
-
-
-def deferred_update() -> dict[str, Any]:
-    """Acknowledge a component interaction; the message is edited later (or not at all)."""
-    return {"type": ResponseType.DEFERRED_UPDATE_MESSAGE.value}
-
-
-def message(payload: Mapping[str, Any]) -> dict[str, Any]:
-    """Reply with a message now. Mentions are off unless `payload` says otherwise."""
-    return {"type": ResponseType.CHANNEL_MESSAGE_WITH_SOURCE.value, "data": _checked_message(payload)}
-
-
-def update_message(payload: Mapping[str, Any]) -> dict[str, Any]:
-    """Edit the message that holds the component. Mentions are off unless `payload` says otherwise."""
-    return {"type": ResponseType.UPDATE_MESSAGE.value, "data": _checked_message(payload)}
-
-
-def autocomplete(choices: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
-    """Suggestions for the focused option: the first 25, names shortened to 100 characters.
-
-    A choice whose value is empty or longer than 100 characters is dropped: cutting a value would change
-    what the user picks.
-    """
-    kept: list[dict[str, Any]] = []
-    for choice in choices:
-        if len(kept) == MAX_CHOICES:
-            break
-        name, value = str(choice.get("name", "")), choice.get("value")
-        if not name or value is None or isinstance(value, bool):
-            continue
-        if isinstance(value, str) and not 1 <= len(value) <= MAX_CHOICE_CHARS:
-            continue
-        if len(name) > MAX_CHOICE_CHARS:
-            name = name[: MAX_CHOICE_CHARS - 1] + "…"
-        kept.append({"name": name, "value": value})
-    return {"type": ResponseType.AUTOCOMPLETE_RESULT.value, "data": {"choices": kept}}
-
-
-def modal(
-    custom_id: str,
-    title: str,
-    text_input_custom_id: str,
-    label: str,
-    *,
-    placeholder: str | None = None,
-    value: str | None = None,
-    min_length: int = 1,
-    max_length: int = MAX_TEXT_INPUT,
-    required: bool = True,
-) -> dict[str, Any]:
-    """A pop-up form with one paragraph text input. Raises `ValueError` on anything Discord would refuse."""
-    if not 1 <= len(custom_id) <= MAX_CUSTOM_ID or not 1 <= len(text_input_custom_id) <= MAX_CUSTOM_ID:
-        raise ValueError(f"custom_id must be 1-{MAX_CUSTOM_ID} characters")
-    if not 1 <= len(title) <= MAX_MODAL_TITLE:
-        raise ValueError(f"modal title must be 1-{MAX_MODAL_TITLE} characters")
-    if not 1 <= len(label) <= MAX_INPUT_LABEL:
-        raise ValueError(f"text input label must be 1-{MAX_INPUT_LABEL} characters")
-    if not 0 <= min_length <= max_length or not 1 <= max_length <= MAX_TEXT_INPUT:
-        raise ValueError(f"need 0 <= min_length <= max_length <= {MAX_TEXT_INPUT}")
-    text_input: dict[str, Any] = {
-        "type": _TEXT_INPUT,
-        "custom_id": text_input_custom_id,
-        "style": 2,  # paragraph
-        "label": label,
-        "min_length": min_length,
-        "max_length": max_length,
-        "required": required,
-    }
-    if placeholder:
-        if len(placeholder) > MAX_INPUT_PLACEHOLDER:
-            raise ValueError(f"placeholder must be at most {MAX_INPUT_PLACEHOLDER} characters")
-        text_input["placeholder"] = placeholder
-    if value:
-        text_input["value"] = value[:max_length]
-    return {
-        "type": ResponseType.MODAL.value,
-        "data": {
-            "custom_id": custom_id,
-            "title": title,
-            "components": [{"type": _ACTION_ROW, "components": [text_input]}],
-        },
-    }
-
-
-def _checked_message(payload: Mapping[str, Any]) -> dict[str, Any]:
-    """A copy of `payload` with mentions off by default; `ValueError` on limits Discord would refuse."""
-    data = dict(payload)
-    data.setdefault("allowed_mentions", {"parse": []})
-    content = data.get("content")
-    if content is not None and len(str(content)) > MAX_CONTENT:
-        raise ValueError(f"content is longer than {MAX_CONTENT} characters")
-    if len(data.get("embeds") or []) > MAX_EMBEDS:
-        raise ValueError(f"more than {MAX_EMBEDS} embeds")
-    for custom_id in _custom_ids(data.get("components") or []):
-        if len(custom_id) > MAX_CUSTOM_ID:
-            raise ValueError(f"a custom_id is longer than {MAX_CUSTOM_ID} characters")
-    return data
-
-
-def _custom_ids(components: Iterable[Any]) -> Iterable[str]:
-    for component in components:
-        if isinstance(component, dict):
-            if isinstance(component.get("custom_id"), str):
-                yield component["custom_id"]
-            yield from _custom_ids(component.get("components") or [])

@@ -130,7 +130,7 @@ def test_the_build_makes_one_zip_per_function_with_the_package_vendored(build: B
             assert archive.read("main.py") == (REPO / "functions" / name / "main.py").read_bytes()
             assert archive.read("requirements.txt") == (REPO / "functions" / name / "requirements.txt").read_bytes()
             assert archive.read("collections.toml") == build.collections.read_bytes()
-            assert {"docsbot/__init__.py", "docsbot/py.typed", "docsbot/bot/settings.py"} <= names
+            assert {"docsbot/__init__.py", "docsbot/py.typed", "docsbot/settings/bot.py"} <= names
             assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc") or "/demo_data/" in n]
             shipped = {n for n in names if n.startswith("docsbot/") and n.endswith(".py")}
             package = {

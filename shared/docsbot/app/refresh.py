@@ -7,9 +7,11 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from docsbot.app.logs import configure_json_logging
+from docsbot.app.stores import open_store
 from docsbot.settings.config import CollectionsFile, ConfigError, Settings, load_collections, load_settings
-from docsbot.settings.refresh import JobSettings, StoreSettings, load_ingest_settings, load_job_settings
-from docsbot.store.crawl_sqlite import FreshnessStore, open_store
+from docsbot.settings.refresh import JobSettings, load_ingest_settings, load_job_settings
+from docsbot.settings.store import StoreSettings
+from docsbot.store.ports import FreshnessStore
 
 if TYPE_CHECKING:  # the job pulls in the crawler; the ingest function never needs it
     from docsbot.app.ingest_http import IngestEndpoint

@@ -41,9 +41,10 @@ from docsbot.index.sync import indexed_page_urls, sync_pages
 from docsbot.settings.config import CollectionsFile, SiteSource
 from docsbot.sources.site.crawl import ERROR, CrawlOptions, CrawlOutcome, PageState, Render, states_in_index
 from docsbot.sources.site.scrape import crawl_options, scrape_site
-from docsbot.store.crawl_model import PageRecord, RunRecord, SourceRecord, SourceRun, utc_now
-from docsbot.store.crawl_sqlite import FreshnessStore
 from docsbot.store.lease import Clock, LeaseBusy, LeaseKeeper, acquire_lease
+from docsbot.store.model import PageRecord, utc_now
+from docsbot.store.model_runs import RunRecord, SourceRecord, SourceRun
+from docsbot.store.ports import FreshnessStore
 
 logger = logging.getLogger(__name__)
 

@@ -597,6 +597,15 @@ def test_open_store_copies_the_old_files_rows_once(tmp_path: Path, caplog: pytes
     reopened.close()
 
 
+def test_an_unreadable_old_file_is_skipped_with_a_warning(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    (tmp_path / "state.sqlite3").write_bytes(b"not a database, " * 100)
+    with caplog.at_level(logging.WARNING, logger="docsbot.store.sqlite"):
+        store = open_store("sqlite", data_dir=tmp_path, project=None)
+    assert any("start afresh" in r.getMessage() for r in caplog.records)
+    assert store.list_collections() == []
+    store.close()
+
+
 def test_open_store_firestore(firestore_client: firestore.Client) -> None:  # noqa: F811 - the fixture
     store = open_store("firestore", data_dir=Path("unused"), project="docsbot-test")
     assert isinstance(store, FirestoreStore)

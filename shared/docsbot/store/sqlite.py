@@ -8,13 +8,14 @@ for every read-modify-write), so it is safe to share between threads and between
 Old files: before there was one store, the bot kept `state.sqlite3` and the refresh machinery
 `freshness.sqlite3` in the same directory. `open_sqlite` copies their rows into the new file once (a marker row
 remembers each import, so later opens and concurrent openers do nothing), logs one line per file, and leaves
-the old files in place, no longer read. Leases are not copied: they last minutes, and nothing holds one across
-an upgrade.
+the old files in place, no longer read; an unreadable one is logged as a warning and skipped. Leases are not
+copied: they last minutes, and nothing holds one across an upgrade.
 """
 
 from __future__ import annotations
 
 import logging
+import sqlite3
 from pathlib import Path
 
 from docsbot.store import sqlite_conversations, sqlite_crawl, sqlite_ledger
@@ -86,5 +87,9 @@ def open_sqlite(data_dir: Path) -> SqliteStore:
     store = SqliteStore(data_dir / SQLITE_FILE)
     for name in LEGACY_FILES:
         if (data_dir / name).is_file():
-            store.import_legacy(data_dir / name)
+            try:
+                store.import_legacy(data_dir / name)
+            except sqlite3.DatabaseError as error:
+                # An unreadable old file must not keep the bot or the job from starting: its rows start afresh.
+                logger.warning("could not copy the rows of the old %s (%s): they start afresh", data_dir / name, error)
     return store

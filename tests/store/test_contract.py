@@ -492,6 +492,25 @@ def test_concurrent_lease_attempts_admit_exactly_one(store: Store) -> None:
     assert len(winners) == 1
 
 
+def test_sqlite_leases_are_exclusive_across_processes(tmp_path: Path) -> None:
+    # The scrape job and the ingest endpoint may run as separate processes on one machine.
+    SqliteStore(tmp_path / "store.sqlite3").close()  # the schema, before the processes race
+    code = (
+        "import sys; from datetime import datetime, timedelta, timezone; from docsbot.store.sqlite import SqliteStore; "
+        "store = SqliteStore(sys.argv[1]); now = datetime(2025, 3, 1, tzinfo=timezone.utc); "
+        "print(store.acquire_lease('race', sys.argv[2], ttl=timedelta(minutes=1), now=now).holder)"
+    )
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", code, str(tmp_path / "store.sqlite3"), f"p{k}"], stdout=subprocess.PIPE, text=True
+        )
+        for k in range(4)
+    ]
+    holders = {process.communicate(timeout=60)[0].strip() for process in processes}
+    assert all(process.returncode == 0 for process in processes)
+    assert len(holders) == 1  # every process saw the same single winner
+
+
 def test_a_crashed_runs_lease_expires(store: Store) -> None:
     now = [T0]
 

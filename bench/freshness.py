@@ -33,7 +33,7 @@ def rescrape() -> None:
     from docsbot.index.qdrant_edge import EdgeIndex
     from docsbot.refresh.job import JobOptions, ScrapeJob
     from docsbot.settings.config import parse_collections
-    from docsbot.store.crawl_sqlite import SqliteFreshnessStore
+    from docsbot.store.sqlite import SqliteStore
 
     table = Table(title=f"scrape job on a generated {PAGES:,}-page site on 127.0.0.1 (delay 0, concurrency 4)")
     for column in ("run", "seconds", "requests", "304s", "MiB downloaded", "pages fetched", "chunks embedded"):
@@ -48,7 +48,7 @@ def rescrape() -> None:
                 ]
             }
         )
-        store = SqliteFreshnessStore(root / "freshness.sqlite3")
+        store = SqliteStore(root / "freshness.sqlite3")
         embedder = HashingEmbedder()
         first_seconds = 0.0
         for label, full in (("first scrape", False), ("re-scrape, unchanged", False), ("re-scrape, --full", True)):

@@ -31,7 +31,7 @@ from docsbot.index.search import Searcher
 from docsbot.refresh.auth import Authenticator, OidcAuthenticator, TokenAuthenticator
 from docsbot.refresh.ingest_endpoint import IngestService
 from docsbot.settings.config import parse_collections
-from docsbot.store.crawl_sqlite import SqliteFreshnessStore
+from docsbot.store.sqlite import SqliteStore
 from tests.harness.fakes.oidc import OidcIssuer, other_key
 from tests.harness.functions_server import serve_function
 
@@ -70,7 +70,7 @@ class Endpoint:
     url: str
     root: Path
     embedder: SlowEmbedder
-    store: SqliteFreshnessStore
+    store: SqliteStore
 
     def post(self, body: Any, token: str | None = TOKEN, authorization: str | None = None) -> requests.Response:
         headers = {"Authorization": authorization or f"Bearer {token}"} if (token or authorization) else {}
@@ -96,7 +96,7 @@ def serve(tmp_path: Path) -> Iterator[Any]:
     servers: list[Any] = []
 
     def start(authenticator: Authenticator, *, lock_wait: float = 30.0) -> Endpoint:
-        store = SqliteFreshnessStore(tmp_path / "freshness.sqlite3")
+        store = SqliteStore(tmp_path / "freshness.sqlite3")
         embedder = SlowEmbedder()
         service = IngestService(
             {c.name: c for c in COLLECTIONS.collections},
@@ -370,7 +370,7 @@ def test_a_collection_held_too_long_gets_503(serve: Any) -> None:
 
 
 def _now() -> Any:
-    from docsbot.store.crawl_model import utc_now
+    from docsbot.store.model import utc_now
 
     return utc_now()
 

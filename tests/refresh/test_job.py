@@ -1,4 +1,4 @@
-"""The scheduled scrape job end to end on loopback sites, and the freshness store contract (SQLite, Firestore)."""
+"""The scheduled scrape job end to end on loopback sites (the store's contract is in tests/store/test_contract.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -33,16 +32,13 @@ from docsbot.settings.refresh import load_job_settings
 from docsbot.sources.site.crawl import CrawlOptions
 from docsbot.sources.site.html_markdown import extract_page
 from docsbot.sources.site.scrape import crawl_options
-from docsbot.store.crawl_model import PageRecord, RunRecord, SourceRecord, SourceRun
-from docsbot.store.crawl_sqlite import FreshnessStore, SqliteFreshnessStore
-from docsbot.store.lease import LeaseBusy, LeaseKeeper, LeaseLost, acquire_lease, hold_lease
+from docsbot.store.model_runs import RunRecord, SourceRun
+from docsbot.store.sqlite import SqliteStore
 from tests.harness.docs_site import DocsSite, doc_html, generated_site, long_text, site_source
 from tests.harness.docusaurus_fixture import PLACEHOLDER_ORIGIN, DocusaurusSite
 from tests.harness.fakes.site_server import RecordedRequest, Reply, SiteServer
-from tests.harness.firestore_emulator import firestore_client, firestore_emulator  # noqa: F401 - session fixtures
 
 REPO = Path(__file__).resolve().parents[2]
-T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 
 
 def collections(*sources: tuple[str, dict[str, Any]]) -> CollectionsFile:
@@ -68,7 +64,7 @@ class Harness:
     """A scrape job on an embedded index and store in a temp dir, with the deterministic stand-in embedder."""
 
     root: Path
-    store: SqliteFreshnessStore
+    store: SqliteStore
     opened: list[tuple[str, str, float]]  # (thread name, "open" / "close", time) of index handles
 
     def open_index(self, collection: str) -> VectorIndex:
@@ -107,7 +103,7 @@ class Harness:
 
 @pytest.fixture
 def harness(tmp_path: Path) -> Harness:
-    return Harness(tmp_path, SqliteFreshnessStore(tmp_path / "freshness.sqlite3"), [])
+    return Harness(tmp_path, SqliteStore(tmp_path / "freshness.sqlite3"), [])
 
 
 @pytest.fixture
@@ -322,7 +318,7 @@ def test_a_first_job_run_takes_the_indexed_pages_as_its_drop_baseline(harness: H
     config = collections(("docs", site_source("site", site)))
     assert only(harness.job().run(config)).pages_new == 20  # stands for `docsbot scrape`: the index is full...
     points = harness.points("docs")
-    harness.store = SqliteFreshnessStore(harness.root / "fresh.sqlite3")  # ...but the job has no record yet
+    harness.store = SqliteStore(harness.root / "fresh.sqlite3")  # ...but the job has no record yet
 
     site.listed = sorted(site.pages)[:2]
     source = only(harness.job().run(config))
@@ -408,111 +404,6 @@ def test_two_runs_at_once_one_waits_and_writes_after_the_other(harness: Harness,
     events = [(name, kind) for name, kind, _ in sorted(harness.opened, key=lambda e: e[2])]
     assert events == [("run-0", "open"), ("run-0", "close"), ("run-1", "open"), ("run-1", "close")]
     assert sorted(only(run).embeddings > 0 for run in runs) == [False, True]  # the second found it all done
-
-
-def test_a_crashed_runs_lease_expires(harness: Harness) -> None:
-    store, now = harness.store, [T0]
-
-    def clock() -> datetime:
-        return now[0]
-
-    acquire_lease(store, "scrape/docs/site", "crashed-run", ttl=timedelta(minutes=15), clock=clock)
-    with pytest.raises(LeaseBusy, match="held by crashed-run"):
-        acquire_lease(store, "scrape/docs/site", "next-run", ttl=timedelta(minutes=15), clock=clock)
-    now[0] = T0 + timedelta(minutes=16)
-    with hold_lease(store, "scrape/docs/site", "next-run", ttl=timedelta(minutes=15), clock=clock) as keeper:
-        keeper.keep()
-        # The crashed run wakes up: its next renewal finds the lease gone and it must stop writing.
-        stale = LeaseKeeper(store, "scrape/docs/site", "crashed-run", keeper.ttl, clock)
-        now[0] += timedelta(minutes=6)
-        with pytest.raises(LeaseLost):
-            stale.keep()
-    assert store.acquire_lease("scrape/docs/site", "third", ttl=timedelta(seconds=1), now=now[0]).holder == "third"
-
-
-# --- the store contract: SQLite and Firestore ------------------------------------------------------------------
-
-
-@pytest.fixture(params=["sqlite", "firestore"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[FreshnessStore]:
-    if request.param == "sqlite":
-        yield SqliteFreshnessStore(tmp_path / "store.sqlite3")
-        return
-    from docsbot.store.crawl_firestore import FirestoreFreshnessStore
-
-    client = request.getfixturevalue("firestore_client")
-    yield FirestoreFreshnessStore(client, prefix=f"t{time.monotonic_ns()}_")
-
-
-def test_store_keeps_page_states_per_source(store: FreshnessStore) -> None:
-    pages = [
-        PageRecord("https://d.example/a", T0, etag='"1"', last_modified="Sat, 01 Mar 2025 12:00:00 GMT"),
-        PageRecord("https://d.example/b?x=1/2", T0, content_hash="h", page_url="https://d.example/b"),
-    ]
-    store.save_pages("docs", "site/one", pages, replace=True)
-    store.save_pages("docs", "other", [PageRecord("https://d.example/z", T0)], replace=True)
-    assert store.load_pages("docs", "site/one") == {p.url: p for p in pages}
-    later = PageRecord("https://d.example/c", T0 + timedelta(hours=1))
-    store.save_pages("docs", "site/one", [later], replace=False)
-    assert set(store.load_pages("docs", "site/one")) == {p.url for p in [*pages, later]}
-    store.save_pages("docs", "site/one", [later], replace=True)
-    assert store.load_pages("docs", "site/one") == {later.url: later}
-    assert set(store.load_pages("docs", "other")) == {"https://d.example/z"}
-    assert store.load_pages("nothing", "here") == {}
-
-
-def test_store_keeps_sources_and_runs(store: FreshnessStore) -> None:
-    assert store.get_source("docs", "site") is None
-    record = SourceRecord(collection="docs", source="site", last_outcome="degraded", last_reasons=["why"],
-                          last_finished=T0, last_good_pages=12)  # fmt: skip
-    store.put_source(record)
-    store.put_source(SourceRecord(collection="api", source="site"))
-    assert store.get_source("docs", "site") == record
-    assert [(r.collection, r.source) for r in store.list_sources()] == [("api", "site"), ("docs", "site")]
-
-    runs = []
-    for hour in range(3):
-        run = RunRecord(run_id=f"run-{hour}", started=T0 + timedelta(hours=hour))
-        run.sources.append(SourceRun(collection="docs", source="site", started=run.started, errors={"http_503": 2}))
-        run.finish(run.started + timedelta(minutes=5))
-        store.put_run(run)
-        runs.append(run)
-    assert store.get_run("run-1") == runs[1]
-    assert [r.run_id for r in store.recent_runs(limit=2)] == ["run-2", "run-1"]
-    assert store.get_run("missing") is None
-
-
-def test_store_leases_admit_one_holder(store: FreshnessStore) -> None:
-    ttl = timedelta(minutes=1)
-    assert store.acquire_lease("scrape/docs/site", "a", ttl=ttl, now=T0).holder == "a"
-    held = store.acquire_lease("scrape/docs/site", "b", ttl=ttl, now=T0 + timedelta(seconds=30))
-    assert held.holder == "a" and held.expires_at == T0 + ttl
-    assert store.acquire_lease("ingest/docs", "b", ttl=ttl, now=T0).holder == "b"  # another key
-    assert store.renew_lease("scrape/docs/site", "a", ttl=ttl, now=T0 + timedelta(seconds=50))
-    assert store.acquire_lease("scrape/docs/site", "b", ttl=ttl, now=T0 + timedelta(seconds=70)).holder == "a"
-    assert store.acquire_lease("scrape/docs/site", "b", ttl=ttl, now=T0 + timedelta(seconds=111)).holder == "b"
-    assert not store.renew_lease("scrape/docs/site", "a", ttl=ttl, now=T0 + timedelta(seconds=112))
-    store.release_lease("scrape/docs/site", "a")  # not a's any more: nothing happens
-    assert store.acquire_lease("scrape/docs/site", "c", ttl=ttl, now=T0 + timedelta(seconds=113)).holder == "b"
-    store.release_lease("scrape/docs/site", "b")
-    assert store.acquire_lease("scrape/docs/site", "c", ttl=ttl, now=T0 + timedelta(seconds=114)).holder == "c"
-
-
-def test_concurrent_lease_attempts_admit_exactly_one(store: FreshnessStore) -> None:
-    winners: list[str] = []
-    barrier = threading.Barrier(3)
-
-    def attempt(name: str) -> None:
-        barrier.wait()
-        if store.acquire_lease("race", name, ttl=timedelta(minutes=1), now=T0).holder == name:
-            winners.append(name)
-
-    threads = [threading.Thread(target=attempt, args=(f"h{k}",)) for k in range(3)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert len(winners) == 1
 
 
 # --- the plan, the commands, the Cloud Run entry point -----------------------------------------------------------

@@ -16,7 +16,7 @@ from docsbot.index.embedders import HashingEmbedder
 from docsbot.index.qdrant_edge import EdgeIndex
 from docsbot.refresh.pipeline import RefreshOptions, Target, deletion_refusal, ingest, refresh_source
 from docsbot.settings.config import MarkdownFolderSource
-from docsbot.store.crawl_sqlite import SqliteFreshnessStore
+from docsbot.store.sqlite import SqliteStore
 from tests.harness.docs_site import generated_site, site_source
 from tests.harness.fakes.site_server import SiteServer
 
@@ -40,7 +40,7 @@ def write_folder(root: Path, names: list[str]) -> MarkdownFolderSource:
 
 def test_a_folder_that_lost_most_of_its_files_deletes_nothing_unless_allowed(tmp_path: Path) -> None:
     index = EdgeIndex(tmp_path / "index", "docs")
-    store = SqliteFreshnessStore(tmp_path / "state.sqlite3")
+    store = SqliteStore(tmp_path / "state.sqlite3")
     target = Target(index, HashingEmbedder(), Bm25Encoder(), store)
     try:
         first = refresh_source(target, "docs", write_folder(tmp_path / "docs", ["a", "b", "c", "d"]))
@@ -128,7 +128,7 @@ def test_json_crawl_states_of_earlier_versions_are_imported_once(tmp_path: Path,
     assert runner.invoke(app, ["scrape", "--collection", "docs"], env=env).exit_code == 0
     # What an earlier version left behind: its JSON states, and no states in the store.
     store_file = next((tmp_path / "data").glob("*.sqlite3"))
-    store = SqliteFreshnessStore(store_file)
+    store = SqliteStore(store_file)
     states = store.load_pages("docs", "site")
     assert len(states) == 3
     legacy = tmp_path / "data" / "scrape-state" / "docs" / "site.json"

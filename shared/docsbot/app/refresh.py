@@ -7,15 +7,11 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from docsbot.app.logs import configure_json_logging
+from docsbot.app.stores import open_store
 from docsbot.settings.config import CollectionsFile, ConfigError, Settings, load_collections, load_settings
-from docsbot.settings.refresh import (
-    JobSettings,
-    StoreSettings,
-    load_ingest_settings,
-    load_job_settings,
-    load_store_settings,
-)
-from docsbot.store.crawl_sqlite import FreshnessStore, open_store
+from docsbot.settings.refresh import JobSettings, load_ingest_settings, load_job_settings, load_store_settings
+from docsbot.settings.store import StoreSettings
+from docsbot.store.ports import FreshnessStore
 
 if TYPE_CHECKING:  # the job pulls in the crawler; the ingest function never needs it
     from collections.abc import Sequence
@@ -38,7 +34,7 @@ def open_refresh_store(
 ) -> FreshnessStore:
     """The store `docsbot ingest` / `scrape` refresh with (the job's, from DOCSBOT_STATE), old JSON states imported."""
     from docsbot.refresh.legacy_states import import_state_file
-    from docsbot.store.crawl_model import utc_now
+    from docsbot.store.model import utc_now
 
     store = build_store(load_store_settings())
     try:

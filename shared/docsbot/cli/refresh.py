@@ -20,7 +20,7 @@ from rich.table import Table
 if TYPE_CHECKING:
     from docsbot.cli.push_client import PushReport
     from docsbot.settings.config import Settings
-    from docsbot.store.crawl_model import RunRecord, SourceRun
+    from docsbot.store.model_runs import RunRecord, SourceRun
 
 
 def _cli() -> ModuleType:
@@ -165,7 +165,7 @@ def status(
     from docsbot.refresh.status import collection_status
     from docsbot.settings.config import ConfigError, load_collections
     from docsbot.settings.refresh import load_store_settings
-    from docsbot.store.crawl_model import utc_now
+    from docsbot.store.model import utc_now
 
     settings = _settings(embedder_needed=False)
     try:

@@ -39,8 +39,8 @@ from docsbot.index.qdrant_server import IndexInfo, VectorIndex
 from docsbot.index.sync import sync_pages
 from docsbot.refresh.pipeline import deletion_refusal
 from docsbot.settings.config import COLLECTION_NAME_PATTERN, CollectionConfig, SiteSource
-from docsbot.store.crawl_sqlite import FreshnessStore
 from docsbot.store.lease import hold_lease
+from docsbot.store.ports import FreshnessStore
 
 logger = logging.getLogger(__name__)
 

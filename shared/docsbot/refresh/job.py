@@ -33,9 +33,10 @@ from docsbot.settings.config import CollectionsFile, SiteSource
 from docsbot.sources.registry import LoadContext
 from docsbot.sources.site.crawl import CrawlOptions, Render
 from docsbot.sources.site.scrape import crawl_options
-from docsbot.store.crawl_model import RunRecord, SourceRun, utc_now
-from docsbot.store.crawl_sqlite import FreshnessStore
 from docsbot.store.lease import Clock
+from docsbot.store.model import utc_now
+from docsbot.store.model_runs import RunRecord, SourceRun
+from docsbot.store.ports import FreshnessStore
 
 logger = logging.getLogger(__name__)
 

@@ -14,8 +14,8 @@ import logging
 from datetime import datetime
 from pathlib import Path
 
-from docsbot.store.crawl_model import PageRecord
-from docsbot.store.crawl_sqlite import FreshnessStore
+from docsbot.store.model import PageRecord
+from docsbot.store.ports import FreshnessStore
 
 log = logging.getLogger(__name__)
 

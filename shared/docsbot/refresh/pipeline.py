@@ -36,9 +36,10 @@ from docsbot.index.qdrant_server import VectorIndex
 from docsbot.index.sync import SyncSummary, indexed_page_urls, sync_pages
 from docsbot.settings.config import SourceConfig
 from docsbot.sources.registry import LoadContext, LoadedSource, SnapshotSource, load_source
-from docsbot.store.crawl_model import PageRecord, SourceRecord, SourceRun, utc_now
-from docsbot.store.crawl_sqlite import FreshnessStore
 from docsbot.store.lease import Clock, LeaseBusy, LeaseKeeper, acquire_lease
+from docsbot.store.model import PageRecord, utc_now
+from docsbot.store.model_runs import SourceRecord, SourceRun
+from docsbot.store.ports import FreshnessStore
 
 if TYPE_CHECKING:
     from docsbot.sources.markdown_folder import Problem

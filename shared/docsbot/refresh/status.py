@@ -9,8 +9,8 @@ from typing import Any
 
 from docsbot.index.errors import IndexStoreError
 from docsbot.index.qdrant_server import VectorIndex
-from docsbot.store.crawl_model import SourceOutcome, worst_outcome
-from docsbot.store.crawl_sqlite import FreshnessStore
+from docsbot.store.model import SourceOutcome, worst_outcome
+from docsbot.store.ports import FreshnessStore
 
 
 @dataclass

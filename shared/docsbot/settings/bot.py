@@ -11,8 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from docsbot.settings.envvars import data_dir as env_data_dir
 from docsbot.settings.envvars import integer
+from docsbot.settings.store import StoreSettings, parse_store_settings
 
 DISCORD_API = "https://discord.com/api/v10"
 
@@ -41,6 +41,11 @@ class BotSettings:
     guild_questions_per_hour: int
     max_attempts: int  # respond attempts before the user gets the apology (match the queue's retry config)
 
+    @property
+    def store(self) -> StoreSettings:
+        """Where the state lives (`state`, `data_dir`, `project`: parsed by `docsbot.settings.store`)."""
+        return StoreSettings(kind=self.state, data_dir=self.data_dir, project=self.project)
+
 
 def load_bot_settings(env: Mapping[str, str] | None = None) -> BotSettings:
     """Read and validate the bot's settings (default: `os.environ`)."""
@@ -58,9 +63,7 @@ def load_bot_settings(env: Mapping[str, str] | None = None) -> BotSettings:
     application_id = env.get("DISCORD_APPLICATION_ID", "").strip()
     if not application_id.isdigit():
         problems.append("DISCORD_APPLICATION_ID is required (digits, from the developer portal)")
-    state = (env.get("DOCSBOT_STATE") or "sqlite").strip().lower()
-    if state not in ("sqlite", "firestore"):
-        problems.append(f"DOCSBOT_STATE: sqlite or firestore, got {state!r}")
+    store = parse_store_settings(env, problems)
     queue = (env.get("DOCSBOT_QUEUE") or "inprocess").strip().lower()
     if queue not in ("inprocess", "cloudtasks"):
         problems.append(f"DOCSBOT_QUEUE: inprocess or cloudtasks, got {queue!r}")
@@ -68,15 +71,14 @@ def load_bot_settings(env: Mapping[str, str] | None = None) -> BotSettings:
         for name in ("DOCSBOT_TASKS_QUEUE", "DOCSBOT_RESPOND_URL"):
             if not env.get(name):
                 problems.append(f"{name} is required with DOCSBOT_QUEUE=cloudtasks")
-    data_dir = env_data_dir(env)
     settings = BotSettings(
         public_key=public_key,
         application_id=application_id,
         bot_token=env.get("DISCORD_BOT_TOKEN") or None,
         discord_api=(env.get("DISCORD_API_BASE_URL") or DISCORD_API).rstrip("/"),
-        state=state,
-        data_dir=data_dir,
-        project=env.get("GOOGLE_CLOUD_PROJECT") or None,
+        state=store.kind,
+        data_dir=store.data_dir,
+        project=store.project,
         queue=queue,
         tasks_queue=env.get("DOCSBOT_TASKS_QUEUE") or None,
         respond_url=env.get("DOCSBOT_RESPOND_URL") or None,

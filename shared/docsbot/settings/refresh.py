@@ -1,7 +1,8 @@
 """Environment variables of the scrape job and the ingest endpoint, validated at start with clear messages.
 
 The index and embedder settings (QDRANT_URL, QDRANT_API_KEY, DOCSBOT_EMBEDDER...) come from
-`docsbot.settings.config.load_settings`; these are the extra ones. Every problem is listed in one `ConfigError`.
+`docsbot.settings.config.load_settings`, the store's (DOCSBOT_STATE...) from `docsbot.settings.store`; these are
+the extra ones. Every problem is listed in one `ConfigError`.
 Secrets (DOCSBOT_INGEST_TOKEN) are never put into messages.
 """
 
@@ -16,16 +17,10 @@ from pathlib import Path
 from docsbot.settings.config import ConfigError
 from docsbot.settings.envvars import data_dir as env_data_dir
 from docsbot.settings.envvars import integer, number
+from docsbot.settings.store import StoreSettings, parse_store_settings
 
 GOOGLE_CERTS_URL = "https://www.googleapis.com/oauth2/v1/certs"  # Google's ID-token signing certificates (PEM)
 MIN_TOKEN_LENGTH = 16
-
-
-@dataclass(frozen=True)
-class StoreSettings:
-    kind: str  # "sqlite" or "firestore" (DOCSBOT_STATE, the same switch as the bot's state store)
-    data_dir: Path
-    project: str | None
 
 
 @dataclass(frozen=True)
@@ -60,18 +55,10 @@ def data_dir(env: Mapping[str, str] | None = None) -> Path:
     return env_data_dir(os.environ if env is None else env)
 
 
-def _store_settings(env: Mapping[str, str], problems: list[str]) -> StoreSettings:
-    kind = (env.get("DOCSBOT_STATE") or "sqlite").strip().lower()
-    if kind not in ("sqlite", "firestore"):
-        problems.append(f"DOCSBOT_STATE: sqlite or firestore, got {kind!r}")
-        kind = "sqlite"
-    return StoreSettings(kind=kind, data_dir=data_dir(env), project=env.get("GOOGLE_CLOUD_PROJECT") or None)
-
-
 def load_store_settings(env: Mapping[str, str] | None = None) -> StoreSettings:
     """Only the store's settings (for `docsbot status`)."""
     problems: list[str] = []
-    settings = _store_settings(os.environ if env is None else env, problems)
+    settings = parse_store_settings(os.environ if env is None else env, problems)
     _raise(problems, "store")
     return settings
 
@@ -96,7 +83,7 @@ def load_job_settings(env: Mapping[str, str] | None = None) -> JobSettings:
     """The scrape job's settings (default: `os.environ`)."""
     env = os.environ if env is None else env
     problems: list[str] = []
-    store = _store_settings(env, problems)
+    store = parse_store_settings(env, problems)
     count = integer(env, "CLOUD_RUN_TASK_COUNT", 1, 1, 10_000, problems)
     index = integer(env, "CLOUD_RUN_TASK_INDEX", 0, 0, 9_999, problems)
     if index >= count:
@@ -118,7 +105,7 @@ def load_ingest_settings(env: Mapping[str, str] | None = None) -> IngestSettings
     """The ingest endpoint's settings (default: `os.environ`)."""
     env = os.environ if env is None else env
     problems: list[str] = []
-    store = _store_settings(env, problems)
+    store = parse_store_settings(env, problems)
     audience = (env.get("DOCSBOT_INGEST_AUDIENCE") or "").strip() or None
     token = env.get("DOCSBOT_INGEST_TOKEN") or None
     auth = (env.get("DOCSBOT_INGEST_AUTH") or ("oidc" if audience else "token")).strip().lower()

@@ -5,6 +5,7 @@
         lease.keep()  # call often (per page): renews every ttl/3, raises LeaseLost if another holder took over
 
 A holder that dies stops renewing, so its lease expires and the next run takes it: no manual unlock, ever.
+Works over any store's `Leases` port; who may take, renew or release a lease is `docsbot.store.rules`'.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 
-from docsbot.store.crawl_model import Lease, utc_now
-from docsbot.store.crawl_sqlite import FreshnessStore
+from docsbot.store.model import Lease, utc_now
+from docsbot.store.ports import Leases
 
 Clock = Callable[[], datetime]
 POLL_SECONDS = 0.1
@@ -37,7 +38,7 @@ class LeaseLost(RuntimeError):
 class LeaseKeeper:
     """A lease we hold: `keep()` renews it now and then; `release()` gives it up."""
 
-    def __init__(self, store: FreshnessStore, key: str, holder: str, ttl: timedelta, clock: Clock) -> None:
+    def __init__(self, store: Leases, key: str, holder: str, ttl: timedelta, clock: Clock) -> None:
         self.store, self.key, self.holder, self.ttl, self.clock = store, key, holder, ttl, clock
         self._renewed_at = clock()
 
@@ -54,7 +55,7 @@ class LeaseKeeper:
 
 
 def acquire_lease(
-    store: FreshnessStore,
+    store: Leases,
     key: str,
     holder: str,
     *,
@@ -77,7 +78,7 @@ def acquire_lease(
 
 @contextmanager
 def hold_lease(
-    store: FreshnessStore,
+    store: Leases,
     key: str,
     holder: str,
     *,

@@ -1,9 +1,15 @@
-"""The records the bot keeps about Discord threads (DESIGN.md §3; they mirror the original tables)."""
+"""The records the store keeps, as plain shapes without I/O (DESIGN.md §3).
+
+The bot's records mirror the original tables: collections and the channel map, threads, messages, votes,
+interactions, quotas. The freshness machinery's: page states and leases here; source summaries and run records
+in `docsbot.store.model_runs`, kept apart because they are pydantic models and this module is on the
+interactions function's cold path (standard library only). Times are timezone-aware UTC datetimes.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Literal
 
@@ -132,3 +138,43 @@ class NewThread:
     channel_id: str | None = None
     title: str = ""
     extra: dict[str, str] = field(default_factory=dict)
+
+
+# --- the freshness machinery: page states, sources, runs, leases ----------------------------------------
+
+# How one source fared in one run. "skipped": another run held the source's lease.
+SourceOutcome = Literal["ok", "degraded", "failed", "skipped"]
+# A run is "running" until its record is finished; then the worst outcome of its sources (skipped counts as ok).
+RunOutcome = Literal["running", "ok", "degraded", "failed"]
+_SEVERITY = {"ok": 0, "skipped": 0, "degraded": 1, "failed": 2}
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def worst_outcome(outcomes: list[SourceOutcome]) -> Literal["ok", "degraded", "failed"]:
+    worst = max((_SEVERITY[o] for o in outcomes), default=0)
+    names: tuple[Literal["ok", "degraded", "failed"], ...] = ("ok", "degraded", "failed")
+    return names[worst]
+
+
+@dataclass(frozen=True)
+class PageRecord:
+    """What the job remembers about one crawled URL: its HTTP validators and the content it gave."""
+
+    url: str  # the URL crawled (normalised), the key
+    checked_at: datetime  # when a crawl last confirmed the page (200, 304 or same content)
+    etag: str | None = None
+    last_modified: str | None = None
+    content_hash: str | None = None  # `Page.content_hash` of the page the URL gave
+    page_url: str | None = None  # `Page.url` of that page (canonical URL; may differ from `url`)
+
+
+@dataclass(frozen=True)
+class Lease:
+    """A time-limited claim on `key` by `holder`; an expired lease may be taken by anyone."""
+
+    key: str
+    holder: str
+    expires_at: datetime

@@ -1,24 +1,31 @@
-"""The state store interface: Firestore in the cloud, an embedded SQLite store locally.
+"""The store's interface: small protocols by role, and `Store`, which is all of them.
 
-Both implementations pass one contract test suite (tests/store/test_contract.py). Every method that reads
-and then writes (votes, claims, quotas, the thread controller) is atomic: a transaction in Firestore, a
-`BEGIN IMMEDIATE` transaction in SQLite. Times are timezone-aware UTC datetimes passed in by the caller
-(`now`), so tests control the clock.
+One store keeps everything durable: the bot's collections, threads, messages, votes, interactions and quotas,
+and the refresh machinery's page states, sources, runs and leases. Two adapters implement it, SQLite
+(`docsbot.store.sqlite`, one file, local runs) and Firestore (`docsbot.store.firestore`, the cloud), and
+both pass one contract suite (tests/store/test_contract.py). Code asks for the narrowest role it uses.
+
+Every method that reads and then writes (claims, votes, quotas, leases, the thread controller) is atomic, and
+its decision is made by `docsbot.store.rules`. Times are timezone-aware UTC datetimes passed in by the caller
+(`now`), so tests control the clock. Standard library only at run time: the interactions function imports
+this module on its cold path.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from docsbot.store.model import (
     Claim,
     CollectionRecord,
     InteractionRecord,
     InteractionState,
+    Lease,
     MessageRecord,
     NewThread,
+    PageRecord,
     QuotaResult,
     ThreadRecord,
     ThreadUpdate,
@@ -26,9 +33,13 @@ from docsbot.store.model import (
     VoteResult,
 )
 
+if TYPE_CHECKING:  # pydantic models: only for the annotations, which are never evaluated at run time
+    from docsbot.store.model_runs import RunRecord, SourceRecord
 
-class StateStore(Protocol):
-    # --- collections and the channel → collection map ---------------------------------------------
+
+class CollectionsPort(Protocol):
+    """The collections and the channel → collection map, from the collections file."""
+
     def put_collections(self, collections: Sequence[CollectionRecord], channels: dict[str, str]) -> None:
         """Replace the stored collections and channel map with the collections file's (idempotent)."""
         ...
@@ -37,7 +48,10 @@ class StateStore(Protocol):
 
     def channel_collection(self, channel_id: str) -> str | None: ...
 
-    # --- threads and messages ---------------------------------------------------------------------
+
+class Conversations(Protocol):
+    """Threads (Discord threads or plain channels) and their messages."""
+
     def get_thread(self, thread_id: str) -> ThreadRecord | None: ...
 
     def ensure_thread(self, new: NewThread, now: datetime) -> ThreadRecord:
@@ -58,7 +72,10 @@ class StateStore(Protocol):
         """The thread's latest `limit` messages, oldest first."""
         ...
 
-    # --- votes --------------------------------------------------------------------------------------
+
+class Votes(Protocol):
+    """The "solved" / "failed" buttons under the bot's first answer of a thread."""
+
     def record_vote(
         self, thread_id: str, user_id: str, vote: VoteKind, *, is_author: bool, now: datetime
     ) -> VoteResult:
@@ -66,7 +83,10 @@ class StateStore(Protocol):
         author's "solved" marks the thread solved. Raises KeyError for an unknown thread."""
         ...
 
-    # --- interactions (idempotency of the respond task) ----------------------------------------------
+
+class InteractionLedger(Protocol):
+    """Interactions: makes the respond task idempotent (Cloud Tasks delivers at least once)."""
+
     def create_interaction(
         self, interaction_id: str, *, now: datetime, ttl: timedelta, thread_id: str | None = None
     ) -> bool:
@@ -78,12 +98,84 @@ class StateStore(Protocol):
         ...
 
     def finish_interaction(self, interaction_id: str, state: InteractionState, *, now: datetime) -> None:
-        """Mark DONE or FAILED."""
+        """Mark DONE or FAILED (or QUEUED: hand the work back), dropping the lease; a no-op once finished."""
         ...
 
     def get_interaction(self, interaction_id: str) -> InteractionRecord | None: ...
 
-    # --- abuse and cost limits --------------------------------------------------------------------
+
+class Quotas(Protocol):
+    """Abuse and cost limits: uses counted per key in fixed windows."""
+
     def take_quota(self, key: str, *, limit: int, window: timedelta, now: datetime) -> QuotaResult:
         """Count one use of `key` in the current fixed window; refused (not counted) over `limit`."""
         ...
+
+
+class CrawlStates(Protocol):
+    """What the refresh machinery remembers per source: its crawled pages and its latest state."""
+
+    def load_pages(self, collection: str, source: str) -> dict[str, PageRecord]:
+        """Crawled URL → record, for every page the source's last indexed crawls remembered."""
+        ...
+
+    def save_pages(self, collection: str, source: str, pages: Iterable[PageRecord], *, replace: bool) -> None:
+        """Store `pages` (upsert by URL); with `replace`, forget every other page of the source."""
+        ...
+
+    def get_source(self, collection: str, source: str) -> SourceRecord | None: ...
+
+    def put_source(self, record: SourceRecord) -> None: ...
+
+    def list_sources(self) -> list[SourceRecord]: ...
+
+
+class RunLog(Protocol):
+    """One record per scrape run, with what every source in it did."""
+
+    def put_run(self, run: RunRecord) -> None:
+        """Create or replace the run's record."""
+        ...
+
+    def get_run(self, run_id: str) -> RunRecord | None: ...
+
+    def recent_runs(self, limit: int = 20) -> list[RunRecord]:
+        """The latest runs, newest first."""
+        ...
+
+
+class Leases(Protocol):
+    """One writer at a time per key: time-limited leases (see `docsbot.store.lease`)."""
+
+    def acquire_lease(self, key: str, holder: str, *, ttl: timedelta, now: datetime) -> Lease:
+        """Take `key` for `holder` until now + ttl, unless someone else holds an unexpired lease on it.
+
+        Returns the lease in force afterwards: `holder` got it when `lease.holder == holder`. A holder
+        acquiring its own lease again extends it."""
+        ...
+
+    def renew_lease(self, key: str, holder: str, *, ttl: timedelta, now: datetime) -> bool:
+        """Extend `holder`'s lease to now + ttl; False when it is no longer `holder`'s (expired and taken)."""
+        ...
+
+    def release_lease(self, key: str, holder: str) -> None:
+        """Give the lease up, if `holder` still has it."""
+        ...
+
+
+class Closeable(Protocol):
+    def close(self) -> None:
+        """Release connections and clients; the store is unusable afterwards."""
+        ...
+
+
+class StateStore(CollectionsPort, Conversations, Votes, InteractionLedger, Quotas, Protocol):
+    """What the Discord bot uses."""
+
+
+class FreshnessStore(CrawlStates, RunLog, Leases, Closeable, Protocol):
+    """What the scrape job, the ingest endpoint and `docsbot status` use."""
+
+
+class Store(StateStore, FreshnessStore, Protocol):
+    """The whole store: every role, and `close()`. `docsbot.app.stores.open_store` opens the configured one."""

@@ -21,7 +21,7 @@ from docsbot.sources.site.browser import ChromiumRenderer
 from docsbot.sources.site.crawl import FETCHED, NOT_MODIFIED, UNCHANGED
 from docsbot.sources.site.scrape import crawl_options, scrape_site
 from docsbot.sources.snapshot import read_snapshot
-from docsbot.store.crawl_sqlite import SqliteFreshnessStore
+from docsbot.store.sqlite import SqliteStore
 from tests.harness.docusaurus_fixture import DocusaurusSite
 from tests.harness.fakes.js_site import ARTICLE_TEXT, JsSite
 
@@ -41,7 +41,7 @@ def site_source(site: DocusaurusSite, **changes: object) -> SiteSource:
     return SiteSource.model_validate({**fields, **changes})
 
 
-def refresh(index: EdgeIndex, store: SqliteFreshnessStore, source: SiteSource, **kwargs: object) -> SourceReport:
+def refresh(index: EdgeIndex, store: SqliteStore, source: SiteSource, **kwargs: object) -> SourceReport:
     """The one refresh pipeline, as `docsbot scrape` runs it (crawl states in the store)."""
     target = Target(index, HashingEmbedder(), Bm25Encoder(), store)
     return ingest(target, "site", source, **kwargs)  # type: ignore[arg-type]
@@ -71,7 +71,7 @@ def test_the_current_docs_version_is_crawled_via_the_sitemap(docusaurus_site: Do
 
 def test_scraping_into_the_index_is_incremental(docusaurus_site: DocusaurusSite, tmp_path: Path) -> None:
     index = EdgeIndex(tmp_path / "index", "site")
-    store = SqliteFreshnessStore(tmp_path / "state.sqlite3")
+    store = SqliteStore(tmp_path / "state.sqlite3")
     sparse = Bm25Encoder()
     source = site_source(docusaurus_site)
     try:
@@ -168,7 +168,7 @@ def test_a_lost_index_is_refilled_by_the_next_scrape(tmp_path: Path) -> None:
         site = generated_site(server, 5)  # sends ETag / Last-Modified and answers 304
         source = SiteSource.model_validate(validating_source("site", site))
         index = EdgeIndex(tmp_path / "index", "site")
-        store = SqliteFreshnessStore(tmp_path / "state.sqlite3")
+        store = SqliteStore(tmp_path / "state.sqlite3")
         try:
             first = refresh(index, store, source)
             index.drop()  # the index is lost; the crawl states in the store still hold every page's validators

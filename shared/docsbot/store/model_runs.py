@@ -1,44 +1,16 @@
-"""The durable records of the freshness machinery: page states, source summaries, run records, leases.
+"""The scrape job's reports: one source's latest state, and each run with what every source in it did.
 
-Plain shapes, no I/O: `docsbot.store.crawl_sqlite` keeps them (SQLite locally, Firestore in the cloud). Times are
-timezone-aware UTC datetimes.
+Pydantic models (they travel as JSON in SQLite, as maps in Firestore, and into the job's JSON logs), kept apart
+from `docsbot.store.model` so that the interactions function's cold path never imports pydantic.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Literal
+from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-# How one source fared in one run. "skipped": another run held the source's lease.
-SourceOutcome = Literal["ok", "degraded", "failed", "skipped"]
-# A run is "running" until its record is finished; then the worst outcome of its sources (skipped counts as ok).
-RunOutcome = Literal["running", "ok", "degraded", "failed"]
-_SEVERITY = {"ok": 0, "skipped": 0, "degraded": 1, "failed": 2}
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-def worst_outcome(outcomes: list[SourceOutcome]) -> Literal["ok", "degraded", "failed"]:
-    worst = max((_SEVERITY[o] for o in outcomes), default=0)
-    names: tuple[Literal["ok", "degraded", "failed"], ...] = ("ok", "degraded", "failed")
-    return names[worst]
-
-
-@dataclass(frozen=True)
-class PageRecord:
-    """What the job remembers about one crawled URL: its HTTP validators and the content it gave."""
-
-    url: str  # the URL crawled (normalised), the key
-    checked_at: datetime  # when a crawl last confirmed the page (200, 304 or same content)
-    etag: str | None = None
-    last_modified: str | None = None
-    content_hash: str | None = None  # `Page.content_hash` of the page the URL gave
-    page_url: str | None = None  # `Page.url` of that page (canonical URL; may differ from `url`)
+from docsbot.store.model import RunOutcome, SourceOutcome, worst_outcome
 
 
 class SourceRecord(BaseModel):
@@ -106,12 +78,3 @@ class RunRecord(BaseModel):
     @property
     def failed_sources(self) -> list[SourceRun]:
         return [s for s in self.sources if s.outcome == "failed"]
-
-
-@dataclass(frozen=True)
-class Lease:
-    """A time-limited claim on `key` by `holder`; an expired lease may be taken by anyone."""
-
-    key: str
-    holder: str
-    expires_at: datetime

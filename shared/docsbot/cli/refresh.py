@@ -1,6 +1,6 @@
 """The freshness commands of `docsbot`: scrape-job, status and push. `register(app)` adds them to the app.
 
-Kept in their own module so the main CLI only needs one line; heavy imports stay inside the commands.
+Heavy imports stay inside the commands.
 """
 
 from __future__ import annotations
@@ -10,29 +10,18 @@ import json
 import os
 from datetime import datetime
 from pathlib import Path
-from types import ModuleType
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from docsbot.cli.common import err, fail, out, warn
+
 if TYPE_CHECKING:
     from docsbot.cli.push_client import PushReport
     from docsbot.settings.config import Settings
     from docsbot.store.model_runs import RunRecord, SourceRun
-
-
-def _cli() -> ModuleType:
-    # The main CLI's consoles and fail(); imported late because docsbot.cli.main imports this module to register.
-    from docsbot.cli import main as cli
-
-    return cli
-
-
-def _fail(message: str, code: int = 2) -> NoReturn:
-    _cli().fail(message, code)
-    raise AssertionError("unreachable")  # fail() raises typer.Exit
 
 
 def _settings(*, embedder_needed: bool = True) -> Settings:
@@ -43,7 +32,7 @@ def _settings(*, embedder_needed: bool = True) -> Settings:
     try:
         return load_settings(env)
     except ConfigError as error:
-        _fail(str(error))
+        fail(str(error))
 
 
 def _ago(when: datetime | None, now: datetime) -> str:
@@ -87,17 +76,16 @@ def scrape_job(
         if collection is not None:
             collections.get(collection)
     except ConfigError as error:
-        _fail(str(error))
+        fail(str(error))
     options = job_options(job_settings, collection=collection, full=full, accept_drop=accept_drop, lease_wait=wait)
     store = build_store(job_settings.store)
-    cli = _cli()
     progress = Progress(
         TextColumn("{task.description}"),
         BarColumn(),
         TextColumn("{task.completed} pages"),
         TimeElapsedColumn(),
-        console=cli.err,
-        disable=not cli.err.is_terminal,
+        console=err,
+        disable=not err.is_terminal,
     )
     tasks: dict[str, Any] = {}
     current: list[str] = []
@@ -119,13 +107,11 @@ def scrape_job(
     if json_output:
         print(json.dumps(run.model_dump(mode="json"), indent=2))
     else:
-        cli.out.print(run_table(run))
+        out.print(run_table(run))
         for source in run.sources:
             for reason in source.reasons:
-                cli.out.print(
-                    f"[bold]{source.collection}/{source.source}[/] {source.outcome}: {reason}", highlight=False
-                )
-        cli.out.print(f"run {run.run_id}: {run.outcome}", highlight=False)
+                out.print(f"[bold]{source.collection}/{source.source}[/] {source.outcome}: {reason}", highlight=False)
+        out.print(f"run {run.run_id}: {run.outcome}", highlight=False)
     raise typer.Exit(exit_code(run))
 
 
@@ -176,19 +162,18 @@ def status(
             else []
         )
     except ConfigError as error:
-        _fail(str(error))
+        fail(str(error))
     store = build_store(store_settings)
     try:
         statuses = collection_status(store, names, lambda name: open_index(settings, name))
     finally:
         store.close()
     now = utc_now()
-    cli = _cli()
     if json_output:
         print(json.dumps([s.as_dict(now) for s in statuses], indent=2))
         return
     if not statuses:
-        cli.out.print("No collections: set DOCSBOT_COLLECTIONS_FILE, or run docsbot scrape-job / ingest first.")
+        out.print("No collections: set DOCSBOT_COLLECTIONS_FILE, or run docsbot scrape-job / ingest first.")
         return
     table = Table(title="docsbot status", title_justify="left")
     for name in ("collection", "last run", "outcome", "pages", "chunks", "oldest page", "sources"):
@@ -203,12 +188,12 @@ def status(
             _ago(s.oldest_checked_at, now),
             ", ".join(s.sources) or "-",
         )
-    cli.out.print(table)
+    out.print(table)
     for s in statuses:
         for reason in s.reasons:
-            cli.out.print(f"[bold]{s.collection}[/] {reason}", highlight=False)
+            out.print(f"[bold]{s.collection}[/] {reason}", highlight=False)
         if s.index_problem:
-            cli.out.print(f"[bold]{s.collection}[/] index: {s.index_problem}", highlight=False)
+            out.print(f"[bold]{s.collection}[/] index: {s.index_problem}", highlight=False)
 
 
 # --- docsbot push -------------------------------------------------------------------------------------------
@@ -248,14 +233,14 @@ def push(
     from docsbot.sources.markdown_folder import load_markdown_folder, read_url_map
 
     if url_map is None and not docs_base_url:
-        _fail("--source-dir needs --url-map FILE or --docs-base-url URL to know each page's public URL")
+        fail("--source-dir needs --url-map FILE or --docs-base-url URL to know each page's public URL")
     if not source_dir.is_dir():
-        _fail(f"{source_dir} is not a folder")
+        fail(f"{source_dir} is not a folder")
     if not endpoint.startswith(("https://", "http://")):
-        _fail(f"--endpoint must be an http(s) URL, got {endpoint!r}")
+        fail(f"--endpoint must be an http(s) URL, got {endpoint!r}")
     token = os.environ.get(token_env) or None
     if token is None:
-        _fail(f"the environment variable {token_env} (the bearer token) is not set")
+        fail(f"the environment variable {token_env} (the bearer token) is not set")
     try:
         loaded = load_markdown_folder(
             source_dir,
@@ -264,7 +249,7 @@ def push(
             trailing_slash=trailing_slash,
         )
     except (ValueError, OSError) as error:
-        _fail(str(error))
+        fail(str(error))
     target = hashlib.sha256(endpoint.encode("utf-8")).hexdigest()[:10]
     state_path = state_file or data_dir() / "push" / f"{collection}__{source}__{target}.json"
     options = PushOptions(
@@ -278,19 +263,18 @@ def push(
         allow_large_prune=allow_large_prune,
         allow_large_delete=allow_large_delete,
     )
-    cli = _cli()
     for problem in loaded.problems:
-        cli.warn(f"{problem.path}: {problem.kind}: {problem.message} (not sent; what is indexed for it stays)")
+        warn(f"{problem.path}: {problem.kind}: {problem.message} (not sent; what is indexed for it stays)")
     try:
         report = push_folder(loaded, options)
     except PushError as error:
-        _fail(str(error), code=1)
-    cli.out.print(push_table(collection, source, report))
+        fail(str(error), code=1)
+    out.print(push_table(collection, source, report))
     if report.prune_skipped:
-        cli.warn(f"--prune skipped: {report.prune_skipped}")
+        warn(f"--prune skipped: {report.prune_skipped}")
     if report.too_large:
         for url in report.too_large:
-            cli.warn(f"{url}: over --max-batch-bytes on its own, not sent")
+            warn(f"{url}: over --max-batch-bytes on its own, not sent")
         raise typer.Exit(1)
 
 

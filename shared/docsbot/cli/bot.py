@@ -1,0 +1,115 @@
+"""The Discord bot commands of `docsbot`: serve (both functions locally), register-commands, sync-collections."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from docsbot.cli.common import (
+    err,
+    fail,
+    load_settings_or_fail,
+    out,
+)
+from docsbot.settings.config import (
+    ConfigError,
+)
+
+if TYPE_CHECKING:  # imported lazily at run time so `docsbot --help` stays fast
+    from docsbot.settings.bot import BotSettings
+
+
+def _bot_settings() -> BotSettings:
+    from docsbot.settings.bot import BotConfigError, load_bot_settings
+
+    try:
+        return load_bot_settings()
+    except BotConfigError as error:
+        fail(str(error))
+
+
+def serve(
+    host: Annotated[
+        str, typer.Option(help="Interface to listen on (put a tunnel in front for Discord).")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8080,
+) -> None:
+    """Run the bot locally: POST /interactions, answered in this process (embedded index and state)."""
+    import flask
+    from werkzeug.serving import run_simple
+
+    from docsbot.app import bot as wiring
+    from docsbot.app.bot_http import serve_interaction
+    from docsbot.bot.interactions import InteractionsHandler, Limits
+    from docsbot.bot.queue import InProcessQueue
+
+    bot = _bot_settings()
+    settings = load_settings_or_fail()
+    store = wiring.build_store(bot)
+    count = wiring.sync_collections(store, settings)
+    respond = wiring.build_respond(bot, settings, store)
+    queue = InProcessQueue(
+        lambda body, headers: respond.handle(body, headers).status, retries=bot.max_attempts - 1, backoff_s=1.0
+    )
+    handler = InteractionsHandler(
+        bot.public_key,
+        store,
+        queue,
+        archiver=wiring.build_archiver(bot),
+        default_collection=bot.default_collection,
+        limits=Limits(bot.user_questions_per_hour, bot.guild_questions_per_hour, bot.staff_roles),
+    )
+    web = flask.Flask("docsbot")
+    web.add_url_rule(
+        "/interactions", "interactions", lambda: serve_interaction(handler, flask.request), methods=["POST"]
+    )
+    web.add_url_rule("/healthz", "healthz", lambda: "ok")
+    err.print(
+        f"docsbot serve: {count} collections; set the Interactions Endpoint URL to "
+        f"https://<your tunnel>/interactions (listening on http://{host}:{port})"
+    )
+    try:
+        run_simple(host, port, web, threaded=True)
+    finally:
+        queue.close()
+
+
+def register_commands_command(
+    guild: Annotated[str | None, typer.Option(help="Register in one guild (instant) instead of globally.")] = None,
+) -> None:
+    """Create or update the bot's slash and context-menu commands through the Discord API."""
+    from docsbot.app import bot as wiring
+    from docsbot.discord.register import register_commands
+    from docsbot.discord.rest import DiscordError
+
+    bot = _bot_settings()
+    if not bot.bot_token:
+        fail("register-commands needs DISCORD_BOT_TOKEN")
+    try:
+        registered = register_commands(wiring.build_rest(bot), guild)
+    except (DiscordError, ValueError) as error:
+        fail(str(error))
+    where = f"guild {guild}" if guild else "globally (may take up to an hour to appear)"
+    out.print(f"registered {len(registered)} commands {where}: {', '.join(c.get('name', '?') for c in registered)}")
+
+
+def sync_collections_command() -> None:
+    """Copy the collections file (collections and channel map) into the bot's state store."""
+    from docsbot.app import bot as wiring
+
+    bot, settings = _bot_settings(), load_settings_or_fail()
+    if settings.collections_file is None:
+        fail("no collections file: set DOCSBOT_COLLECTIONS_FILE")
+    try:
+        count = wiring.sync_collections(wiring.build_store(bot), settings)
+    except ConfigError as error:
+        fail(str(error))
+    out.print(f"{count} collections stored ({bot.state})")
+
+
+def register(app: typer.Typer) -> None:
+    """Add this area's commands to the `docsbot` app."""
+    app.command("serve")(serve)
+    app.command("register-commands")(register_commands_command)
+    app.command("sync-collections")(sync_collections_command)

@@ -1,0 +1,332 @@
+"""The knowledge-base commands of `docsbot`: ingest, scrape, search and eval."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.progress import Progress, TaskID
+from rich.table import Table
+
+from docsbot.cli.common import (
+    AllowLargeDeleteOpt,
+    CollectionOpt,
+    check_collection_name,
+    fail,
+    load_settings_or_fail,
+    out,
+    progress_bar,
+    warn,
+)
+from docsbot.index.errors import IndexStoreError
+from docsbot.settings.config import (
+    ConfigError,
+    MarkdownFolderSource,
+    Settings,
+    SiteSource,
+    SourceConfig,
+    load_collections,
+)
+
+if TYPE_CHECKING:  # imported lazily at run time so `docsbot --help` stays fast
+    from docsbot.documents.model import Source
+    from docsbot.index.search import Searcher, SearchMode
+    from docsbot.sources.registry import SnapshotSource
+    from docsbot.sources.site.crawl import CrawlOutcome
+
+
+def ingest(
+    collection: CollectionOpt,
+    source_dir: Annotated[
+        Path | None, typer.Option(help="A folder of Docusaurus .md/.mdx files (else the collections file).")
+    ] = None,
+    url_map: Annotated[Path | None, typer.Option(help="relative_path<TAB>url file for --source-dir.")] = None,
+    docs_base_url: Annotated[
+        str | None, typer.Option(help="Docs root URL for --source-dir, when there is no --url-map.")
+    ] = None,
+    source_name: Annotated[str, typer.Option(help="Name of the --source-dir source in the index.")] = "docs",
+    trailing_slash: Annotated[
+        bool | None, typer.Option(help="The site's Docusaurus trailingSlash setting, with --docs-base-url.")
+    ] = None,
+    rebuild: Annotated[bool, typer.Option(help="Drop the collection first and index from scratch.")] = False,
+    snapshot: Annotated[
+        Path | None, typer.Option(help="Index the pages of a 'docsbot scrape --out' snapshot file.")
+    ] = None,
+    allow_large_delete: AllowLargeDeleteOpt = False,
+) -> None:
+    """Index a collection's documents incrementally: only changed chunks are embedded."""
+    from docsbot.sources.registry import SnapshotSource
+
+    check_collection_name(collection)
+    settings = load_settings_or_fail()
+    if snapshot is not None:
+        _refresh(settings, collection, [SnapshotSource(snapshot)], rebuild=rebuild, allow=allow_large_delete)
+        return
+    if source_dir is not None:
+        if url_map is None and not docs_base_url:
+            fail("--source-dir needs --url-map FILE or --docs-base-url URL to know each page's public URL")
+        sources = [
+            MarkdownFolderSource(
+                kind="markdown_folder",
+                name=source_name,
+                path=source_dir,
+                url_map=url_map,
+                docs_base_url=docs_base_url,
+                trailing_slash=trailing_slash,
+            )
+        ]
+    else:
+        if settings.collections_file is None:
+            fail("no collections file: set DOCSBOT_COLLECTIONS_FILE, or give --source-dir")
+        try:
+            config = load_collections(settings.collections_file).get(collection)
+        except ConfigError as error:
+            fail(str(error))
+        sources = [s for s in config.sources if isinstance(s, MarkdownFolderSource)]
+        for skipped in config.sources:
+            if not isinstance(skipped, MarkdownFolderSource):
+                warn(f"source {skipped.name!r} ({skipped.kind}) is crawled by 'docsbot scrape', not ingest")
+        if not sources:
+            fail(f"collection {collection!r} has no markdown_folder source to ingest")
+
+    _refresh(settings, collection, list(sources), rebuild=rebuild, allow=allow_large_delete)
+
+
+def _refresh(
+    settings: Settings,
+    collection: str,
+    sources: Sequence[SourceConfig | SnapshotSource],
+    *,
+    rebuild: bool = False,
+    full: bool = False,
+    allow: bool = False,
+) -> None:
+    """Refresh `sources` with the one pipeline (`docsbot.refresh.pipeline`), with progress bars and summaries.
+
+    Crawl states, source records and leases live in the state store (`DOCSBOT_STATE`: a SQLite file under
+    DOCSBOT_DATA_DIR locally), the same store the scheduled job uses."""
+    from docsbot.app.indexes import make_embedder, make_sparse, open_index
+    from docsbot.app.refresh import cli_refresh_options, open_refresh_store
+    from docsbot.cli.terminal import crawl_table, ingest_table
+    from docsbot.refresh.pipeline import RefreshFailed, SourceReport, Target, ingest
+    from docsbot.sources.registry import LoadContext
+
+    try:
+        options = cli_refresh_options(full=full, allow_large_delete=allow)
+        store = open_refresh_store(settings, collection, sources)
+    except ConfigError as error:
+        fail(str(error))
+    index = open_index(settings, collection)
+    reports: list[SourceReport] = []
+    try:
+        if rebuild:
+            index.drop()
+        target = Target(index, make_embedder(settings), make_sparse(), store)
+        with progress_bar() as progress:
+            for source in sources:
+                task = progress.add_task(f"{collection}/{source.name}", total=None)
+
+                def on_event(kind: str, value: object, task: TaskID = task) -> None:
+                    if kind == "total" and isinstance(value, int):
+                        progress.update(task, total=value)
+                    elif kind == "outcome":
+                        progress.advance(task)
+
+                def advance(_page: object, task: TaskID = task) -> None:
+                    if progress.tasks[task].total is not None:
+                        progress.advance(task)
+
+                context = LoadContext(on_event=on_event)
+                reports.append(ingest(target, collection, source, options=options, context=context, on_page=advance))
+    except (IndexStoreError, ConfigError, RefreshFailed, ValueError, OSError) as error:
+        fail(str(error))
+    finally:
+        index.close()  # the embedded index finishes its segment optimisation and releases its lock
+        store.close()
+    for report in reports:
+        loaded = report.loaded
+        for problem in loaded.file_problems if loaded is not None else []:
+            warn(f"{problem.path}: {problem.kind}: {problem.message}")
+        if loaded is not None and loaded.crawl is not None:
+            out.print(crawl_table(collection, report.source, loaded.crawl))
+        out.print(ingest_table(collection, report))
+        for reason in report.run.reasons:
+            warn(f"{collection}/{report.source} {report.run.outcome}: {reason}")
+
+
+def scrape(
+    collection: CollectionOpt,
+    source_name: Annotated[
+        str | None, typer.Option("--source", help="Only this site source (default: every site source).")
+    ] = None,
+    out_file: Annotated[
+        Path | None, typer.Option("--out", help="Write the pages to a snapshot (JSON lines) instead of indexing.")
+    ] = None,
+    full: Annotated[bool, typer.Option(help="Ignore the stored crawl state: fetch every page again.")] = False,
+    allow_large_delete: AllowLargeDeleteOpt = False,
+) -> None:
+    """Crawl a collection's docs sites (sitemap, robots.txt, polite delays, conditional GET) and index them."""
+    settings = load_settings_or_fail()
+    if settings.collections_file is None:
+        fail("no collections file: set DOCSBOT_COLLECTIONS_FILE (see collections.example.toml)")
+    try:
+        config = load_collections(settings.collections_file).get(check_collection_name(collection))
+    except ConfigError as error:
+        fail(str(error))
+    sites = [s for s in config.sources if isinstance(s, SiteSource) and source_name in (None, s.name)]
+    if not sites:
+        which = f"a site source named {source_name!r}" if source_name else "no docusaurus or sitemap source"
+        fail(f"collection {collection!r} has {which}")
+    if out_file is not None:
+        if len(sites) > 1:
+            fail(f"--out writes one source: choose it with --source ({', '.join(s.name for s in sites)})")
+        _scrape_to_snapshot(collection, sites[0], out_file)
+        return
+    _refresh(settings, collection, list(sites), full=full, allow=allow_large_delete)
+
+
+def _crawl_progress(progress: Progress, label: str) -> Callable[[str, object], None]:
+    task = progress.add_task(label, total=None)
+
+    def on_event(kind: str, _value: object) -> None:
+        if kind == "outcome":
+            progress.advance(task)
+
+    return on_event
+
+
+def _scrape_to_snapshot(collection: str, source: SiteSource, path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from docsbot.cli.terminal import crawl_table
+    from docsbot.sources.site.scrape import scrape_site
+    from docsbot.sources.snapshot import SnapshotHeader, SnapshotWriter
+
+    header = SnapshotHeader(collection=collection, source=source.name, created=datetime.now(UTC).isoformat())
+    try:
+        writer = SnapshotWriter(path, header)
+    except OSError as error:
+        fail(f"cannot write {path}: {error}")
+    with progress_bar() as progress:
+        on_event = _crawl_progress(progress, f"{collection}/{source.name}")
+
+        def on_outcome(outcome: CrawlOutcome) -> None:
+            if outcome.page is not None:
+                writer.write(outcome.page)
+            on_event("outcome", outcome)
+
+        scraped = scrape_site(source, previous={}, on_outcome=on_outcome)
+    writer.close(complete=scraped.summary.completed)
+    out.print(crawl_table(collection, source.name, scraped.summary))
+    out.print(f"{writer.count} pages written to {path}")
+
+
+def search(
+    collection: CollectionOpt,
+    query: Annotated[str, typer.Argument(help="What to look for.")],
+    limit: Annotated[int, typer.Option(min=1, max=50)] = 5,
+    mode: Annotated[str, typer.Option(help="hybrid, dense or sparse.")] = "hybrid",
+) -> None:
+    """Search a collection and print the best sections."""
+    searcher = open_searcher(collection, mode)
+    result = searcher.search(query, limit=limit, mode=_mode(mode))
+    if not result.sources:
+        out.print("No matching sections.")
+        return
+    from docsbot.cli.terminal import sources_table
+
+    out.print(sources_table(f"{collection}: {query}", result.sources))
+
+
+def _mode(mode: str) -> SearchMode:
+    if mode not in ("hybrid", "dense", "sparse"):
+        fail(f"--mode must be hybrid, dense or sparse, got {mode!r}")
+    return mode  # type: ignore[return-value]
+
+
+def open_searcher(collection: str, mode: str) -> Searcher:
+    """A searcher over `collection`'s index, or exit with a clear message."""
+    from docsbot.app.indexes import make_embedder, make_sparse, open_index
+    from docsbot.index.search import Searcher
+
+    check_collection_name(collection)
+    settings = load_settings_or_fail()
+    try:
+        index = open_index(settings, collection)
+        if index.info() is None:
+            fail(f"collection {collection!r} has not been indexed yet: run docsbot ingest --collection {collection}")
+        embedder = None if mode == "sparse" else make_embedder(settings)
+        searcher = Searcher(index, embedder, make_sparse())
+    except (IndexStoreError, ValueError) as error:
+        fail(str(error))
+    return searcher
+
+
+def eval_command(
+    collection: CollectionOpt,
+    questions: Annotated[Path, typer.Option(help="JSONL question file (DESIGN.md §6 format).")],
+    json_output: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    mode: Annotated[str, typer.Option(help="hybrid, dense or sparse.")] = "hybrid",
+) -> None:
+    """Measure retrieval quality on a question set."""
+    from docsbot.index.eval import QuestionFileError, evaluate, load_questions
+
+    try:
+        loaded = load_questions(questions)
+    except QuestionFileError as error:
+        fail(str(error))
+    search_mode = _mode(mode)
+    searcher = open_searcher(collection, mode)
+
+    def run(question: str) -> tuple[list[Source], float | None]:
+        result = searcher.search(question, limit=20, mode=search_mode)
+        top = result.best_dense_score
+        if top is None and result.sources:
+            top = result.sources[0].score
+        return result.sources, top
+
+    with progress_bar() as progress:
+        task = progress.add_task("questions", total=len(loaded))
+        report = evaluate(loaded, run, on_question=lambda: progress.advance(task))
+    data = report.as_dict()
+    if json_output:
+        print(json.dumps(data, indent=2))
+        return
+    _print_eval(collection, data)
+
+
+def _print_eval(collection: str, data: dict[str, object]) -> None:
+    table = Table(title=f"retrieval on {collection}: {data['evaluated']} answerable of {data['questions']} questions")
+    table.add_column("metric")
+    table.add_column("page", justify="right")
+    table.add_column("section", justify="right")
+    section = data["section"]
+    assert isinstance(section, dict)
+    for key in ("recall@1", "recall@5", "recall@10", "hit@1", "hit@5", "hit@10", "mrr@10", "ndcg@10"):
+        table.add_row(key, f"{data.get(key, 0):.3f}", f"{section.get(key, 0):.3f}")
+    out.print(table)
+    abstention = data["abstention"]
+    assert isinstance(abstention, dict)
+    out.print(f"top score ({abstention['score']}):")
+    for group in ("answerable", "unanswerable"):
+        out.print(f"  {group:>12}: {abstention[group]}")
+    out.print(f"  separation (ROC AUC): {abstention['auc']}")
+    misses = data["misses"]
+    assert isinstance(misses, list)
+    if misses:
+        out.print(f"\n{len(misses)} misses (no relevant page in the top 5):")
+        for miss in misses:
+            out.print(f"  [bold]{miss['id']}[/] {miss['question'][:100]}", highlight=False)
+            out.print(f"    expected {', '.join(miss['relevant'])}", highlight=False)
+            out.print(f"    got      {', '.join(miss['got'])}", highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    """Add this area's commands to the `docsbot` app."""
+    app.command("ingest")(ingest)
+    app.command("scrape")(scrape)
+    app.command("search")(search)
+    app.command("eval")(eval_command)

@@ -36,7 +36,7 @@ from typing import Any
 
 from docsbot.index.bm25 import Bm25Encoder
 from docsbot.index.embedders import Embedder
-from docsbot.index.qdrant_server import VectorIndex
+from docsbot.index.ports import VectorIndex
 from docsbot.index.sync import indexed_page_urls, sync_pages
 from docsbot.settings.config import CollectionsFile, SiteSource
 from docsbot.sources.site.crawl import ERROR, CrawlOptions, CrawlOutcome, PageState, Render, states_in_index

@@ -10,7 +10,7 @@ from typing import Any
 from docsbot.documents.model import Page
 from docsbot.index.bm25 import Bm25Encoder
 from docsbot.index.embedders import Embedder
-from docsbot.index.qdrant_server import VectorIndex
+from docsbot.index.ports import VectorIndex
 from docsbot.index.sync import SyncSummary, sync_pages
 from docsbot.settings.config import MarkdownFolderSource, SourceConfig
 from docsbot.sources.markdown_folder import Problem

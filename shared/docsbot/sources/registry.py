@@ -16,7 +16,7 @@ from docsbot.documents.model import Page
 from docsbot.settings.config import MarkdownFolderSource, SiteSource, SourceConfig
 
 if TYPE_CHECKING:
-    from docsbot.index.qdrant_server import VectorIndex
+    from docsbot.index.ports import VectorIndex
 
 
 @dataclass

@@ -1,13 +1,15 @@
 """Discord bot benchmarks: cold import of the functions, and warm handling time of a signed /ask.
 
-`python -m bench cold-import`: median of 20 fresh interpreters importing the interactions function's
-module (functions/interactions/main.py) against importing what the respond function needs.
+`python -m bench cold-import`: median of 20 fresh interpreters loading the real interactions function's
+module (functions/interactions/main.py, by file path as the Functions Framework does, without K_SERVICE so
+it only defines its handler) against the respond function and what it needs; target ≤ 200 ms.
 `python -m bench ask-latency`: p50/p99 of the interactions handler answering signed `/ask` requests (verify,
 parse, quota and interaction record in the store, enqueue to the Cloud Tasks emulator, deferred reply).
 """
 
 from __future__ import annotations
 
+import os
 import statistics
 import subprocess
 import sys
@@ -18,11 +20,16 @@ from rich.console import Console
 from rich.table import Table
 
 ROOT = Path(__file__).resolve().parents[1]
-HEAVY = ("openai", "qdrant_client", "qdrant_edge", "bs4", "selenium", "tiktoken", "numpy", "pydantic")
+HEAVY = (
+    *("openai", "qdrant_client", "qdrant_edge", "bs4", "selenium", "tiktoken", "numpy", "grpc", "pydantic"),
+    *("requests", "google.cloud.tasks_v2", "google.cloud.firestore"),
+)
+COLD_IMPORT_TARGET_MS = 200  # the interactions function, interpreter start included
+INTERACTIONS = "interactions function (functions/interactions/main.py)"
 console = Console(width=None if sys.stdout.isatty() else 200)
 
 IMPORTS = {
-    "interactions function (functions/interactions/main.py)": (
+    INTERACTIONS: (
         "import importlib.util, sys; sys.path.insert(0, 'shared');"
         "spec = importlib.util.spec_from_file_location('m', 'functions/interactions/main.py');"
         "m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)"
@@ -40,32 +47,42 @@ IMPORTS = {
 }
 
 
+# Cloud Run sets K_SERVICE; with it main.py would also build its clients at import, which a cold start does
+# outside any request. The bench measures the module graph alone, like tests/test_architecture.py checks it.
+_ENV = {key: value for key, value in os.environ.items() if key != "K_SERVICE"}
+
+
 def _time(code: str, runs: int = 20) -> tuple[float, float]:
     samples = []
     for _ in range(runs):
         started = time.perf_counter()
-        subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, capture_output=True)
+        subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=_ENV, check=True, capture_output=True)
         samples.append(time.perf_counter() - started)
     return statistics.median(samples), max(samples)
 
 
 def cold_import() -> None:
     """Median and worst wall time of 20 fresh interpreters per import."""
-    table = Table(title="cold import, 20 fresh interpreters each")
-    for column in ("what", "median (ms)", "max (ms)"):
+    table = Table(title="cold import, 20 fresh interpreters each (interpreter start included)")
+    for column in ("what", "median (ms)", "max (ms)", "target"):
         table.add_column(column, justify="left" if column == "what" else "right")
     for label, code in IMPORTS.items():
         median, worst = _time(code)
-        table.add_row(label, f"{median * 1000:.0f}", f"{worst * 1000:.0f}")
+        target = ""
+        if label == INTERACTIONS:
+            verdict = "met" if median * 1000 <= COLD_IMPORT_TARGET_MS else "MISSED"
+            target = f"≤ {COLD_IMPORT_TARGET_MS} ms: {verdict}"
+        table.add_row(label, f"{median * 1000:.0f}", f"{worst * 1000:.0f}", target)
     console.print(table)
     heavy = subprocess.run(
         [
             sys.executable,
             "-c",
-            IMPORTS["interactions function (functions/interactions/main.py)"]
+            IMPORTS[INTERACTIONS]
             + "; print(sorted(n for n in HEAVY if n in sys.modules))".replace("HEAVY", repr(HEAVY)),
         ],
         cwd=ROOT,
+        env=_ENV,
         check=True,
         capture_output=True,
         text=True,

@@ -24,8 +24,9 @@ from docsbot.documents.model import Page
 from docsbot.index.bm25 import Bm25Encoder
 from docsbot.index.embedders import Embedder, HashingEmbedder, LocalEmbedder, OpenAIEmbedder
 from docsbot.index.eval import evaluate, load_questions
+from docsbot.index.ports import VectorIndex
 from docsbot.index.qdrant_edge import EdgeIndex
-from docsbot.index.qdrant_server import QdrantIndex, VectorIndex
+from docsbot.index.qdrant_server import QdrantIndex
 from docsbot.index.search import Searcher, SearchMode
 from docsbot.index.sync import sync_pages
 from docsbot.refresh.pipeline import ingest_folder

@@ -13,6 +13,7 @@ from docsbot.answer.model import AnswerKind, Turn
 from docsbot.answer.pipeline import Answerer, AnswerOptions
 from docsbot.answer.prompt import Product
 from docsbot.documents.model import Source
+from docsbot.errors import TransientError
 from docsbot.index.search import SearchResult
 from tests.harness.fakes.openai_server import FakeOpenAIServer
 
@@ -84,6 +85,7 @@ def test_a_500_on_every_try_is_a_clear_failure(fake_openai: FakeOpenAIServer) ->
         make_chat(fake_openai, retries=2).complete(MESSAGES, max_tokens=50)
     assert caught.value.kind == "unavailable"
     assert "HTTP 500" in str(caught.value)
+    assert isinstance(caught.value, TransientError)  # the respond handler retries it later
     assert len(fake_openai.requests_to(CHAT)) == 3  # first try + 2 retries, then it gives up
 
 
@@ -103,6 +105,7 @@ def test_a_timeout_is_a_clear_failure(fake_openai: FakeOpenAIServer) -> None:
     with pytest.raises(ChatError) as caught:
         make_chat(fake_openai, timeout=0.3, retries=0).complete(MESSAGES, max_tokens=50)
     assert caught.value.kind == "timeout"
+    assert isinstance(caught.value, TransientError)
     assert time.monotonic() - started < 1.4
 
 
@@ -112,6 +115,7 @@ def test_a_wrong_key_is_rejected_not_retried(fake_openai: FakeOpenAIServer) -> N
     with pytest.raises(ChatError) as caught:
         chat.complete(MESSAGES, max_tokens=50)
     assert caught.value.kind == "rejected"
+    assert not isinstance(caught.value, TransientError)
     assert "wrong" not in str(caught.value)
     assert len(fake_openai.requests_to(CHAT)) == 1
 

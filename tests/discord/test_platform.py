@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import logging
 import socket
-import subprocess
 import sys
 import threading
 import time
@@ -750,44 +749,3 @@ def test_fake_refuses_commands_discord_would_refuse(api: FakeDiscordApi, rest: D
     with pytest.raises(DiscordError) as caught:
         rest.bulk_overwrite_commands([{"type": 1, "name": "Ask", "description": "d"}])
     assert (caught.value.status, caught.value.code) == (400, 50035)
-
-
-# --- cold import ---------------------------------------------------------------------------------------------
-
-HEAVY = (
-    "openai",
-    "qdrant_client",
-    "bs4",
-    "google.cloud.firestore",
-    "google.cloud.tasks_v2",
-    "grpc",
-    "numpy",
-    "requests",
-    "pydantic",
-)
-# (google.cloud itself is preloaded by a namespace-package .pth file: it says nothing about our imports.)
-# Every module the interactions function needs; rest and register (requests) are for the respond side and deploys.
-INTERACTIONS_PATH = (
-    "docsbot.discord.limits",
-    "docsbot.discord.interaction",
-    "docsbot.discord.responses",
-    "docsbot.discord.components",
-    "docsbot.discord.commands",
-    "docsbot.discord.markdown",
-    "docsbot.discord.render",
-    "docsbot.discord.verify",
-    "docsbot.bot.interactions",
-)
-COLD_IMPORT = (
-    "import time; started = time.perf_counter();"
-    f"import {', '.join(INTERACTIONS_PATH)};"
-    "elapsed = time.perf_counter() - started;"
-    f"import sys; print(sorted(m for m in {HEAVY!r} if m in sys.modules)); print(elapsed)"
-)
-
-
-def test_interactions_path_imports_nothing_heavy() -> None:
-    result = subprocess.run([sys.executable, "-c", COLD_IMPORT], capture_output=True, text=True, timeout=60, check=True)
-    loaded, elapsed = result.stdout.splitlines()
-    assert loaded == "[]"
-    assert float(elapsed) < 1.0  # measured ≈ 0.03 s; the bound only catches a heavy import sneaking in

@@ -22,17 +22,9 @@ from docsbot.documents.model import Page
 from docsbot.index.bm25 import Bm25Encoder, SparseVector
 from docsbot.index.embedders import HashingEmbedder
 from docsbot.index.errors import EmbedderMismatchError, IndexStoreError
+from docsbot.index.ports import Hit, IndexInfo, IndexPoint, QueryResult, SearchFilter, VectorIndex
 from docsbot.index.qdrant_edge import INFO_FILE, SHARD_DIR, EdgeIndex
-from docsbot.index.qdrant_server import (
-    Hit,
-    IndexInfo,
-    IndexPoint,
-    QdrantIndex,
-    QueryResult,
-    SearchFilter,
-    VectorIndex,
-    open_client,
-)
+from docsbot.index.qdrant_server import QdrantIndex, open_client
 from docsbot.index.search import Searcher
 from docsbot.index.sync import sync_pages
 

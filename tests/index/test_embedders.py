@@ -9,6 +9,7 @@ import openai
 import pytest
 
 from docsbot.documents.tokens import count_tokens
+from docsbot.errors import TransientError
 from docsbot.index.embedders import EmbeddingStats, HashingEmbedder, LocalEmbedder, OpenAIEmbedder
 from tests.harness.fakes.openai_server import FakeOpenAIServer, RecordedRequest, fake_embedding
 
@@ -156,14 +157,14 @@ def test_server_error_is_retried_by_the_client(fake_openai: FakeOpenAIServer, op
     assert vectors == [pytest.approx(fake_embedding(t, "text-embedding-3-small", 8)) for t in ("a", "b")]
 
 
-def test_exhausted_retries_raise_the_api_error(fake_openai: FakeOpenAIServer, openai_client: openai.OpenAI) -> None:
+def test_exhausted_retries_raise_a_transient_error(fake_openai: FakeOpenAIServer, openai_client: openai.OpenAI) -> None:
     fake_openai.rate_limit_next(retry_after_ms=10, times=3)
     embedder = OpenAIEmbedder(openai_client, model="text-embedding-3-small", dimensions=8)
 
-    with pytest.raises(openai.RateLimitError, match="Rate limit reached") as raised:
+    with pytest.raises(TransientError, match="RateLimitError") as raised:
         embedder.embed_documents(["a"])
 
-    assert raised.value.status_code == 429
+    assert isinstance(raised.value.__cause__, openai.RateLimitError) and raised.value.__cause__.status_code == 429
     assert len(fake_openai.requests_to(EMBEDDINGS)) == 3  # the first attempt and max_retries=2
     assert embedder.stats == EmbeddingStats()
 
@@ -172,8 +173,9 @@ def test_wrong_api_key_fails_without_retrying(fake_openai: FakeOpenAIServer) -> 
     client = openai.OpenAI(base_url=fake_openai.base_url, api_key="wrong-key", max_retries=2, timeout=10.0)
     embedder = OpenAIEmbedder(client, model="text-embedding-3-small")
 
-    with pytest.raises(openai.AuthenticationError):
+    with pytest.raises(openai.AuthenticationError) as raised:
         embedder.embed_query("hello")
+    assert not isinstance(raised.value, TransientError)  # a wrong key stays wrong: never worth a retry
 
     (request,) = fake_openai.requests
     assert request.headers["authorization"] == "Bearer wrong-key"

@@ -13,7 +13,8 @@ from docsbot.documents.model import Page
 from docsbot.index.bm25 import Bm25Encoder
 from docsbot.index.embedders import HashingEmbedder
 from docsbot.index.errors import EmbedderMismatchError
-from docsbot.index.qdrant_server import QdrantIndex, SearchFilter
+from docsbot.index.ports import SearchFilter
+from docsbot.index.qdrant_server import QdrantIndex
 from docsbot.index.search import Searcher
 from docsbot.index.sync import sync_pages
 from docsbot.refresh.pipeline import ingest_folder

@@ -24,8 +24,8 @@ from docsbot.documents.model import Page
 from docsbot.index.bm25 import Bm25Encoder
 from docsbot.index.chunking import chunk_page
 from docsbot.index.embedders import HashingEmbedder
+from docsbot.index.ports import VectorIndex
 from docsbot.index.qdrant_edge import EdgeIndex
-from docsbot.index.qdrant_server import VectorIndex
 from docsbot.refresh.job import JobOptions, ScrapeJob, exit_code, plan
 from docsbot.settings.config import CollectionsFile, ConfigError, SiteSource, parse_collections
 from docsbot.settings.refresh import load_job_settings

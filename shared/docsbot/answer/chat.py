@@ -4,7 +4,9 @@
 Ollama, LiteLLM...), the client retries 429/5xx/connection errors with backoff (honouring Retry-After),
 and every request has a timeout. Streaming hands each text delta to a callback as it arrives. Whatever
 goes wrong surfaces as one `ChatError` whose message can be shown to a user; the API key never appears
-in it.
+in it. Faults worth another attempt later (timeout, 429, 5xx, no connection) are a `TransientChatError`,
+which is also a `TransientError`. The `openai` SDK is imported only by `OpenAIChat`, never at module load,
+so the answering core imports this module's shapes without it.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+from docsbot.errors import TransientError
 
 if TYPE_CHECKING:
     import openai
@@ -61,6 +65,10 @@ class ChatError(RuntimeError):
     def __init__(self, kind: str, message: str) -> None:
         super().__init__(message)
         self.kind = kind
+
+
+class TransientChatError(ChatError, TransientError):
+    """The model timed out, was rate limited or unavailable once the client's retries ran out."""
 
 
 class ChatModel(Protocol):
@@ -122,15 +130,16 @@ class OpenAIChat:
             if on_delta is None:
                 return self._complete(kwargs)
             return self._stream(kwargs, on_delta)
-        except openai.APITimeoutError:
-            raise ChatError("timeout", "the language model did not answer in time") from None
-        except openai.RateLimitError:
-            raise ChatError("rate_limited", "the language model is rate limited right now") from None
-        except openai.APIConnectionError:
-            raise ChatError("unavailable", "the language model could not be reached") from None
+        except openai.APITimeoutError as error:
+            raise TransientChatError("timeout", "the language model did not answer in time") from error
+        except openai.RateLimitError as error:
+            raise TransientChatError("rate_limited", "the language model is rate limited right now") from error
+        except openai.APIConnectionError as error:
+            raise TransientChatError("unavailable", "the language model could not be reached") from error
         except openai.APIStatusError as error:
             if error.status_code >= 500:
-                raise ChatError("unavailable", f"the language model failed (HTTP {error.status_code})") from None
+                message = f"the language model failed (HTTP {error.status_code})"
+                raise TransientChatError("unavailable", message) from error
             raise ChatError("rejected", f"the language model refused the request (HTTP {error.status_code})") from None
 
     def _complete(self, kwargs: dict[str, Any]) -> ChatResult:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from docsbot.index.bm25 import Bm25Encoder
 from docsbot.index.embedders import Embedder, HashingEmbedder, LocalEmbedder, OpenAIEmbedder
-from docsbot.index.qdrant_server import QdrantIndex, VectorIndex, open_client
+from docsbot.index.ports import VectorIndex
 from docsbot.settings.config import Settings
 
 
@@ -27,10 +27,13 @@ def make_embedder(settings: Settings) -> Embedder:
 
 def open_index(settings: Settings, collection: str) -> VectorIndex:
     """The index of a docs collection: on the configured Qdrant server, else embedded (Qdrant Edge)."""
+    # Each backend's client is imported only when it is the one configured.
     if settings.qdrant_url:
+        from docsbot.index.qdrant_server import QdrantIndex, open_client
+
         client = open_client(url=settings.qdrant_url, api_key=settings.qdrant_api_key, path=None)
         return QdrantIndex(client, collection)
-    from docsbot.index.qdrant_edge import EdgeIndex  # only the embedded default needs the Qdrant Edge engine
+    from docsbot.index.qdrant_edge import EdgeIndex
 
     return EdgeIndex(settings.index_path, collection)
 

@@ -10,13 +10,15 @@ Cloud Tasks delivers at least once and retries non-2xx answers, so every step is
 4. store the question and the answer (with its sources apart), set the thread's controller message;
 5. mark the interaction done.
 
-Retryable failures (Discord or the model unavailable) return 503 while attempts remain and the
-15-minute interaction token has time left; the last attempt tells the user instead of staying silent.
+Retryable failures (a `TransientError` from an adapter: Discord, the model or the index unavailable)
+return 503 while attempts remain and the 15-minute interaction token has time left; the last attempt tells
+the user instead of staying silent.
 """
 
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,6 +31,7 @@ from docsbot.bot.tasks import RespondTask
 from docsbot.discord.render import FLAG_EPHEMERAL, render_answer, render_error, render_search_results
 from docsbot.discord.verify import HeaderItems, header
 from docsbot.documents.model import Source
+from docsbot.errors import TransientError
 from docsbot.index.search import Searcher
 from docsbot.store.model import ClaimResult, InteractionState, MessageRecord, NewThread, SourceRef
 from docsbot.store.ports import StateStore
@@ -48,10 +51,6 @@ class DiscordWebhooks(Protocol):
     def edit_original(self, token: str, payload: dict[str, Any]) -> dict[str, Any]: ...
 
     def create_followup(self, token: str, payload: dict[str, Any]) -> dict[str, Any]: ...
-
-
-class RetryableError(RuntimeError):
-    """A failure worth another attempt (Discord 5xx/429 exhausted, the model unavailable)."""
 
 
 @dataclass(frozen=True)
@@ -132,7 +131,7 @@ class RespondHandler:
         try:
             self._respond(task, now, progress, last_chance=last_chance)
         except Exception as error:
-            retry = isinstance(error, RetryableError) or _is_retryable(error)
+            retry = is_transient(error)
             log.warning(
                 "respond attempt failed",
                 extra={"interaction": task.interaction_id, "attempt": attempt, "error": type(error).__name__},
@@ -181,7 +180,7 @@ class RespondHandler:
         answer = self.answerer_for(collection).answer(task.question, history)
         if answer.kind is AnswerKind.FAILED:
             if not last_chance:
-                raise RetryableError("the chat model failed")
+                raise TransientError("the chat model failed")
             # The last attempt: the failure text (with the closest sections) is the apology. No buttons, and
             # nothing stored: it is not an answer the conversation should build on.
             self._post(task, render_answer(answer, thread_key=thread.thread_id, buttons=False), progress)
@@ -244,20 +243,28 @@ class _Progress:
         self.posted = False
 
 
-_RETRYABLE_NAMES = {
-    # requests
-    *("ConnectionError", "Timeout", "ReadTimeout", "ConnectTimeout"),
-    # google.api_core (Firestore): transient by Google's own classification
-    *("ServiceUnavailable", "DeadlineExceeded", "Aborted", "InternalServerError", "TooManyRequests"),
-    *("IndexStoreError", "ContentionError"),
+# Retryable faults of code that does not raise `TransientError` (yet), by their real classes: Firestore's
+# (google.api_core's own classification of transient), the Firestore store's contention, and requests' from
+# any client built on it. An exception of a module never imported cannot have been raised, so the classes
+# are looked up in sys.modules: nothing here imports those libraries.
+_TRANSIENT_ELSEWHERE: dict[str, tuple[str, ...]] = {
+    "google.api_core.exceptions": (
+        *("ServiceUnavailable", "DeadlineExceeded", "Aborted", "InternalServerError", "TooManyRequests"),
+    ),
+    "docsbot.store.firestore": ("ContentionError",),
+    "requests": ("ConnectionError", "Timeout"),
 }
 
 
-def _is_retryable(error: Exception) -> bool:
-    status = getattr(error, "status", None)
-    if isinstance(status, int):
-        return status == 429 or status >= 500
-    return type(error).__name__ in _RETRYABLE_NAMES
+def is_transient(error: BaseException) -> bool:
+    """Whether another attempt later may succeed: a timeout, rate limit, server error or lost connection."""
+    if isinstance(error, TransientError | ConnectionError | TimeoutError):
+        return True
+    for module_name, class_names in _TRANSIENT_ELSEWHERE.items():
+        module = sys.modules.get(module_name)
+        if module is not None and isinstance(error, tuple(getattr(module, name) for name in class_names)):
+            return True
+    return False
 
 
 def _delivery_number(headers: HeaderItems | None) -> int:

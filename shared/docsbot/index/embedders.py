@@ -1,7 +1,8 @@
 """Dense embedders: OpenAI's embeddings API, a local sentence-transformers model, and a hashing stand-in.
 
 Every embedder has a `name` that the index records, so vectors from two different models never end up
-in the same collection, and `stats` counters for reporting what indexing cost.
+in the same collection, and `stats` counters for reporting what indexing cost. The `openai` SDK and
+sentence-transformers (torch) are imported only by the embedder that uses them, never at module load.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import tiktoken
 
 from docsbot.documents.tokens import encoding_for_model
+from docsbot.errors import TransientError
 
 if TYPE_CHECKING:
     import openai
@@ -61,8 +63,9 @@ class OpenAIEmbedder:
     Inputs are packed into as few requests as the API's limits allow: at most `max_inputs_per_request`
     inputs and `max_tokens_per_request` tokens per request. An input longer than `max_tokens_per_input`
     tokens is truncated to that length, because the API rejects the whole request otherwise.
-    Rate limits (429) and server errors (5xx) are retried by the `openai` client itself (its
-    `max_retries`, honouring Retry-After); when those retries run out its exception propagates.
+    Rate limits (429), server errors (5xx) and lost connections are retried by the `openai` client itself
+    (its `max_retries`, honouring Retry-After); when those retries run out they raise `TransientError` (the
+    SDK's exception is its `__cause__`). Other API errors (a wrong key, a bad request) propagate as they are.
     """
 
     def __init__(
@@ -157,7 +160,7 @@ class OpenAIEmbedder:
         extra: dict[str, Any] = {}
         if self._dimensions_param is not None:
             extra["dimensions"] = self._dimensions_param
-        response = self._client.embeddings.create(input=texts, model=self.model, **extra)
+        response = self._create(texts, extra)
         data = sorted(response.data, key=lambda item: item.index)
         if [item.index for item in data] != list(range(len(texts))):
             raise RuntimeError(
@@ -177,6 +180,19 @@ class OpenAIEmbedder:
         reported = usage.total_tokens if usage is not None else 0
         self.stats.tokens += reported or sum(n for _, n in batch)
         return vectors
+
+    def _create(self, texts: list[str], extra: dict[str, Any]) -> Any:
+        """One embeddings request; the client's retryable faults, once its retries ran out, as `TransientError`."""
+        import openai  # already loaded: the client passed in is one of its objects
+
+        try:
+            return self._client.embeddings.create(input=texts, model=self.model, **extra)
+        except (openai.APIConnectionError, openai.RateLimitError) as error:  # APITimeoutError is a connection error
+            raise TransientError(f"{self.name}: {type(error).__name__} after the client's retries") from error
+        except openai.APIStatusError as error:
+            if error.status_code >= 500:
+                raise TransientError(f"{self.name}: HTTP {error.status_code} after the client's retries") from error
+            raise
 
 
 class LocalEmbedder:

@@ -1,6 +1,6 @@
 """The Qdrant Edge adapter: Qdrant's embedded Rust engine, one shard directory per docs collection.
 
-`EdgeIndex` behaves like `QdrantIndex` (same methods, dataclasses and errors) but runs searches in
+`EdgeIndex` implements the `VectorIndex` port (index/ports.py) like `QdrantIndex` does, but runs searches in
 native code, where qdrant-client's embedded mode scores sparse vectors in pure Python. A shard has no
 name and no metadata, so each collection is a folder under `root` holding the shard and a small JSON
 file with the `IndexInfo` that built it:
@@ -9,7 +9,7 @@ file with the `IndexInfo` that built it:
     <root>/<collection>/shard/      the EdgeShard (segments + write-ahead log)
 
 A shard can be open in one process only (its write-ahead log is locked); a second opener gets an
-`IndexStoreError` saying so.
+`IndexUnavailableError` saying so.
 """
 
 from __future__ import annotations
@@ -50,8 +50,8 @@ from qdrant_edge import (
 from qdrant_edge import SparseVector as EdgeSparseVector
 
 from docsbot.index.bm25 import SparseVector
-from docsbot.index.errors import IndexStoreError
-from docsbot.index.qdrant_server import (
+from docsbot.index.errors import IndexStoreError, IndexUnavailableError
+from docsbot.index.ports import (
     DENSE,
     KEYWORD_FIELDS,
     SPARSE,
@@ -79,22 +79,17 @@ VACUUM_MIN_VECTORS = 100
 _COLLECTION_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,62}")
 
 
-class _ShardInUseError(IndexStoreError):
+class _ShardInUseError(IndexUnavailableError):
     """The shard's write-ahead log is locked by another process or another open `EdgeIndex`."""
 
 
 def edge_filter(search_filter: SearchFilter | None) -> Filter | None:
-    """`SearchFilter.to_qdrant()` for Qdrant Edge: every given field must match one of its values."""
+    """`search_filter` for Qdrant Edge: every given field must match one of its values."""
     if search_filter is None:
         return None
-    must: list[Any] = []
-    for key, values in (
-        ("source_kind", search_filter.source_kinds),
-        ("tags", search_filter.tags),
-        ("url", search_filter.urls),
-    ):
-        if values:
-            must.append(FieldCondition(key=key, match=MatchAny(any=list(values))))
+    must: list[Any] = [
+        FieldCondition(key=key, match=MatchAny(any=list(values))) for key, values in search_filter.conditions()
+    ]
     return Filter(must=must) if must else None
 
 
@@ -148,9 +143,11 @@ class EdgeIndex:
         try:
             metadata = json.loads(text)
         except json.JSONDecodeError as error:
-            raise IndexStoreError(f"{self._info_path} is not valid JSON ({error}); re-index the collection") from None
+            raise IndexUnavailableError(
+                f"{self._info_path} is not valid JSON ({error}); re-index the collection"
+            ) from None
         if not isinstance(metadata, dict) or "embedder" not in metadata:
-            raise IndexStoreError(f"{self._info_path} was not written by docsbot")
+            raise IndexUnavailableError(f"{self._info_path} was not written by docsbot")
         return IndexInfo(
             embedder=str(metadata["embedder"]),
             dimensions=int(metadata["dimensions"]),
@@ -177,7 +174,7 @@ class EdgeIndex:
             try:
                 shard = EdgeShard.create(str(self._shard_path), config)
             except Exception as error:
-                raise IndexStoreError(f"cannot create the index at {self._shard_path}: {error}") from None
+                raise IndexUnavailableError(f"cannot create the index at {self._shard_path}: {error}") from None
             for field_name in KEYWORD_FIELDS:
                 shard.update(UpdateOperation.create_field_index(field_name, PayloadSchemaType.Keyword))
             shard.flush()
@@ -314,7 +311,7 @@ class EdgeIndex:
         with self._lock:
             if self._shard is None:
                 if self.info() is None:
-                    raise IndexStoreError(
+                    raise IndexUnavailableError(
                         f"collection {self.collection!r} has not been indexed yet (run docsbot ingest)"
                     )
                 self._shard = self._load()
@@ -330,7 +327,7 @@ class EdgeIndex:
                     f"the embedded index at {self.path} is open in another docsbot process (or another index "
                     "object in this one); stop it or set QDRANT_URL to use a Qdrant server"
                 ) from None
-            raise IndexStoreError(f"cannot open the index at {self._shard_path}: {error}") from None
+            raise IndexUnavailableError(f"cannot open the index at {self._shard_path}: {error}") from None
 
     def _close_locked(self) -> None:
         if self._shard is not None:

@@ -9,7 +9,7 @@ from typing import Literal
 from docsbot.documents.model import Source
 from docsbot.index.bm25 import Bm25Encoder
 from docsbot.index.embedders import Embedder
-from docsbot.index.qdrant_server import Hit, IndexInfo, SearchFilter, VectorIndex
+from docsbot.index.ports import Hit, IndexInfo, SearchFilter, VectorIndex
 
 SearchMode = Literal["hybrid", "dense", "sparse"]
 SNIPPET_CHARS = 280

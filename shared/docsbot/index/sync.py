@@ -19,7 +19,7 @@ from docsbot.documents.model import Chunk, Page
 from docsbot.index.bm25 import Bm25Encoder
 from docsbot.index.chunking import ChunkingOptions, chunk_page
 from docsbot.index.embedders import Embedder
-from docsbot.index.qdrant_server import IndexInfo, IndexPoint, VectorIndex
+from docsbot.index.ports import IndexInfo, IndexPoint, VectorIndex
 
 EMBED_BATCH = 1024  # chunks embedded and upserted per step: bounds memory; the embedder splits it into requests
 

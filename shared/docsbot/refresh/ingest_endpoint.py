@@ -35,7 +35,7 @@ from docsbot.documents.anchors import normalise_heading_anchors
 from docsbot.documents.model import Page
 from docsbot.index.bm25 import Bm25Encoder
 from docsbot.index.embedders import Embedder
-from docsbot.index.qdrant_server import IndexInfo, VectorIndex
+from docsbot.index.ports import IndexInfo, VectorIndex
 from docsbot.index.sync import sync_pages
 from docsbot.refresh.pipeline import deletion_refusal
 from docsbot.settings.config import COLLECTION_NAME_PATTERN, CollectionConfig, SiteSource

@@ -27,7 +27,7 @@ from typing import Any
 
 from docsbot.index.bm25 import Bm25Encoder
 from docsbot.index.embedders import Embedder
-from docsbot.index.qdrant_server import VectorIndex
+from docsbot.index.ports import VectorIndex
 from docsbot.refresh.pipeline import RefreshOptions, Target, refresh_source, source_key
 from docsbot.settings.config import CollectionsFile, SiteSource
 from docsbot.sources.registry import LoadContext

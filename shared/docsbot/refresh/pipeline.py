@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from docsbot.index.bm25 import Bm25Encoder
 from docsbot.index.embedders import Embedder
-from docsbot.index.qdrant_server import VectorIndex
+from docsbot.index.ports import VectorIndex
 from docsbot.index.sync import SyncSummary, indexed_page_urls, sync_pages
 from docsbot.settings.config import SourceConfig
 from docsbot.sources.registry import LoadContext, LoadedSource, SnapshotSource, load_source

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from docsbot.index.errors import IndexStoreError
-from docsbot.index.qdrant_server import VectorIndex
+from docsbot.index.ports import VectorIndex
 from docsbot.store.model import SourceOutcome, worst_outcome
 from docsbot.store.ports import FreshnessStore
 

@@ -4,6 +4,9 @@ Code fences and inline code are never changed. Outside them: ESM `import`/`expor
 `<Tabs>` become bold-labelled parts (not headings, which would invent anchors the real page lacks);
 admonitions (`:::tip Title`) become labelled blockquotes; other JSX and HTML tags are dropped but their text
 children stay; multi-line template-literal props (`<GraphiQLIDE query={`...`} />`) become code blocks.
+
+Long because: one pass over the MDX text with the rules for each construct side by side; splitting them
+would separate rules that must agree on where code fences start and end.
 """
 
 from __future__ import annotations

@@ -30,6 +30,9 @@ Bad input. Only http(s) URLs are rendered: `file:`, `data:`, `chrome:`, `javascr
 a page), HTTP statuses of 400 and above from `render()` (`render_page()` returns them instead), page-load
 timeouts and oversized pages. If the browser or ChromeDriver crashes during a page, it is restarted once and the
 page tried again; a second failure raises `RenderError`. An invalid CSS selector raises `ValueError`.
+
+Long because: starting, driving and always cleaning up one Chromium process (profile dir, driver, waits,
+sandbox switch) is one lifecycle; its option checks and error translation belong with it.
 """
 
 from __future__ import annotations

@@ -25,6 +25,9 @@ page, an identical content hash yields "unchanged" with the page. Every outcome 
 the new state to store. A page that failed to load (any error but a 404 or 410: 5xx, 429, timeout, extraction or
 rendering failure) carries its previous state unchanged, and its `page_url` names the indexed page to keep: the
 previous state's page URL, else the crawled URL itself. A page that failed may be fine: never delete it for that.
+
+Long because: discovery, scope, versions and increments interact in one crawl loop (a page's outcome
+depends on all of them); its shapes (options, outcomes, summary) are defined beside it.
 """
 
 from __future__ import annotations

@@ -14,6 +14,9 @@ robots.txt outcomes follow RFC 9309: a 4xx answer (missing file) allows everythi
 or an unreachable server after the retries means *disallow everything* for the rest of the crawl, as
 Google does. A crawl that meets that reports itself incomplete (`robots_unavailable()`), so the indexer
 keeps what it indexed before instead of deleting pages it could not see.
+
+Long because: robots.txt, per-host pacing, retries, redirects and the size-capped stream are the one
+politeness contract of a request; keeping them together keeps every request under every rule.
 """
 
 from __future__ import annotations

@@ -8,6 +8,9 @@ its chrome) is converted with a markdownify `MarkdownConverter` subclass that kn
 - admonitions become labelled blockquotes (`> **Tip: Quick start**`), tabs and `details` bold-labelled parts,
   as `docsbot.sources.mdx` writes them for markdown sources;
 - tables become GFM tables; every link and image URL is absolute; `data:` images are dropped.
+
+Long because: one markdownify converter subclass with a method per Docusaurus construct; the methods share
+the converter's state and options.
 """
 
 from __future__ import annotations

@@ -642,3 +642,20 @@ def test_importing_the_store_loads_neither_firestore_nor_pydantic() -> None:
         "assert 'pydantic' not in sys.modules, 'pydantic was imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_firestore_documents_carry_the_ttl_field_the_deployment_expires_them_by(
+    firestore_client: firestore.Client,  # noqa: F811 - the fixture
+) -> None:
+    # infra/terraform sets TTL policies on interactions.expires_at and quotas.expires_at: a policy on a field
+    # nobody writes would silently never fire, so the documents the adapter writes must carry it, as a timestamp.
+    prefix = f"t{uuid.uuid4().hex[:12]}_"
+    store = FirestoreStore(firestore_client, prefix=prefix)
+    assert store.create_interaction("ttl-check", now=NOW, ttl=TTL)
+    assert store.take_quota("user:ttl", limit=5, window=timedelta(hours=1), now=NOW).allowed
+    for collection in ("interactions", "quotas"):
+        documents = list(firestore_client.collection(f"{prefix}{collection}").stream())
+        assert documents, collection
+        for document in documents:
+            expires = (document.to_dict() or {}).get("expires_at")
+            assert isinstance(expires, datetime) and expires > NOW, (collection, expires)

@@ -106,8 +106,8 @@ def ask_latency(requests_count: int = 300) -> None:
 
     from docsbot.bot.interactions import InteractionsHandler, Limits
     from docsbot.bot.queue import CloudTasksQueue, emulator_client
+    from docsbot.settings.catalog import CollectionRecord, build_catalog
     from docsbot.store.firestore import FirestoreStore
-    from docsbot.store.model import CollectionRecord
     from tests.harness.fakes.discord_signing import TestSigner, snowflake
     from tests.harness.firestore_emulator import FirestoreEmulator, find_emulator_jar
     from tests.harness.tasks_emulator import QUEUE_PATH, run_emulator, wait_until_serving
@@ -134,7 +134,6 @@ def ask_latency(requests_count: int = 300) -> None:
             client = emulator_client(host_port)
             wait_until_serving(client, QUEUE_PATH, log_path, 20)
             store = FirestoreStore(firestore.Client(project="docsbot-bench"))
-            store.put_collections([CollectionRecord("docs", "Docs")], {})
             queue = CloudTasksQueue(
                 QUEUE_PATH,
                 f"http://127.0.0.1:{sink.server_address[1]}/respond",
@@ -143,7 +142,12 @@ def ask_latency(requests_count: int = 300) -> None:
             )
             signer = TestSigner()
             handler = InteractionsHandler(
-                signer.public_key_hex, store, queue, limits=Limits(10**6, 10**6), default_collection="docs"
+                signer.public_key_hex,
+                store,
+                queue,
+                build_catalog([CollectionRecord("docs", "Docs")], {}),
+                limits=Limits(10**6, 10**6),
+                default_collection="docs",
             )
             samples: list[float] = []
             for i in range(requests_count + 20):

@@ -2,8 +2,9 @@
 
 Starts with `functions-framework --target interactions` (or as deployed by infra/terraform). Configured by
 environment variables (README "Discord bot"): DISCORD_PUBLIC_KEY, DISCORD_APPLICATION_ID, DOCSBOT_STATE,
-DOCSBOT_QUEUE and the Cloud Tasks settings. Verifies Discord's Ed25519 signature (401 otherwise), answers
-PING, defers questions to the respond function through Cloud Tasks, and answers everything else inline.
+DOCSBOT_QUEUE and the Cloud Tasks settings, DOCSBOT_COLLECTIONS_FILE (the collections file baked into the
+build). Verifies Discord's Ed25519 signature (401 otherwise), answers PING, defers questions to the respond
+function through Cloud Tasks, and answers everything else inline. Built by `docsbot.app.bot.build_interactions`.
 It imports nothing heavy, so a cold start answers well inside Discord's 3 seconds.
 """
 
@@ -17,42 +18,17 @@ import functions_framework
 
 from docsbot.app.bot_http import serve_interaction
 from docsbot.app.logs import configure_json_logging
-from docsbot.bot.interactions import InteractionsHandler, Limits
-from docsbot.bot.tasks import TaskQueue
+from docsbot.bot.interactions import InteractionsHandler
 from docsbot.settings.bot import load_bot_settings
 
 
 @functools.cache
 def handler() -> InteractionsHandler:
     """Built on the first request of an instance; configuration errors fail loudly in the logs."""
-    from docsbot.app import bot as wiring
+    from docsbot.app.bot import build_interactions
 
     configure_json_logging()
-    bot = load_bot_settings()
-    store = wiring.build_store(bot)
-    queue: TaskQueue
-    if bot.queue == "cloudtasks":
-        queue = wiring.build_cloud_tasks_queue(bot)
-    else:  # local development: answer in this process
-        from docsbot.bot.queue import InProcessQueue
-        from docsbot.settings.config import load_settings
-
-        respond = wiring.build_respond(bot, load_settings(), store)
-        queue = InProcessQueue(
-            lambda body, headers: respond.handle(body, headers).status, retries=bot.max_attempts - 1, backoff_s=1.0
-        )
-    return InteractionsHandler(
-        bot.public_key,
-        store,
-        queue,
-        archiver=wiring.build_archiver(bot),
-        default_collection=bot.default_collection,
-        limits=Limits(
-            user_questions_per_hour=bot.user_questions_per_hour,
-            guild_questions_per_hour=bot.guild_questions_per_hour,
-            staff_roles=bot.staff_roles,
-        ),
-    )
+    return build_interactions(load_bot_settings())
 
 
 if os.environ.get("K_SERVICE"):

@@ -30,7 +30,8 @@ from docsbot.index.embedders import HashingEmbedder
 from docsbot.index.qdrant_edge import EdgeIndex
 from docsbot.index.search import Searcher, SearchResult
 from docsbot.refresh.pipeline import ingest_folder
-from docsbot.store.model import CollectionRecord, InteractionState
+from docsbot.settings.catalog import CollectionRecord, build_catalog
+from docsbot.store.model import InteractionState
 from docsbot.store.sqlite import SqliteStore
 from tests.harness.bot_client import RecordingQueue
 from tests.harness.fakes.discord_api import FakeDiscordApi
@@ -72,7 +73,6 @@ def searcher(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Searcher]:
 def bot(tmp_path: Path, searcher: Searcher, fake_openai: FakeOpenAIServer) -> Iterator[Bot]:
     signer = TestSigner()
     store = SqliteStore(tmp_path / "state.sqlite3")
-    store.put_collections([CollectionRecord("docs", "Redux", "A JavaScript state container.")], {FORUM_ID: "docs"})
     queue = RecordingQueue()
     with FakeDiscordApi() as discord:
         rest = DiscordRest(signer.application_id, bot_token="fake-bot-token", base_url=discord.base_url)
@@ -88,6 +88,7 @@ def bot(tmp_path: Path, searcher: Searcher, fake_openai: FakeOpenAIServer) -> It
             signer.public_key_hex,
             store,
             queue,
+            build_catalog([CollectionRecord("docs", "Redux", "A JavaScript state container.")], {FORUM_ID: "docs"}),
             archiver=rest,
             limits=Limits(
                 user_questions_per_hour=5, guild_questions_per_hour=100, staff_roles=frozenset({STAFF_ROLE_ID})

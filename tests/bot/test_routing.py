@@ -23,7 +23,8 @@ from docsbot.discord.commands import (
     validate_commands,
 )
 from docsbot.discord.interaction import CommandType, Interaction
-from docsbot.store.model import CollectionRecord, InteractionState
+from docsbot.settings.catalog import CollectionRecord
+from docsbot.store.model import InteractionState
 from tests.harness.bot_client import DOCS, NOW, BotClient, Reply, private_text, text_channel, thread
 from tests.harness.fakes.discord_signing import FORUM_ID, GUILD_ID, OTHER_USER_ID, THREAD_ID, USER_ID
 
@@ -332,11 +333,3 @@ def test_autocomplete_suggests_collections_for_the_collection_option_only(tmp_pa
     assert client.autocomplete("ask", "question", question="do").data == {"choices": []}
     assert client.autocomplete("frobnicate", "collection", collection="").data == {"choices": []}
     client.close()
-
-
-def test_collections_are_reread_from_the_store_after_a_minute(client: BotClient) -> None:
-    assert "`guide`" not in private_text(client.command("collections"))
-    client.store.put_collections([DOCS, GUIDE], {FORUM_ID: "docs"})
-    assert "`guide`" not in private_text(client.command("collections"))  # cached
-    client.clock.advance(61)
-    assert "`guide` (Redux Toolkit)" in private_text(client.command("collections"))

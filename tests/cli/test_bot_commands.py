@@ -1,4 +1,4 @@
-"""`docsbot serve`, `register-commands` and `sync-collections` against loopback Discord."""
+"""`docsbot serve` and `register-commands` against loopback Discord."""
 
 from __future__ import annotations
 
@@ -57,7 +57,6 @@ def test_serve_answers_signed_interactions(tmp_path: Path) -> None:
     signer = TestSigner()
     with FakeDiscordApi() as discord:
         env = {**os.environ, **bot_env(tmp_path, signer, discord)}
-        assert CliRunner().invoke(app, ["sync-collections"], env=env).exit_code == 0
         port = free_port()
         process = subprocess.Popen(
             [sys.executable, "-m", "docsbot.cli.main", "serve", "--port", str(port)],

@@ -20,8 +20,6 @@ from docsbot.index.bm25 import Bm25Encoder
 from docsbot.index.embedders import HashingEmbedder
 from docsbot.index.qdrant_edge import EdgeIndex
 from docsbot.refresh.pipeline import ingest_folder
-from docsbot.store.firestore import FirestoreStore
-from docsbot.store.model import CollectionRecord
 from tests.harness.fakes.discord_api import FakeDiscordApi
 from tests.harness.fakes.discord_signing import FORUM_ID, TestSigner, snowflake
 from tests.harness.fakes.openai_server import FakeOpenAIServer
@@ -60,8 +58,6 @@ def deployment(
     tasks_emulator: TasksEmulator,
     fake_openai: FakeOpenAIServer,
 ) -> Iterator[Deployment]:
-    from google.cloud import firestore
-
     project = f"docsbot-e2e-{uuid.uuid4().hex[:8]}"  # a fresh database per test
     data_dir = tmp_path / "data"
     index = EdgeIndex(data_dir / "index", "docs")
@@ -71,8 +67,6 @@ def deployment(
     collections.write_text(
         f'[[collection]]\nname = "docs"\ntitle = "Redux"\ndiscord_channels = ["{FORUM_ID}"]\n', encoding="utf-8"
     )
-    store = FirestoreStore(firestore.Client(project=project))
-    store.put_collections([CollectionRecord("docs", "Redux")], {FORUM_ID: "docs"})
     signer = TestSigner()
     with FakeDiscordApi() as discord:
         common = {
@@ -96,6 +90,7 @@ def deployment(
             interactions_env = {
                 **common,
                 "DOCSBOT_QUEUE": "cloudtasks",
+                "DOCSBOT_COLLECTIONS_FILE": str(collections),
                 "DOCSBOT_TASKS_QUEUE": tasks_emulator.queue_path,
                 "DOCSBOT_RESPOND_URL": respond_url,
                 "CLOUD_TASKS_EMULATOR_HOST": tasks_emulator.host_port,

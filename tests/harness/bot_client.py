@@ -21,7 +21,8 @@ from typing import Any
 
 from docsbot.bot.interactions import HttpResponse, InteractionsHandler, Limits
 from docsbot.bot.tasks import RespondTask
-from docsbot.store.model import CollectionRecord, NewThread
+from docsbot.settings.catalog import CollectionRecord, build_catalog
+from docsbot.store.model import NewThread
 from docsbot.store.sqlite import SqliteStore
 from tests.harness.fakes.discord_signing import (
     FORUM_ID,
@@ -164,13 +165,13 @@ class BotClient:
         self.signer = TestSigner(seed=bytes(range(32)))
         self.clock = FakeClock()
         self.store = SqliteStore(store_path)
-        self.store.put_collections(list(collections), dict(channels if channels is not None else {FORUM_ID: "docs"}))
         self.queue = RecordingQueue()
         self.archiver = RecordingArchiver()
         self.handler = InteractionsHandler(
             self.signer.public_key_hex,
             self.store,
             self.queue,
+            build_catalog(collections, channels if channels is not None else {FORUM_ID: "docs"}),
             archiver=self.archiver if archiver else None,
             default_collection=default_collection,
             limits=limits,

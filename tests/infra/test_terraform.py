@@ -231,7 +231,6 @@ def test_the_deploy_guide_names_real_outputs_secrets_and_commands(tf: Configurat
         "terraform apply",
         "gcloud secrets versions add",
         "docsbot register-commands",
-        "docsbot sync-collections",
         "gcloud run jobs execute",
         "terraform destroy",
         "--tunnel-through-iap",

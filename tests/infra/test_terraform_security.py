@@ -463,7 +463,10 @@ def test_functions_get_the_environment_the_application_reads(tf: Configuration) 
         "QDRANT_URL": "https://qdrant.example.com:443",
         "DOCSBOT_EMBEDDER": "openai",
         "DOCSBOT_EMBEDDING_MODEL": "text-embedding-3-large",
-        "DOCSBOT_COLLECTIONS_FILE": "/workspace/collections.toml",
+    }
+    # One source of truth for collections: every function reads the collections file baked into its zip.
+    assert {env["DOCSBOT_COLLECTIONS_FILE"] for env in (interactions, respond, ingest)} == {
+        "/workspace/collections.toml"
     }
     assert bot.items() <= interactions.items() and bot.items() <= respond.items()
     assert index.items() <= respond.items() and index.items() <= ingest.items()

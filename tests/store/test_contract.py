@@ -30,7 +30,6 @@ from docsbot.store.firestore import FirestoreStore
 from docsbot.store.lease import LeaseBusy, LeaseKeeper, LeaseLost, acquire_lease, hold_lease
 from docsbot.store.model import (
     ClaimResult,
-    CollectionRecord,
     InteractionState,
     MessageRecord,
     NewThread,
@@ -99,29 +98,6 @@ def message(message_id: str, at: datetime, thread_id: str = "t1", **flags: bool)
         first_message=flags.get("first_message", False),
         asked_bot=flags.get("asked_bot", False),
     )
-
-
-# --- collections and channels ------------------------------------------------------------------------------
-
-
-def test_collections_and_channels_round_trip_and_replace(store: Store) -> None:
-    docs = CollectionRecord(name="docs", title="Docs", description="The product docs")
-    api = CollectionRecord(name="api", title="API", enabled=False)
-    store.put_collections([docs, api], {"c1": "docs", "c2": "api"})
-    assert store.list_collections() == [api, docs]  # by name
-    assert store.channel_collection("c1") == "docs"
-    assert store.channel_collection("c2") == "api"
-    assert store.channel_collection("nope") is None
-
-    docs2 = CollectionRecord(name="docs", title="Docs v2", description="New", enabled=True)
-    store.put_collections([docs2], {"c1": "docs", "c3": "docs"})
-    assert store.list_collections() == [docs2]
-    assert store.channel_collection("c2") is None  # the removed mapping is gone
-    assert store.channel_collection("c3") == "docs"
-
-    store.put_collections([], {})
-    assert store.list_collections() == []
-    assert store.channel_collection("c1") is None
 
 
 # --- threads -----------------------------------------------------------------------------------------------
@@ -552,7 +528,6 @@ def _legacy_files(data_dir: Path) -> None:
     """The two files of the days before one store, each written by an adapter with that file's tables."""
     assert LEGACY_FILES == ("state.sqlite3", "freshness.sqlite3")
     state = SqliteStore(data_dir / "state.sqlite3")
-    state.put_collections([CollectionRecord(name="docs", title="Docs")], {"c1": "docs"})
     state.ensure_thread(new_thread(), NOW)
     state.record_vote("t1", "u1", "solved", is_author=False, now=NOW)
     state.create_interaction("i1", now=NOW, ttl=TTL)
@@ -589,8 +564,6 @@ def test_open_store_copies_the_old_files_rows_once(tmp_path: Path, caplog: pytes
         store = open_store("sqlite", data_dir=tmp_path, project=None)
     assert isinstance(store, SqliteStore)
     assert sum("from the old" in r.getMessage() for r in caplog.records) == 2  # one line per old file
-    assert store.list_collections() == [CollectionRecord(name="docs", title="Docs")]
-    assert store.channel_collection("c1") == "docs"
     thread = store.get_thread("t1")
     assert thread is not None and thread.solved_votes == 1
     again = store.record_vote("t1", "u1", "solved", is_author=False, now=NOW)
@@ -607,12 +580,13 @@ def test_open_store_copies_the_old_files_rows_once(tmp_path: Path, caplog: pytes
     assert store.acquire_lease("scrape/docs/site", "new", ttl=LEASE, now=T0).holder == "new"  # leases not copied
 
     # Changes after the import are never overwritten by a second import, in this process or the next.
-    store.put_collections([], {})
+    store.record_vote("t1", "u1", "failed", is_author=False, now=NOW)
     store.close()
     caplog.clear()
     with caplog.at_level(logging.INFO, logger="docsbot.store.sqlite"):
         reopened = open_store("sqlite", data_dir=tmp_path, project=None)
-    assert reopened.list_collections() == [] and not caplog.records
+    kept = reopened.get_thread("t1")
+    assert kept is not None and (kept.solved_votes, kept.failed_votes) == (0, 1) and not caplog.records
     reopened.close()
 
 
@@ -621,7 +595,7 @@ def test_an_unreadable_old_file_is_skipped_with_a_warning(tmp_path: Path, caplog
     with caplog.at_level(logging.WARNING, logger="docsbot.store.sqlite"):
         store = open_store("sqlite", data_dir=tmp_path, project=None)
     assert any("start afresh" in r.getMessage() for r in caplog.records)
-    assert store.list_collections() == []
+    assert store.get_thread("t1") is None  # nothing copied, and the store works
     store.close()
 
 

@@ -1,7 +1,10 @@
-"""Builds the bot's handlers from the environment: the one place where adapters are chosen.
+"""The bot's composition root: builds the interactions and respond handlers from their settings.
 
-The interactions side imports only light modules (state, queue, discord); the respond side builds the
-index, embedder and chat model per collection, once per process (Cloud Functions reuse warm instances).
+The one place where adapters are chosen (state store, queue, Discord REST, index, chat model), used by both
+functions and by `docsbot serve`. The interactions side imports only light modules (state, queue, discord,
+the collections catalog); the respond side builds the index, embedder and chat model per collection, once per
+process (Cloud Functions reuse warm instances). Both read the collections file baked into the build: the one
+source of truth for collections and the channel map (`docsbot.settings.catalog`).
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ from docsbot.store.ports import StateStore
 
 if TYPE_CHECKING:
     from docsbot.answer.pipeline import Answerer
+    from docsbot.bot.interactions import InteractionsHandler
+    from docsbot.bot.queue import InProcessQueue
     from docsbot.bot.respond import RespondHandler
     from docsbot.discord.rest import DiscordRest
     from docsbot.index.search import Searcher
@@ -98,17 +103,42 @@ def build_respond(bot: BotSettings, settings: Settings, store: StateStore) -> Re
     )
 
 
-def sync_collections(store: StateStore, settings: Settings) -> int:
-    """Copy the collections file's collections and channel map into the store; returns how many."""
-    from docsbot.settings.config import load_collections
-    from docsbot.store.model import CollectionRecord
+def build_queue(bot: BotSettings, store: StateStore) -> TaskQueue:
+    """Cloud Tasks in the cloud; locally, an in-process queue that answers in this process."""
+    if bot.queue == "cloudtasks":
+        return build_cloud_tasks_queue(bot)
+    return build_local_queue(bot, store)
 
-    if settings.collections_file is None:
-        return 0
-    collections = load_collections(settings.collections_file)
-    records = [
-        CollectionRecord(name=c.name, title=c.title, description=c.description, enabled=c.enabled)
-        for c in collections.collections
-    ]
-    store.put_collections(records, collections.channel_map())
-    return len(records)
+
+def build_local_queue(bot: BotSettings, store: StateStore) -> InProcessQueue:
+    """Answers tasks in this process with a respond handler of its own (`docsbot serve`, local development)."""
+    from docsbot.bot.queue import InProcessQueue
+    from docsbot.settings.config import load_settings
+
+    respond = build_respond(bot, load_settings(), store)
+    return InProcessQueue(
+        lambda body, headers: respond.handle(body, headers).status, retries=bot.max_attempts - 1, backoff_s=1.0
+    )
+
+
+def build_interactions(
+    bot: BotSettings, *, store: StateStore | None = None, queue: TaskQueue | None = None
+) -> InteractionsHandler:
+    """The interactions handler: the state store, the queue `bot.queue` names, the collections catalog."""
+    from docsbot.bot.interactions import InteractionsHandler, Limits
+    from docsbot.settings.catalog import load_catalog
+
+    store = store if store is not None else build_store(bot)
+    return InteractionsHandler(
+        bot.public_key,
+        store,
+        queue if queue is not None else build_queue(bot, store),
+        load_catalog(bot.collections_file),
+        archiver=build_archiver(bot),
+        default_collection=bot.default_collection,
+        limits=Limits(
+            user_questions_per_hour=bot.user_questions_per_hour,
+            guild_questions_per_hour=bot.guild_questions_per_hour,
+            staff_roles=bot.staff_roles,
+        ),
+    )

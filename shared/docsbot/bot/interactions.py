@@ -33,6 +33,7 @@ from docsbot.discord.components import (
 from docsbot.discord.interaction import BadInteraction, Interaction, InteractionType, parse_interaction
 from docsbot.discord.render import render_error
 from docsbot.discord.verify import HeaderItems, InvalidRequest, verify_request
+from docsbot.settings.catalog import Catalog
 from docsbot.store.model import NewThread, ThreadRecord, ThreadUpdate
 from docsbot.store.ports import StateStore
 
@@ -78,6 +79,7 @@ class InteractionsHandler:
         public_key: str,
         store: StateStore,
         queue: TaskQueue,
+        catalog: Catalog,
         *,
         archiver: ThreadArchiver | None = None,
         default_collection: str | None = None,
@@ -92,6 +94,7 @@ class InteractionsHandler:
         self.questions = Questions(
             store,
             queue,
+            catalog,
             default_collection=default_collection,
             user_per_hour=self.limits.user_questions_per_hour,
             guild_per_hour=self.limits.guild_questions_per_hour,

@@ -16,14 +16,14 @@ from datetime import UTC, datetime, timedelta
 from docsbot.bot.tasks import RespondTask, TaskKind, TaskQueue
 from docsbot.discord.commands import MAX_QUESTION
 from docsbot.discord.interaction import Interaction
-from docsbot.store.model import CollectionRecord, InteractionState
+from docsbot.settings.catalog import Catalog, CollectionRecord
+from docsbot.store.model import InteractionState
 from docsbot.store.ports import StateStore
 
 log = logging.getLogger("docsbot.interactions")
 
 MAX_QUESTION_CHARS = MAX_QUESTION
 INTERACTION_TTL = timedelta(days=2)
-COLLECTIONS_CACHE_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,7 @@ class Questions:
         self,
         store: StateStore,
         queue: TaskQueue,
+        catalog: Catalog,
         *,
         default_collection: str | None,
         user_per_hour: int,
@@ -58,7 +59,7 @@ class Questions:
         self.user_per_hour = user_per_hour
         self.guild_per_hour = guild_per_hour
         self.clock = clock
-        self._collections: tuple[float, list[CollectionRecord]] | None = None
+        self.catalog = catalog
 
     def admit(self, interaction: Interaction, asked: Question) -> str | None:
         """Queue `asked` (once per interaction id); or the refusal to show the user, with nothing queued."""
@@ -112,11 +113,8 @@ class Questions:
         return None
 
     def collections(self) -> list[CollectionRecord]:
-        """The enabled collections, read from the store at most once a minute (they change on deploys)."""
-        now = self.clock()
-        if self._collections is None or now - self._collections[0] > COLLECTIONS_CACHE_S:
-            self._collections = (now, [c for c in self.store.list_collections() if c.enabled])
-        return self._collections[1]
+        """The enabled collections of the collections file (the catalog changes with a deploy)."""
+        return self.catalog.enabled()
 
     def resolve_collection(self, interaction: Interaction, chosen: object) -> tuple[str | None, str | None]:
         """(collection, problem): the option, else the channel's or its parent's mapping, else the default."""
@@ -132,7 +130,7 @@ class Questions:
             return thread.collection, None
         for channel_id in (interaction.channel_id, interaction.channel.parent_id if interaction.channel else None):
             if channel_id:
-                mapped = self.store.channel_collection(channel_id)
+                mapped = self.catalog.channel_collection(channel_id)
                 if mapped in enabled:
                     return mapped, None
         if self.default_collection and self.default_collection in enabled:

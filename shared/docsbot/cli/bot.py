@@ -1,4 +1,4 @@
-"""The Discord bot commands of `docsbot`: serve (both functions locally), register-commands, sync-collections."""
+"""The Discord bot commands of `docsbot`: serve (both functions locally), register-commands."""
 
 from __future__ import annotations
 
@@ -41,25 +41,17 @@ def serve(
 
     from docsbot.app import bot as wiring
     from docsbot.app.bot_http import serve_interaction
-    from docsbot.bot.interactions import InteractionsHandler, Limits
-    from docsbot.bot.queue import InProcessQueue
+    from docsbot.settings.catalog import load_catalog
 
     bot = _bot_settings()
-    settings = load_settings_or_fail()
+    load_settings_or_fail()  # the index and model settings respond needs: every problem before listening
+    try:
+        count = len(load_catalog(bot.collections_file).enabled())
+    except ConfigError as error:
+        fail(str(error))
     store = wiring.build_store(bot)
-    count = wiring.sync_collections(store, settings)
-    respond = wiring.build_respond(bot, settings, store)
-    queue = InProcessQueue(
-        lambda body, headers: respond.handle(body, headers).status, retries=bot.max_attempts - 1, backoff_s=1.0
-    )
-    handler = InteractionsHandler(
-        bot.public_key,
-        store,
-        queue,
-        archiver=wiring.build_archiver(bot),
-        default_collection=bot.default_collection,
-        limits=Limits(bot.user_questions_per_hour, bot.guild_questions_per_hour, bot.staff_roles),
-    )
+    queue = wiring.build_local_queue(bot, store)
+    handler = wiring.build_interactions(bot, store=store, queue=queue)
     web = flask.Flask("docsbot")
     web.add_url_rule(
         "/interactions", "interactions", lambda: serve_interaction(handler, flask.request), methods=["POST"]
@@ -94,22 +86,7 @@ def register_commands_command(
     out.print(f"registered {len(registered)} commands {where}: {', '.join(c.get('name', '?') for c in registered)}")
 
 
-def sync_collections_command() -> None:
-    """Copy the collections file (collections and channel map) into the bot's state store."""
-    from docsbot.app import bot as wiring
-
-    bot, settings = _bot_settings(), load_settings_or_fail()
-    if settings.collections_file is None:
-        fail("no collections file: set DOCSBOT_COLLECTIONS_FILE")
-    try:
-        count = wiring.sync_collections(wiring.build_store(bot), settings)
-    except ConfigError as error:
-        fail(str(error))
-    out.print(f"{count} collections stored ({bot.state})")
-
-
 def register(app: typer.Typer) -> None:
     """Add this area's commands to the `docsbot` app."""
     app.command("serve")(serve)
     app.command("register-commands")(register_commands_command)
-    app.command("sync-collections")(sync_collections_command)

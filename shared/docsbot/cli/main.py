@@ -4,7 +4,7 @@
 |---|---|
 | `cli/index.py` | ingest, scrape, search, eval |
 | `cli/answer.py` | ask, demo |
-| `cli/bot.py` | serve, register-commands, sync-collections |
+| `cli/bot.py` | serve, register-commands |
 | `cli/refresh.py` | scrape-job, status, push |
 """
 

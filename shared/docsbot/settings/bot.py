@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from docsbot.settings.envvars import integer
+from docsbot.settings.envvars import collections_file, integer
 from docsbot.settings.store import StoreSettings, parse_store_settings
 
 DISCORD_API = "https://discord.com/api/v10"
@@ -40,6 +40,7 @@ class BotSettings:
     user_questions_per_hour: int
     guild_questions_per_hour: int
     max_attempts: int  # respond attempts before the user gets the apology (match the queue's retry config)
+    collections_file: Path | None = None  # the collections file baked into the build: the catalog's one source
 
     @property
     def store(self) -> StoreSettings:
@@ -89,6 +90,7 @@ def load_bot_settings(env: Mapping[str, str] | None = None) -> BotSettings:
         user_questions_per_hour=integer(env, "DOCSBOT_USER_QUESTIONS_PER_HOUR", 20, 0, 10**6, problems),
         guild_questions_per_hour=integer(env, "DOCSBOT_GUILD_QUESTIONS_PER_HOUR", 300, 0, 10**6, problems),
         max_attempts=integer(env, "DOCSBOT_RESPOND_MAX_ATTEMPTS", 5, 1, 100, problems),
+        collections_file=collections_file(env, problems),
     )
     if problems:
         raise BotConfigError("bot configuration problems:\n" + "\n".join(f"  - {p}" for p in problems))

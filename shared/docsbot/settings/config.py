@@ -15,17 +15,19 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from docsbot.settings import catalog, envvars
+from docsbot.settings.catalog import Catalog, CollectionRecord, build_catalog
+from docsbot.settings.envvars import collections_file as env_collections_file
 from docsbot.settings.envvars import data_dir as env_data_dir
 from docsbot.settings.envvars import number
 
-COLLECTION_NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 # "hashing" is a deterministic stand-in with no semantics, for tests and benchmarks only.
 EMBEDDER_KINDS = ("auto", "openai", "local", "hashing")
 
 
-class ConfigError(ValueError):
-    """The configuration is invalid; the message says what to fix."""
-
+# Defined with the standard-library readers the interactions function uses; the same objects, named here too.
+ConfigError = envvars.ConfigError
+COLLECTION_NAME_PATTERN = catalog.COLLECTION_NAME_PATTERN
 
 # ---------------------------------------------------------------------------------------------------------
 # The collections file
@@ -114,6 +116,12 @@ class CollectionsFile(_Strict):
     def channel_map(self) -> dict[str, str]:
         """Discord channel id → collection name."""
         return {ch: c.name for c in self.collections for ch in c.discord_channels}
+
+    def catalog(self) -> Catalog:
+        """The catalog the interactions function reads from the same file (`docsbot.settings.catalog`)."""
+        return build_catalog(
+            (CollectionRecord(c.name, c.title, c.description, c.enabled) for c in self.collections), self.channel_map()
+        )
 
 
 def _format_validation_error(origin: str, error: ValidationError) -> str:
@@ -218,13 +226,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
 
     data_dir = env_data_dir(env)
 
-    collections_file: Path | None = None
-    if env.get("DOCSBOT_COLLECTIONS_FILE"):
-        collections_file = Path(env["DOCSBOT_COLLECTIONS_FILE"]).expanduser()
-        if not collections_file.is_file():
-            problems.append(f"DOCSBOT_COLLECTIONS_FILE: no such file: {collections_file}")
-    elif Path("collections.toml").is_file():
-        collections_file = Path("collections.toml")
+    collections_file = env_collections_file(env, problems)
 
     qdrant_url = env.get("QDRANT_URL") or None
     if qdrant_url and not qdrant_url.startswith(("http://", "https://")):

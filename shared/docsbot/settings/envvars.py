@@ -9,6 +9,22 @@ from collections.abc import Mapping
 from pathlib import Path
 
 
+class ConfigError(ValueError):
+    """The configuration is invalid; the message says what to fix."""
+
+
+def collections_file(env: Mapping[str, str], problems: list[str]) -> Path | None:
+    """DOCSBOT_COLLECTIONS_FILE, else `./collections.toml` when it exists, else None (no collections)."""
+    if env.get("DOCSBOT_COLLECTIONS_FILE"):
+        path = Path(env["DOCSBOT_COLLECTIONS_FILE"]).expanduser()
+        if not path.is_file():
+            problems.append(f"DOCSBOT_COLLECTIONS_FILE: no such file: {path}")
+            return None
+        return path
+    default = Path("collections.toml")
+    return default if default.is_file() else None
+
+
 def number(env: Mapping[str, str], name: str, default: float, low: float, high: float, problems: list[str]) -> float:
     """`name` as a number from `low` to `high`; the default when unset; a problem when invalid."""
     raw = (env.get(name) or "").strip()

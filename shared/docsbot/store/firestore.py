@@ -1,11 +1,11 @@
 """The whole store on Firestore (the cloud), with one `google.cloud.firestore.Client` (DESIGN.md §3).
 
 `FirestoreStore` implements every port of `docsbot.store.ports`; its roles live in mixins, one file each with
-its part of the layout (`firestore_conversations`: collections, channels, threads, messages, votes;
+its part of the layout (`firestore_conversations`: threads, messages, votes;
 `firestore_ledger`: interactions, quotas, leases; `firestore_crawl`: sources, their pages, runs) over
 `firestore_base` (the client, the collections, the optimistic read-modify-write). Top-level collections:
 
-    collections, channels, threads, interactions, quotas, sources, runs, leases
+    threads, interactions, quotas, sources, runs, leases
 
 with `prefix` prepended to each (tests, or two deployments in one project). The names and fields are the ones
 deployed data and the Terraform TTL policies (`interactions.expires_at`, `quotas.expires_at`) depend on:

@@ -66,8 +66,6 @@ class FirestoreDb:
     def __init__(self, client: firestore.Client, prefix: str = "", *, owns_client: bool = False) -> None:
         self.client = client
         self._owns_client = owns_client  # close the client with the store only when the store made it
-        self._collections = client.collection(f"{prefix}collections")
-        self._channels = client.collection(f"{prefix}channels")
         self._threads = client.collection(f"{prefix}threads")
         self._interactions = client.collection(f"{prefix}interactions")
         self._quotas = client.collection(f"{prefix}quotas")

@@ -1,9 +1,7 @@
-"""The Firestore adapter's conversations: collections and the channel map, threads, messages, votes.
+"""The Firestore adapter's conversations: threads, messages, votes.
 
 A mixin of `docsbot.store.firestore.FirestoreStore`. Layout:
 
-    collections/{name}                      title, description, enabled
-    channels/{channel_id}                   collection
     threads/{thread_id}                     ThreadRecord fields (+ extra)
     threads/{thread_id}/messages/{id}       MessageRecord fields; sources as a list of maps
     threads/{thread_id}/votes/{user_id}     vote ("solved" | "failed"), updated_at
@@ -20,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import random
 import time
-from collections.abc import Sequence
 from datetime import datetime
 
 from google.api_core import exceptions as gexc
@@ -38,7 +35,6 @@ from docsbot.store.firestore_base import (
     optional_str,
 )
 from docsbot.store.model import (
-    CollectionRecord,
     MessageRecord,
     NewThread,
     SourceRef,
@@ -97,40 +93,6 @@ def _message(thread_id: str, snapshot: Snapshot) -> MessageRecord:
 
 
 class FirestoreConversations(FirestoreDb):
-    # --- collections and the channel → collection map -------------------------------------------------
-
-    def put_collections(self, collections: Sequence[CollectionRecord], channels: dict[str, str]) -> None:
-        """Replace the stored collections and channel map (in batches of 400 writes: atomic up to that size)."""
-        wanted = {doc_id(c.name): c for c in collections}
-        wanted_channels = {doc_id(k): v for k, v in channels.items()}
-        writes: list[tuple[firestore.DocumentReference, Write | None]] = []
-        writes.extend((ref, None) for ref in self._collections.list_documents() if ref.id not in wanted)
-        writes.extend((ref, None) for ref in self._channels.list_documents() if ref.id not in wanted_channels)
-        for name, record in wanted.items():
-            fields = {"name": record.name, "title": record.title, "description": record.description}
-            writes.append((self._collections.document(name), {**fields, "enabled": record.enabled}))
-        for channel, collection in wanted_channels.items():
-            writes.append((self._channels.document(channel), {"collection": collection}))
-        self._batched(writes)
-
-    def list_collections(self) -> list[CollectionRecord]:
-        records = []
-        for snapshot in self._collections.stream():
-            d = data(snapshot)
-            records.append(
-                CollectionRecord(
-                    name=str(d["name"]),
-                    title=str(d["title"]),
-                    description=str(d.get("description", "")),
-                    enabled=bool(d.get("enabled", True)),
-                )
-            )
-        return sorted(records, key=lambda r: r.name)
-
-    def channel_collection(self, channel_id: str) -> str | None:
-        snapshot = self._channels.document(doc_id(channel_id)).get()
-        return optional_str(data(snapshot).get("collection")) if snapshot.exists else None
-
     # --- threads and messages -----------------------------------------------------------------------
 
     def _thread_ref(self, thread_id: str) -> firestore.DocumentReference:

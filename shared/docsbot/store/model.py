@@ -1,6 +1,6 @@
 """The records the store keeps, as plain shapes without I/O (DESIGN.md §3).
 
-The bot's records mirror the original tables: collections and the channel map, threads, messages, votes,
+The bot's records mirror the original tables: threads, messages, votes,
 interactions, quotas. The freshness machinery's: page states and leases here; source summaries and run records
 in `docsbot.store.model_runs`, kept apart because they are pydantic models and this module is on the
 interactions function's cold path (standard library only). Times are timezone-aware UTC datetimes.
@@ -24,14 +24,6 @@ class SourceRef:
     heading_path: tuple[str, ...]
     url: str
     anchor: str
-
-
-@dataclass(frozen=True)
-class CollectionRecord:
-    name: str
-    title: str
-    description: str = ""
-    enabled: bool = True
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """The store's interface: small protocols by role, and `Store`, which is all of them.
 
-One store keeps everything durable: the bot's collections, threads, messages, votes, interactions and quotas,
+One store keeps everything durable: the bot's threads, messages, votes, interactions and quotas,
 and the refresh machinery's page states, sources, runs and leases. Two adapters implement it, SQLite
 (`docsbot.store.sqlite`, one file, local runs) and Firestore (`docsbot.store.firestore`, the cloud), and
 both pass one contract suite (tests/store/test_contract.py). Code asks for the narrowest role it uses.
@@ -13,13 +13,12 @@ this module on its cold path.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
 from docsbot.store.model import (
     Claim,
-    CollectionRecord,
     InteractionRecord,
     InteractionState,
     Lease,
@@ -35,18 +34,6 @@ from docsbot.store.model import (
 
 if TYPE_CHECKING:  # pydantic models: only for the annotations, which are never evaluated at run time
     from docsbot.store.model_runs import RunRecord, SourceRecord
-
-
-class CollectionsPort(Protocol):
-    """The collections and the channel → collection map, from the collections file."""
-
-    def put_collections(self, collections: Sequence[CollectionRecord], channels: dict[str, str]) -> None:
-        """Replace the stored collections and channel map with the collections file's (idempotent)."""
-        ...
-
-    def list_collections(self) -> list[CollectionRecord]: ...
-
-    def channel_collection(self, channel_id: str) -> str | None: ...
 
 
 class Conversations(Protocol):
@@ -169,7 +156,7 @@ class Closeable(Protocol):
         ...
 
 
-class StateStore(CollectionsPort, Conversations, Votes, InteractionLedger, Quotas, Protocol):
+class StateStore(Conversations, Votes, InteractionLedger, Quotas, Protocol):
     """What the Discord bot uses."""
 
 

@@ -1,7 +1,7 @@
 """The whole store in one SQLite file, `DATA_DIR/docsbot.sqlite3` (`docsbot serve`, the CLI, local runs).
 
 `SqliteStore` implements every port of `docsbot.store.ports`; its roles live in mixins, one file each
-(`sqlite_conversations`: collections, threads, messages, votes; `sqlite_ledger`: interactions, quotas, leases;
+(`sqlite_conversations`: threads, messages, votes; `sqlite_ledger`: interactions, quotas, leases;
 `sqlite_crawl`: page states, sources, runs) over `sqlite_db` (a connection per thread, WAL, `BEGIN IMMEDIATE`
 for every read-modify-write), so it is safe to share between threads and between processes of one machine.
 

@@ -1,4 +1,4 @@
-"""The SQLite adapter's conversations: collections and the channel map, threads, messages, votes.
+"""The SQLite adapter's conversations: threads, messages, votes.
 
 A mixin of `docsbot.store.sqlite.SqliteStore`; the vote and thread-controller decisions are `docsbot.store.rules`,
 made inside one `BEGIN IMMEDIATE` transaction (read, decide, write).
@@ -13,7 +13,6 @@ from datetime import datetime
 
 from docsbot.store import rules
 from docsbot.store.model import (
-    CollectionRecord,
     MessageRecord,
     NewThread,
     SourceRef,
@@ -25,16 +24,6 @@ from docsbot.store.model import (
 from docsbot.store.sqlite_db import SqliteDb, iso, parse
 
 SCHEMA = """
-CREATE TABLE IF NOT EXISTS collections (
-    name TEXT PRIMARY KEY,
-    title TEXT NOT NULL,
-    description TEXT NOT NULL,
-    enabled INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS channels (
-    channel_id TEXT PRIMARY KEY,
-    collection TEXT NOT NULL
-);
 CREATE TABLE IF NOT EXISTS threads (
     thread_id TEXT PRIMARY KEY,
     collection TEXT NOT NULL,
@@ -126,32 +115,6 @@ def _message(row: sqlite3.Row) -> MessageRecord:
 
 
 class SqliteConversations(SqliteDb):
-    # --- collections and the channel → collection map -------------------------------------------------
-
-    def put_collections(self, collections: Sequence[CollectionRecord], channels: dict[str, str]) -> None:
-        with self._write() as db:
-            db.execute("DELETE FROM collections")
-            db.execute("DELETE FROM channels")
-            db.executemany(
-                "INSERT OR REPLACE INTO collections (name, title, description, enabled) VALUES (?, ?, ?, ?)",
-                [(c.name, c.title, c.description, int(c.enabled)) for c in collections],
-            )
-            db.executemany(
-                "INSERT INTO channels (channel_id, collection) VALUES (?, ?)",
-                sorted(channels.items()),
-            )
-
-    def list_collections(self) -> list[CollectionRecord]:
-        rows = self._db().execute("SELECT name, title, description, enabled FROM collections ORDER BY name")
-        return [
-            CollectionRecord(name=r["name"], title=r["title"], description=r["description"], enabled=bool(r["enabled"]))
-            for r in rows
-        ]
-
-    def channel_collection(self, channel_id: str) -> str | None:
-        row = self._db().execute("SELECT collection FROM channels WHERE channel_id = ?", (channel_id,)).fetchone()
-        return None if row is None else str(row["collection"])
-
     # --- threads and messages -----------------------------------------------------------------------
 
     def get_thread(self, thread_id: str) -> ThreadRecord | None:

@@ -34,6 +34,9 @@ locals {
     DOCSBOT_USER_QUESTIONS_PER_HOUR  = tostring(var.user_questions_per_hour)
     DOCSBOT_GUILD_QUESTIONS_PER_HOUR = tostring(var.guild_questions_per_hour)
     LOG_EXECUTION_ID                 = "true"
+    # Both Discord-facing functions read the collections file baked into their zip: the one source of truth
+    # for the collections and the channel map (nothing to sync into Firestore).
+    DOCSBOT_COLLECTIONS_FILE = local.collections_file
   }
 
   # What the index side reads (docsbot.settings.config). QDRANT_URL names port 443: without a port, qdrant-client

@@ -60,6 +60,20 @@ class Bot:
         return payload, self.send(payload)
 
 
+@dataclass
+class OneCollection:
+    """Every collection name gets the same searcher and answerer."""
+
+    the_searcher: Searcher
+    the_answerer: Answerer
+
+    def searcher(self, collection: str) -> Searcher:
+        return self.the_searcher
+
+    def answerer(self, collection: str) -> Answerer:
+        return self.the_answerer
+
+
 @pytest.fixture(scope="module")
 def searcher(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Searcher]:
     index = EdgeIndex(tmp_path_factory.mktemp("index"), "docs")
@@ -83,7 +97,7 @@ def bot(tmp_path: Path, searcher: Searcher, fake_openai: FakeOpenAIServer) -> It
             return searcher.search(query, limit=limit)
 
         answerer = Answerer(search, chat, Product("Redux"), collection="docs")
-        respond = RespondHandler(store, rest, lambda name: answerer, lambda name: searcher, max_attempts=2)
+        respond = RespondHandler(store, rest, OneCollection(searcher, answerer), max_attempts=2)
         interactions = InteractionsHandler(
             signer.public_key_hex,
             store,

@@ -63,41 +63,52 @@ def build_cloud_tasks_queue(bot: BotSettings) -> TaskQueue:
     )
 
 
-def build_respond(bot: BotSettings, settings: Settings, store: StateStore) -> RespondHandler:
-    """The respond handler with per-collection searchers and answerers, built on first use."""
-    from docsbot.app.answerers import make_answerer
-    from docsbot.app.indexes import make_embedder, make_sparse, open_index
-    from docsbot.bot.respond import RespondHandler
-    from docsbot.index.search import Searcher
-    from docsbot.settings.config import load_collections
+class Collections:
+    """Each docs collection's searcher and answerer, built on first use and kept for the process's life
+    (Cloud Functions reuse warm instances). Implements `docsbot.bot.respond.CollectionServices`."""
 
-    collections = load_collections(settings.collections_file) if settings.collections_file else None
-    lock = threading.Lock()
-    searchers: dict[str, Searcher] = {}
-    answerers: dict[str, Answerer] = {}
-    embedder = make_embedder(settings)
+    def __init__(self, settings: Settings) -> None:
+        from docsbot.app.indexes import make_embedder
+        from docsbot.settings.config import load_collections
 
-    def searcher_for(name: str) -> Searcher:
-        with lock:
-            if name not in searchers:
-                searchers[name] = Searcher(open_index(settings, name), embedder, make_sparse())
-            return searchers[name]
+        self.settings = settings
+        self.configs = load_collections(settings.collections_file) if settings.collections_file else None
+        self.embedder = make_embedder(settings)
+        self._lock = threading.Lock()
+        self._searchers: dict[str, Searcher] = {}
+        self._answerers: dict[str, Answerer] = {}
 
-    def answerer_for(name: str) -> Answerer:
-        searcher = searcher_for(name)
-        with lock:
-            if name not in answerers:
+    def searcher(self, collection: str) -> Searcher:
+        from docsbot.app.indexes import make_sparse, open_index
+        from docsbot.index.search import Searcher
+
+        with self._lock:
+            if collection not in self._searchers:
+                index = open_index(self.settings, collection)
+                self._searchers[collection] = Searcher(index, self.embedder, make_sparse())
+            return self._searchers[collection]
+
+    def answerer(self, collection: str) -> Answerer:
+        from docsbot.app.answerers import make_answerer
+
+        searcher = self.searcher(collection)
+        with self._lock:
+            if collection not in self._answerers:
                 config = None
-                if collections is not None:
-                    config = next((c for c in collections.collections if c.name == name), None)
-                answerers[name] = make_answerer(settings, searcher, name, config)
-            return answerers[name]
+                if self.configs is not None:
+                    config = next((c for c in self.configs.collections if c.name == collection), None)
+                self._answerers[collection] = make_answerer(self.settings, searcher, collection, config)
+            return self._answerers[collection]
+
+
+def build_respond(bot: BotSettings, settings: Settings, store: StateStore) -> RespondHandler:
+    """The respond handler over every collection's searcher and answerer (`Collections`)."""
+    from docsbot.bot.respond import RespondHandler
 
     return RespondHandler(
         store,
         build_rest(bot),
-        answerer_for,
-        searcher_for,
+        Collections(settings),
         default_collection=bot.default_collection,
         max_attempts=bot.max_attempts,
     )

@@ -47,6 +47,14 @@ APOLOGY = (
 )
 
 
+class CollectionServices(Protocol):
+    """What the responder needs per docs collection (built once per process by `docsbot.app.bot`)."""
+
+    def searcher(self, collection: str) -> Searcher: ...
+
+    def answerer(self, collection: str) -> Answerer: ...
+
+
 class DiscordWebhooks(Protocol):
     def edit_original(self, token: str, payload: dict[str, Any]) -> dict[str, Any]: ...
 
@@ -87,8 +95,7 @@ class RespondHandler:
         self,
         store: StateStore,
         discord: DiscordWebhooks,
-        answerer_for: Callable[[str], Answerer],
-        searcher_for: Callable[[str], Searcher],
+        collections: CollectionServices,
         *,
         default_collection: str | None = None,
         max_attempts: int = 5,
@@ -97,8 +104,7 @@ class RespondHandler:
     ) -> None:
         self.store = store
         self.discord = discord
-        self.answerer_for = answerer_for
-        self.searcher_for = searcher_for
+        self.collections = collections
         self.default_collection = default_collection
         self.max_attempts = max_attempts
         self.lease = lease
@@ -159,7 +165,7 @@ class RespondHandler:
 
     def _respond(self, task: RespondTask, now: datetime, progress: _Progress, *, last_chance: bool) -> None:
         if task.kind == "search":
-            searcher = self.searcher_for(self._collection(task, None))
+            searcher = self.collections.searcher(self._collection(task, None))
             result = searcher.search(task.question, limit=5)
             payload = render_search_results(result.sources, query=task.question)
             self.discord.edit_original(task.token, payload)
@@ -177,7 +183,7 @@ class RespondHandler:
         )
         collection = task.collection or thread.collection
         history = history_turns(self.store.list_messages(thread.thread_id, limit=HISTORY_MESSAGES))
-        answer = self.answerer_for(collection).answer(task.question, history)
+        answer = self.collections.answerer(collection).answer(task.question, history)
         if answer.kind is AnswerKind.FAILED:
             if not last_chance:
                 raise TransientError("the chat model failed")

@@ -12,12 +12,10 @@ import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, cast
 
 import pytest
-import requests
 from google.api_core.exceptions import AlreadyExists, ServiceUnavailable
 from google.cloud import tasks_v2
 
@@ -30,7 +28,7 @@ from docsbot.bot.queue import (
     task_id,
 )
 from docsbot.bot.tasks import RespondTask
-from tests.harness.functions_server import serve_function
+from tests.harness.recorder import Recorder
 from tests.harness.tasks_emulator import TasksEmulator, tasks_emulator  # noqa: F401 - the session fixture
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -334,56 +332,6 @@ def test_importing_the_queue_module_does_not_import_tasks_v2() -> None:
 # --- CloudTasksQueue against the emulator ---------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Delivery:
-    method: str
-    path: str
-    headers: dict[str, str]  # names lower-cased: urllib (the emulator) sends them as "X-cloudtasks-taskname"
-    body: bytes
-
-
-class Recorder:
-    """A loopback HTTP target recording every request; answers from `statuses` (the last one repeats)."""
-
-    def __init__(self, statuses: list[int] | None = None) -> None:
-        self.statuses = statuses or [200]
-        self.deliveries: list[Delivery] = []
-        self.changed = threading.Condition()
-        recorder = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                with recorder.changed:
-                    status = recorder.statuses[min(len(recorder.deliveries), len(recorder.statuses) - 1)]
-                    recorder.deliveries.append(
-                        Delivery("POST", self.path, {k.lower(): v for k, v in self.headers.items()}, body)
-                    )
-                    recorder.changed.notify_all()
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self.thread.start()
-
-    def wait_for(self, count: int, timeout: float = 10.0) -> list[Delivery]:
-        with self.changed:
-            self.changed.wait_for(lambda: len(self.deliveries) >= count, timeout=timeout)
-            return list(self.deliveries)
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=5)
-
-
 @pytest.fixture
 def emulator(tasks_emulator: TasksEmulator) -> TasksEmulator:  # noqa: F811 - the imported fixture
     """The session's emulator with its queue emptied: leftovers of another test must not reach this one."""
@@ -418,89 +366,3 @@ def test_emulator_delivers_the_task_over_http(emulator: TasksEmulator, recorder:
     assert delivery.headers["x-cloudtasks-queuename"] == emulator.queue_path  # the real service sends "respond"
     assert delivery.headers["x-cloudtasks-taskretrycount"] == "0"
     assert "authorization" not in delivery.headers  # the emulator sends no OIDC token; Cloud Tasks does
-
-
-def test_emulator_retries_a_failing_target(emulator: TasksEmulator) -> None:
-    target = Recorder([503, 500, 200])
-    try:
-        _emulator_queue(emulator, f"{target.url}/respond").enqueue(make_task())
-        deliveries = target.wait_for(3)
-        time.sleep(0.3)  # a fourth delivery would come about 0.1 s after the third
-        assert [d.headers["x-cloudtasks-taskretrycount"] for d in target.deliveries] == ["0", "1", "2"]
-        assert len({d.body for d in deliveries}) == 1
-    finally:
-        target.close()
-
-
-def test_emulator_does_not_deduplicate_task_names(emulator: TasksEmulator, recorder: Recorder) -> None:
-    # The real service refuses the second create with ALREADY_EXISTS, which `enqueue` turns into False
-    # (test_cloud_tasks_already_exists_means_false). The emulator accepts it and delivers twice: True twice is
-    # expected here, and the respond handler's own idempotency is what protects the user.
-    queue = _emulator_queue(emulator, f"{recorder.url}/respond")
-    task = make_task()
-    assert queue.enqueue(task) is True
-    assert queue.enqueue(task) is True
-    deliveries = recorder.wait_for(2)
-    assert [d.headers["x-cloudtasks-taskname"] for d in deliveries] == [task.task_name()] * 2
-
-
-# --- functions-framework ----------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def echo_records(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("echo-records")
-
-
-@pytest.fixture(scope="module")
-def echo_url(echo_records: Path) -> Iterator[str]:
-    with serve_function(ECHO_FUNCTION, "echo", {"ECHO_GREETING": "hello", "ECHO_RECORD_DIR": str(echo_records)}) as url:
-        yield url
-
-
-def test_serve_function_answers(echo_url: str) -> None:
-    assert echo_url.startswith("http://127.0.0.1:")
-    answer = requests.get(f"{echo_url}/anything?x=1", timeout=5)
-    assert answer.status_code == 200
-    assert answer.json()["greeting"] == "hello"
-    assert answer.json()["path"] == "/anything?x=1"
-    task = make_task()
-    posted = requests.post(echo_url, data=task.to_json(), headers={"X-Echo-Status": "503"}, timeout=5)
-    assert posted.status_code == 503
-    assert posted.json()["interaction_id"] == task.interaction_id  # docsbot imports in the function's process
-
-
-def test_serve_function_fails_with_the_server_output() -> None:
-    started = time.monotonic()
-    with (
-        pytest.raises(RuntimeError, match="no_such_function") as error,
-        serve_function(ECHO_FUNCTION, "no_such_function", {}),
-    ):
-        pass
-    assert "exited with code" in str(error.value)
-    assert time.monotonic() - started < 15
-
-
-def test_serve_function_stops_the_server() -> None:
-    with serve_function(ECHO_FUNCTION, "echo", {}) as url:
-        assert requests.get(url, timeout=5).status_code == 200
-    with pytest.raises(requests.ConnectionError):
-        requests.get(url, timeout=2)
-
-
-def test_emulator_delivers_to_the_function(emulator: TasksEmulator, echo_url: str, echo_records: Path) -> None:
-    for old in echo_records.glob("*.json"):
-        old.unlink()
-    task = make_task()
-    assert _emulator_queue(emulator, f"{echo_url}/respond").enqueue(task) is True
-    deadline = time.monotonic() + 10
-    records: list[Path] = []
-    while not records and time.monotonic() < deadline:
-        records = sorted(echo_records.glob("*.json"))
-        time.sleep(0.02)
-    assert records, "the emulator did not deliver the task to the function"
-    entry = json.loads(records[0].read_text())
-    assert entry["method"] == "POST" and entry["path"] == "/respond"
-    assert entry["interaction_id"] == task.interaction_id
-    assert entry["content_type"] == "application/json"
-    assert entry["headers"]["x-cloudtasks-taskname"] == task.task_name()

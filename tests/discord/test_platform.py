@@ -743,9 +743,3 @@ def test_register_commands_globally_and_in_a_guild(api: FakeDiscordApi, rest: Di
     assert api.requests_to("PUT")[-1].path == f"/api/v10/applications/{APPLICATION_ID}/guilds/{GUILD_ID}/commands"
     assert [c["name"] for c in api.guild_commands[GUILD_ID]] == [c["name"] for c in registered]
     assert api.requests_to("PUT")[-1].json == command_definitions()
-
-
-def test_fake_refuses_commands_discord_would_refuse(api: FakeDiscordApi, rest: DiscordRest) -> None:
-    with pytest.raises(DiscordError) as caught:
-        rest.bulk_overwrite_commands([{"type": 1, "name": "Ask", "description": "d"}])
-    assert (caught.value.status, caught.value.code) == (400, 50035)

@@ -385,8 +385,3 @@ def test_a_generated_category_index_lists_its_cards(
         f"[Install]({base}/docs/guides/install): Installing docsbot with your package manager.\n\n"
         f"[Configuration]({base}/docs/guides/config): Configuring docsbot, with code in several languages.\n"
     )
-
-
-def test_the_build_is_cached(docusaurus_site: DocusaurusSite) -> None:  # noqa: F811
-    assert build_site() == docusaurus_site.build_dir
-    assert (docusaurus_site.build_dir / "docs" / "intro" / "index.html").is_file()

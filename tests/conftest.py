@@ -11,7 +11,8 @@ import pytest
 from tests.harness.docusaurus_fixture import docusaurus_site  # noqa: F401
 from tests.harness.fakes.openai_server import FakeOpenAIServer
 from tests.harness.firestore_emulator import firestore_client, firestore_emulator  # noqa: F401
-from tests.harness.tasks_emulator import tasks_emulator  # noqa: F401
+from tests.harness.recorder import recorder  # noqa: F401
+from tests.harness.tasks_emulator import emulator, tasks_emulator  # noqa: F401
 
 
 @pytest.fixture

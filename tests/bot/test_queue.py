@@ -9,11 +9,11 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import pytest
 from google.api_core.exceptions import AlreadyExists, ServiceUnavailable
@@ -23,7 +23,6 @@ from docsbot.bot.queue import (
     MAX_TASK_ID,
     CloudTasksQueue,
     InProcessQueue,
-    TasksClient,
     make_cloud_tasks_queue,
     task_id,
 )
@@ -332,29 +331,8 @@ def test_importing_the_queue_module_does_not_import_tasks_v2() -> None:
 # --- CloudTasksQueue against the emulator ---------------------------------------------------------------------
 
 
-@pytest.fixture
-def emulator(tasks_emulator: TasksEmulator) -> TasksEmulator:  # noqa: F811 - the imported fixture
-    """The session's emulator with its queue emptied: leftovers of another test must not reach this one."""
-    tasks_emulator.client.purge_queue(name=tasks_emulator.queue_path, timeout=5)
-    return tasks_emulator
-
-
-@pytest.fixture
-def recorder() -> Iterator[Recorder]:
-    target = Recorder()
-    yield target
-    target.close()
-
-
-def _emulator_queue(emulator: TasksEmulator, url: str) -> CloudTasksQueue:
-    client = cast(TasksClient, emulator.client)
-    return CloudTasksQueue(
-        emulator.queue_path, url, service_account_email="sa@p.iam.gserviceaccount.com", client=client
-    )
-
-
 def test_emulator_delivers_the_task_over_http(emulator: TasksEmulator, recorder: Recorder) -> None:
-    queue = _emulator_queue(emulator, f"{recorder.url}/respond?from=tasks")
+    queue = emulator.queue_to(f"{recorder.url}/respond?from=tasks")
     task = make_task()
     assert queue.enqueue(task) is True
     (delivery,) = recorder.wait_for(1)

@@ -29,11 +29,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import pytest
 from google.cloud import tasks_v2
 
-from docsbot.bot.queue import emulator_client
+from docsbot.bot.queue import CloudTasksQueue, TasksClient, emulator_client
 from tests.support import cache_dir, cache_lock, stop_group
 
 EMULATOR_VERSION = "0.6.2"
@@ -170,6 +171,15 @@ class TasksEmulator:
     max_retries: int
     log_path: Path
 
+    def queue_to(self, url: str) -> CloudTasksQueue:
+        """Our `CloudTasksQueue` on this emulator's queue, targeting `url`."""
+        return CloudTasksQueue(
+            self.queue_path,
+            url,
+            service_account_email="sa@p.iam.gserviceaccount.com",
+            client=cast(TasksClient, self.client),
+        )
+
 
 @pytest.fixture(scope="session")
 def tasks_emulator() -> Iterator[TasksEmulator]:
@@ -179,3 +189,10 @@ def tasks_emulator() -> Iterator[TasksEmulator]:
         with client:  # closes its gRPC channel at exit
             wait_until_serving(client, QUEUE_PATH, log_path, START_TIMEOUT_S)
             yield TasksEmulator(host_port, QUEUE_PATH, client, MAX_RETRIES, log_path)
+
+
+@pytest.fixture
+def emulator(tasks_emulator: TasksEmulator) -> TasksEmulator:
+    """The session's emulator with its queue emptied: leftovers of another test must not reach this one."""
+    tasks_emulator.client.purge_queue(name=tasks_emulator.queue_path, timeout=5)
+    return tasks_emulator

@@ -11,12 +11,10 @@ import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import cast
 
 import pytest
 import requests
 
-from docsbot.bot.queue import CloudTasksQueue, TasksClient
 from docsbot.bot.tasks import RespondTask
 from tests.harness.functions_server import serve_function
 from tests.harness.recorder import Recorder
@@ -41,31 +39,10 @@ def make_task() -> RespondTask:
     )
 
 
-@pytest.fixture
-def emulator(tasks_emulator: TasksEmulator) -> TasksEmulator:  # noqa: F811 - the imported fixture
-    """The session's emulator with its queue emptied: leftovers of another test must not reach this one."""
-    tasks_emulator.client.purge_queue(name=tasks_emulator.queue_path, timeout=5)
-    return tasks_emulator
-
-
-@pytest.fixture
-def recorder() -> Iterator[Recorder]:
-    target = Recorder()
-    yield target
-    target.close()
-
-
-def _emulator_queue(emulator: TasksEmulator, url: str) -> CloudTasksQueue:
-    client = cast(TasksClient, emulator.client)
-    return CloudTasksQueue(
-        emulator.queue_path, url, service_account_email="sa@p.iam.gserviceaccount.com", client=client
-    )
-
-
 def test_emulator_retries_a_failing_target(emulator: TasksEmulator) -> None:
     target = Recorder([503, 500, 200])
     try:
-        _emulator_queue(emulator, f"{target.url}/respond").enqueue(make_task())
+        emulator.queue_to(f"{target.url}/respond").enqueue(make_task())
         deliveries = target.wait_for(3)
         time.sleep(0.3)  # a fourth delivery would come about 0.1 s after the third
         assert [d.headers["x-cloudtasks-taskretrycount"] for d in target.deliveries] == ["0", "1", "2"]
@@ -78,7 +55,7 @@ def test_emulator_does_not_deduplicate_task_names(emulator: TasksEmulator, recor
     # The real service refuses the second create with ALREADY_EXISTS, which `enqueue` turns into False
     # (test_cloud_tasks_already_exists_means_false). The emulator accepts it and delivers twice: True twice is
     # expected here, and the respond handler's own idempotency is what protects the user.
-    queue = _emulator_queue(emulator, f"{recorder.url}/respond")
+    queue = emulator.queue_to(f"{recorder.url}/respond")
     task = make_task()
     assert queue.enqueue(task) is True
     assert queue.enqueue(task) is True
@@ -134,7 +111,7 @@ def test_emulator_delivers_to_the_function(emulator: TasksEmulator, echo_url: st
     for old in echo_records.glob("*.json"):
         old.unlink()
     task = make_task()
-    assert _emulator_queue(emulator, f"{echo_url}/respond").enqueue(task) is True
+    assert emulator.queue_to(f"{echo_url}/respond").enqueue(task) is True
     deadline = time.monotonic() + 10
     records: list[Path] = []
     while not records and time.monotonic() < deadline:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from bench import answering, bot, freshness, knowledge_base, scrape
+from bench import answering, bot, freshness, knowledge_base, scrape, soak
 
 PARTS: dict[str, Callable[[], None]] = {
     **knowledge_base.PARTS,
@@ -13,6 +13,7 @@ PARTS: dict[str, Callable[[], None]] = {
     **scrape.PARTS,
     **bot.PARTS,
     **freshness.PARTS,
+    **soak.PARTS,
 }
 
 

@@ -72,6 +72,30 @@ def test_a_streamed_answer_arrives_in_pieces(fake_openai: FakeOpenAIServer) -> N
     assert request.body["stream_options"] == {"include_usage": True}
 
 
+@pytest.mark.parametrize("streamed", [True, False])
+def test_a_reply_cut_off_with_no_finish_reason_is_a_transient_failure_not_an_answer(
+    fake_openai: FakeOpenAIServer, streamed: bool
+) -> None:
+    fake_openai.chat_responder = lambda body: "To configure the store you must NOT forget to call the reducer [1]."
+    fake_openai.cut_off_next()
+    pieces: list[str] = []
+    with pytest.raises(ChatError) as caught:
+        make_chat(fake_openai).complete(MESSAGES, max_tokens=200, on_delta=pieces.append if streamed else None)
+    assert caught.value.kind == "cut_off"
+    assert isinstance(caught.value, TransientError)  # the respond handler retries it later
+    if streamed:
+        assert "".join(pieces).startswith("To configure the store")  # it really was a half-delivered stream
+    # The next reply is complete and comes through.
+    assert make_chat(fake_openai).complete(MESSAGES, max_tokens=200).text.endswith("reducer [1].")
+
+
+def test_the_answerer_never_returns_a_cut_off_reply_as_an_answer(fake_openai: FakeOpenAIServer) -> None:
+    fake_openai.cut_off_next()
+    answer = Answerer(covered_search, make_chat(fake_openai), Product("Acme")).answer("how does feature 1 work?")
+    assert answer.kind is AnswerKind.FAILED
+    assert "cut off" in answer.text
+
+
 def test_a_429_is_retried_then_succeeds(fake_openai: FakeOpenAIServer) -> None:
     fake_openai.rate_limit_next(retry_after_ms=10, path=CHAT)
     result = make_chat(fake_openai).complete(MESSAGES, max_tokens=50)

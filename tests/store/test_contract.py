@@ -30,6 +30,7 @@ from docsbot.store.firestore import FirestoreStore
 from docsbot.store.lease import LeaseBusy, LeaseKeeper, LeaseLost, acquire_lease, hold_lease
 from docsbot.store.model import (
     ClaimResult,
+    DeliveryProgress,
     InteractionState,
     MessageRecord,
     NewThread,
@@ -359,6 +360,46 @@ def test_one_task_claimed_concurrently_is_claimed_once(store: Store) -> None:
     assert record is not None and record.attempts == 1 and record.state is InteractionState.ANSWERING
 
 
+def test_a_stale_attempt_is_fenced_off_once_another_claimed_the_work(store: Store) -> None:
+    store.create_interaction("i1", now=NOW, ttl=TTL)
+    first = store.claim_interaction("i1", now=NOW, lease=LEASE)
+    assert first.record is not None and first.record.attempts == 1
+    # Renewing while it holds the claim extends the lease, so nobody can take over.
+    assert store.renew_interaction("i1", attempt=1, now=NOW + LEASE - timedelta(seconds=1), lease=LEASE)
+    assert store.claim_interaction("i1", now=NOW + LEASE + timedelta(seconds=1), lease=LEASE).result is ClaimResult.BUSY
+    # The first attempt stops renewing (stuck in a model call): its lease runs out and a retry takes over.
+    late = NOW + 3 * LEASE
+    second = store.claim_interaction("i1", now=late, lease=LEASE)
+    assert second.result is ClaimResult.CLAIMED and second.record is not None and second.record.attempts == 2
+    # Every write of the first attempt is refused now, and changes nothing.
+    progress = DeliveryProgress(answer='{"stale": true}', delivered=1, message_id="m-stale")
+    assert not store.renew_interaction("i1", attempt=1, now=late, lease=LEASE, progress=progress)
+    assert not store.finish_interaction("i1", InteractionState.DONE, now=late, attempt=1)
+    record = store.get_interaction("i1")
+    assert record is not None and record.state is InteractionState.ANSWERING and record.answer is None
+    # The holder's writes go through; its finish drops the lease.
+    assert store.renew_interaction("i1", attempt=2, now=late, lease=LEASE, progress=progress)
+    assert store.finish_interaction("i1", InteractionState.DONE, now=late, attempt=2)
+    assert not store.finish_interaction("i1", InteractionState.FAILED, now=late, attempt=2)  # finished already
+
+
+def test_the_delivery_ledger_survives_handing_the_work_back(store: Store) -> None:
+    store.create_interaction("i1", now=NOW, ttl=TTL)
+    store.claim_interaction("i1", now=NOW, lease=LEASE)
+    answer = '{"messages": [{"content": "part 1"}, {"content": "part 2 \u00e9"}]}'
+    assert store.renew_interaction("i1", attempt=1, now=NOW, lease=LEASE, progress=DeliveryProgress(answer))
+    progress = DeliveryProgress(answer, delivered=1, message_id="111")
+    assert store.renew_interaction("i1", attempt=1, now=NOW, lease=LEASE, progress=progress)
+    assert store.finish_interaction("i1", InteractionState.QUEUED, now=NOW, attempt=1)
+    again = store.claim_interaction("i1", now=NOW, lease=LEASE)
+    assert again.result is ClaimResult.CLAIMED and again.record is not None
+    assert (again.record.answer, again.record.delivered, again.record.message_id) == (answer, 1, "111")
+    # A renewal without progress keeps what was recorded.
+    assert store.renew_interaction("i1", attempt=2, now=NOW, lease=LEASE)
+    record = store.get_interaction("i1")
+    assert record is not None and (record.answer, record.delivered, record.message_id) == (answer, 1, "111")
+
+
 # --- quotas ------------------------------------------------------------------------------------------------
 
 
@@ -389,6 +430,21 @@ def test_take_quota_new_window_resets(store: Store) -> None:
     daily = store.take_quota("guild/1", limit=2, window=timedelta(days=1), now=NOW + hour)
     assert (daily.allowed, daily.used) == (True, 1)
     assert not store.take_quota("k", limit=0, window=hour, now=NOW).allowed
+
+
+def test_a_duplicate_delivery_of_one_interaction_takes_the_quota_once(store: Store) -> None:
+    hour = timedelta(hours=1)
+    for _ in range(5):
+        result = store.take_quota("user:1", limit=2, window=hour, now=NOW, use_id="interaction-1")
+        assert (result.allowed, result.used) == (True, 1)
+    results = concurrently(
+        [(lambda: store.take_quota("user:1", limit=2, window=hour, now=NOW, use_id="interaction-2")) for _ in range(5)]
+    )
+    assert all(r.allowed and r.used == 2 for r in results)
+    refused = store.take_quota("user:1", limit=2, window=hour, now=NOW, use_id="interaction-3")
+    assert (refused.allowed, refused.used) == (False, 2)
+    # Counted once per window: the next hour counts it afresh.
+    assert store.take_quota("user:1", limit=2, window=hour, now=NOW + hour, use_id="interaction-1").used == 1
 
 
 # --- page states, sources and runs ------------------------------------------------------------------------

@@ -4,8 +4,9 @@
 Ollama, LiteLLM...), the client retries 429/5xx/connection errors with backoff (honouring Retry-After),
 and every request has a timeout. Streaming hands each text delta to a callback as it arrives. Whatever
 goes wrong surfaces as one `ChatError` whose message can be shown to a user; the API key never appears
-in it. Faults worth another attempt later (timeout, 429, 5xx, no connection) are a `TransientChatError`,
-which is also a `TransientError`. The `openai` SDK is imported only by `OpenAIChat`, never at module load,
+in it. Faults worth another attempt later (timeout, 429, 5xx, no connection, and a reply cut off: a stream
+that ends with no finish reason) are a `TransientChatError`, which is also a `TransientError`: a cut-off
+reply is never returned as if it were complete. The `openai` SDK is imported only by `OpenAIChat`, never at module load,
 so the answering core imports this module's shapes without it.
 """
 
@@ -60,7 +61,8 @@ class ChatResult:
 
 
 class ChatError(RuntimeError):
-    """The model could not answer. `kind` is one of: timeout, rate_limited, unavailable, rejected, empty."""
+    """The model could not answer. `kind` is one of: timeout, rate_limited, unavailable, rejected, empty,
+    cut_off."""
 
     def __init__(self, kind: str, message: str) -> None:
         super().__init__(message)
@@ -147,6 +149,8 @@ class OpenAIChat:
         if not response.choices or not response.choices[0].message.content:
             raise ChatError("empty", "the language model returned an empty answer")
         choice = response.choices[0]
+        if not choice.finish_reason:
+            raise TransientChatError("cut_off", "the language model's reply was cut off")
         return ChatResult(
             text=choice.message.content or "",
             model=response.model,
@@ -173,6 +177,9 @@ class OpenAIChat:
         text = "".join(pieces)
         if not text.strip():
             raise ChatError("empty", "the language model returned an empty answer")
+        if finish is None:
+            # The connection ended before the model said it was done: the text may stop mid-sentence.
+            raise TransientChatError("cut_off", "the language model's reply was cut off")
         return ChatResult(text=text, model=model, usage=usage, finish_reason=finish)
 
 

@@ -143,7 +143,10 @@ class Questions:
     def _take_quota(self, interaction: Interaction) -> str | None:
         now = datetime.fromtimestamp(self.clock(), UTC)
         hour = timedelta(hours=1)
-        user = self.store.take_quota(f"user:{interaction.user_id}", limit=self.user_per_hour, window=hour, now=now)
+        # Counted once per interaction id: a repeated delivery of the same interaction costs nothing more.
+        user = self.store.take_quota(
+            f"user:{interaction.user_id}", limit=self.user_per_hour, window=hour, now=now, use_id=interaction.id
+        )
         if not user.allowed:
             minutes = max(1, int((user.reset_at - now).total_seconds() // 60))
             return (
@@ -152,7 +155,7 @@ class Questions:
             )
         if interaction.guild_id:
             guild = self.store.take_quota(
-                f"guild:{interaction.guild_id}", limit=self.guild_per_hour, window=hour, now=now
+                f"guild:{interaction.guild_id}", limit=self.guild_per_hour, window=hour, now=now, use_id=interaction.id
             )
             if not guild.allowed:
                 return "This server has reached its question budget for this hour. Please try again a bit later."

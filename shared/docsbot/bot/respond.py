@@ -4,15 +4,21 @@ Cloud Tasks delivers at least once and retries non-2xx answers, so every step is
 
 1. claim `interactions/{id}` in a transaction (a second delivery while the first is working gets 503 and
    comes back later; one that finds it done gets 200 and does nothing; an attempt that died half-way
-   leaves a lease that expires, and the retry takes over);
-2. load the thread's conversation, answer (search → "not in the docs" / model / extractive), render;
-3. edit the deferred message (`@original`), post follow-ups for long answers;
+   leaves a lease that expires, and the retry takes over). The claim's number fences every later write:
+   once another attempt has claimed the work, this one writes nothing more, anywhere (`docsbot.bot.delivery`);
+2. unless the ledger holds a computed answer already: load the thread's conversation, answer (search →
+   "not in the docs" / model / extractive), render, and record the result in the ledger (the lease is
+   renewed in the background meanwhile);
+3. edit the deferred message (`@original`), post follow-ups for long answers, recording each part delivered,
+   so a retry resumes at the first part not yet delivered instead of asking the model again;
 4. store the question and the answer (with its sources apart), set the thread's controller message;
 5. mark the interaction done.
 
-Retryable failures (a `TransientError` from an adapter: Discord, the model or the index unavailable)
-return 503 while attempts remain and the 15-minute interaction token has time left; the last attempt tells
-the user instead of staying silent.
+Retryable failures (a `TransientError` from an adapter: Discord, the model or the index unavailable; a reply
+cut off) return 503 while the queue will deliver again and the 15-minute interaction token has time left for
+another try: the retries spread over the token's life. Only the last one tells the user (the apology; or, if
+part of the answer is out, a note that it is incomplete) instead of staying silent. See
+docs/decisions/0008-delivery-and-leases.md.
 """
 
 from __future__ import annotations
@@ -25,21 +31,25 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from docsbot.answer.model import Answer, AnswerKind, Turn
+from docsbot.answer.model import AnswerKind, Turn
 from docsbot.answer.pipeline import Answerer
+from docsbot.bot.delivery import ClaimGuard, Heartbeat, Plan, StoredAnswer, Superseded, incomplete
 from docsbot.bot.tasks import RespondTask
 from docsbot.discord.render import FLAG_EPHEMERAL, render_answer, render_error, render_search_results
 from docsbot.discord.verify import HeaderItems, header
 from docsbot.documents.model import Source
 from docsbot.errors import TransientError
 from docsbot.index.search import Searcher
-from docsbot.store.model import ClaimResult, InteractionState, MessageRecord, NewThread, SourceRef
+from docsbot.store.model import ClaimResult, DeliveryProgress, InteractionState, MessageRecord, NewThread, SourceRef
 from docsbot.store.ports import StateStore
 
 log = logging.getLogger("docsbot.respond")
 
 TOKEN_LIFETIME_S = 15 * 60
 TOKEN_MARGIN_S = 60  # stop retrying this long before the token dies, to still post the apology
+# The longest the queue waits between deliveries (Terraform: tasks.max_backoff): a retry is only worth asking
+# for while the token will still be alive when it comes, with time for the attempt.
+RETRY_GAP_S = 120
 HISTORY_MESSAGES = 20
 APOLOGY = (
     "Sorry, I couldn't answer this time: something went wrong on my side. "
@@ -64,7 +74,7 @@ class DiscordWebhooks(Protocol):
 @dataclass(frozen=True)
 class RespondResult:
     status: int  # the HTTP status for Cloud Tasks: 2xx done, 503 retry later
-    outcome: str  # "answered", "duplicate", "busy", "expired", "failed", "retry", "bad_task"
+    outcome: str  # "answered", "duplicate", "busy", "expired", "failed", "retry", "superseded", "bad_task"
 
 
 def _source_ref(source: Source) -> SourceRef:
@@ -100,6 +110,8 @@ class RespondHandler:
         default_collection: str | None = None,
         max_attempts: int = 5,
         lease: timedelta = timedelta(minutes=2),  # the queue's retries must outlast it (infra: tasks_min_backoff)
+        retry_gap_s: float = RETRY_GAP_S,
+        heartbeat_s: float | None = 30.0,  # renew the lease this often while the model works (None: never)
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = store
@@ -108,6 +120,8 @@ class RespondHandler:
         self.default_collection = default_collection
         self.max_attempts = max_attempts
         self.lease = lease
+        self.retry_gap_s = retry_gap_s
+        self.heartbeat_s = heartbeat_s
         self.clock = clock
 
     def handle(self, body: bytes, headers: HeaderItems | None = None) -> RespondResult:
@@ -127,35 +141,69 @@ class RespondHandler:
             return RespondResult(200, "duplicate")
         if claim.result is not ClaimResult.CLAIMED or claim.record is None:
             return RespondResult(503, "busy")
-        attempt = max(claim.record.attempts, _delivery_number(headers))
+        record = claim.record
+        guard = ClaimGuard(
+            self.store,
+            task.interaction_id,
+            record.attempts,  # the claim's number: the fencing token of every write below
+            lease=self.lease,
+            clock=self.clock,
+            progress=DeliveryProgress(record.answer, record.delivered, record.message_id),
+        )
+        delivery = max(record.attempts, _delivery_number(headers))
         seconds_left = task.created_at + TOKEN_LIFETIME_S - self.clock()
         if seconds_left <= 5:
-            self.store.finish_interaction(task.interaction_id, InteractionState.FAILED, now=now)
+            guard.finish(InteractionState.FAILED)
             return RespondResult(200, "expired")
-        last_chance = attempt >= self.max_attempts or seconds_left < TOKEN_MARGIN_S * 2
-        progress = _Progress()
+        # The last chance: the queue will not deliver again, or the token would be dead (or nearly) by then.
+        last_chance = delivery >= self.max_attempts or seconds_left < self.retry_gap_s + TOKEN_MARGIN_S
         try:
-            self._respond(task, now, progress, last_chance=last_chance)
+            return self._attempt(task, now, guard, last_chance=last_chance)
+        except Superseded:
+            log.warning("another attempt took over; stopping", extra={"interaction": task.interaction_id})
+            return RespondResult(200, "superseded")
+
+    def _attempt(self, task: RespondTask, now: datetime, guard: ClaimGuard, *, last_chance: bool) -> RespondResult:
+        plan: Plan | None = None
+        try:
+            if guard.progress.answer is None:
+                with Heartbeat(guard, self.heartbeat_s):
+                    plan = self._compute(task, now, last_chance=last_chance)
+                guard.check(DeliveryProgress(plan.to_json()))
+            else:
+                plan = Plan.from_json(guard.progress.answer)  # computed by an earlier attempt: only deliver it
+            self._deliver(task, plan, guard)
+            if plan.stored is not None:
+                guard.check()
+                self._store(task, plan.stored, guard.progress.message_id, now)
+        except Superseded:
+            raise
         except Exception as error:
-            retry = is_transient(error)
             log.warning(
                 "respond attempt failed",
-                extra={"interaction": task.interaction_id, "attempt": attempt, "error": type(error).__name__},
+                extra={"interaction": task.interaction_id, "attempt": guard.attempt, "error": type(error).__name__},
             )
-            if progress.posted:
-                # The user has the answer; only its record is incomplete. Never overwrite it with an apology,
-                # and never post it twice.
-                self.store.finish_interaction(task.interaction_id, InteractionState.DONE, now=now)
+            if plan is not None and guard.progress.delivered >= len(plan.messages):
+                # The user has the whole answer; only its record is incomplete. Never overwrite it.
+                guard.finish(InteractionState.DONE)
                 return RespondResult(200, "answered")
-            if retry and not last_chance:
-                # Hand the work back now, so the next delivery can take it whenever it comes.
-                self.store.finish_interaction(task.interaction_id, InteractionState.QUEUED, now=now)
+            if is_transient(error) and not last_chance:
+                # Hand the work back now (keeping the ledger), so the next delivery can take it whenever it comes.
+                guard.finish(InteractionState.QUEUED)
                 return RespondResult(503, "retry")
-            self._apologise(task)
-            self.store.finish_interaction(task.interaction_id, InteractionState.FAILED, now=now)
-            return RespondResult(200, "failed")
-        self.store.finish_interaction(task.interaction_id, InteractionState.DONE, now=now)
+            return self._give_up(task, plan, guard)
+        guard.finish(InteractionState.DONE)
         return RespondResult(200, "answered")
+
+    def _give_up(self, task: RespondTask, plan: Plan | None, guard: ClaimGuard) -> RespondResult:
+        """No more tries: tell the user what happened, whatever got through."""
+        if plan is not None and guard.progress.delivered > 0:
+            # Part of it is out: say it is incomplete rather than leave it looking whole.
+            self._tell(task, guard, incomplete(plan.messages[0]))
+        else:
+            self._tell(task, guard, render_error(APOLOGY, ephemeral=False))
+        guard.finish(InteractionState.FAILED)
+        return RespondResult(200, "failed")
 
     def _collection(self, task: RespondTask, thread_collection: str | None) -> str:
         collection = task.collection or thread_collection or self.default_collection
@@ -163,13 +211,12 @@ class RespondHandler:
             raise ValueError("no collection for this channel")
         return collection
 
-    def _respond(self, task: RespondTask, now: datetime, progress: _Progress, *, last_chance: bool) -> None:
+    def _compute(self, task: RespondTask, now: datetime, *, last_chance: bool) -> Plan:
+        """The answer, rendered: what to send and what to store (no Discord write happens here)."""
         if task.kind == "search":
             searcher = self.collections.searcher(self._collection(task, None))
             result = searcher.search(task.question, limit=5)
-            payload = render_search_results(result.sources, query=task.question)
-            self.discord.edit_original(task.token, payload)
-            return
+            return Plan([render_search_results(result.sources, query=task.question)])
         thread = self.store.ensure_thread(
             NewThread(
                 thread_id=task.thread_id or task.channel_id,
@@ -189,31 +236,42 @@ class RespondHandler:
                 raise TransientError("the chat model failed")
             # The last attempt: the failure text (with the closest sections) is the apology. No buttons, and
             # nothing stored: it is not an answer the conversation should build on.
-            self._post(task, render_answer(answer, thread_key=thread.thread_id, buttons=False), progress)
-            return
-        self._post_and_store(task, thread.thread_id, answer, now, progress)
-
-    def _post(self, task: RespondTask, messages: list[dict[str, Any]], progress: _Progress) -> dict[str, Any]:
+            return Plan(self._private(task, render_answer(answer, thread_key=thread.thread_id, buttons=False)))
+        messages = self._private(task, render_answer(answer, thread_key=thread.thread_id))
         if task.private:
-            messages = [messages[0], *({**m, "flags": FLAG_EPHEMERAL} for m in messages[1:])]
-        original = self.discord.edit_original(task.token, messages[0])
-        progress.posted = True
-        for extra in messages[1:]:
-            self.discord.create_followup(task.token, extra)
-        return original
+            return Plan(messages)  # a private answer stays out of the thread's shared conversation
+        stored = StoredAnswer(
+            thread_id=thread.thread_id,
+            text=answer.text,
+            sources=tuple(_source_ref(c.source) for c in answer.citations),
+            set_controller=answer.kind is not AnswerKind.NOT_FOUND,
+        )
+        return Plan(messages, stored)
 
-    def _post_and_store(
-        self, task: RespondTask, thread_id: str, answer: Answer, now: datetime, progress: _Progress
-    ) -> None:
-        original = self._post(task, render_answer(answer, thread_key=thread_id), progress)
-        if task.private:
-            return  # a private answer stays out of the thread's shared conversation
-        bot_message_id = str(original.get("id") or f"{task.interaction_id}-answer")
+    @staticmethod
+    def _private(task: RespondTask, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        if not task.private:
+            return messages
+        return [messages[0], *({**m, "flags": FLAG_EPHEMERAL} for m in messages[1:])]
+
+    def _deliver(self, task: RespondTask, plan: Plan, guard: ClaimGuard) -> None:
+        """Send the parts not delivered yet, in order; each is fenced before and recorded after."""
+        for index in range(guard.progress.delivered, len(plan.messages)):
+            guard.check()  # renews the lease too: the takeover cannot happen while this call is in flight
+            if index == 0:
+                sent = self.discord.edit_original(task.token, plan.messages[0])
+                guard.delivered(1, str(sent.get("id") or "") or None)
+            else:
+                self.discord.create_followup(task.token, plan.messages[index])
+                guard.delivered(index + 1, None)
+
+    def _store(self, task: RespondTask, stored: StoredAnswer, message_id: str | None, now: datetime) -> None:
+        bot_message_id = message_id or f"{task.interaction_id}-answer"
         question_id = task.source_message_id or f"{task.interaction_id}-question"
         self.store.add_message(
             MessageRecord(
                 message_id=question_id,
-                thread_id=thread_id,
+                thread_id=stored.thread_id,
                 author_id=task.user_id,
                 content=task.question,
                 from_bot=False,
@@ -224,29 +282,24 @@ class RespondHandler:
         self.store.add_message(
             MessageRecord(
                 message_id=bot_message_id,
-                thread_id=thread_id,
+                thread_id=stored.thread_id,
                 author_id=task.application_id,
-                content=answer.text,
+                content=stored.text,
                 from_bot=True,
                 created_at=now + timedelta(microseconds=1),
-                sources=tuple(_source_ref(c.source) for c in answer.citations),
+                sources=stored.sources,
             )
         )
-        if answer.kind is not AnswerKind.NOT_FOUND:
-            self.store.set_thread_controller(thread_id, bot_message_id, now)
+        if stored.set_controller:
+            self.store.set_thread_controller(stored.thread_id, bot_message_id, now)
 
-    def _apologise(self, task: RespondTask) -> None:
+    def _tell(self, task: RespondTask, guard: ClaimGuard, message: dict[str, Any]) -> None:
+        """Edit `@original` to say what happened: fenced, and best effort (the token may be gone)."""
+        guard.check()
         try:
-            self.discord.edit_original(task.token, render_error(APOLOGY, ephemeral=False))
+            self.discord.edit_original(task.token, message)
         except Exception:  # the token may be gone; there is nobody left to tell
-            log.warning("could not post the apology", extra={"interaction": task.interaction_id})
-
-
-class _Progress:
-    """How far an attempt got: once the answer is posted, a later failure must not post anything else."""
-
-    def __init__(self) -> None:
-        self.posted = False
+            log.warning("could not tell the user", extra={"interaction": task.interaction_id})
 
 
 # Retryable faults of code that does not raise `TransientError` (yet), by their real classes: Firestore's

@@ -88,10 +88,11 @@ def render_error(text: str, *, ephemeral: bool = True) -> dict[str, Any]:
 
 
 def _answer_embeds(answer: Answer) -> list[dict[str, Any]]:
-    """Closest matches (NOT_FOUND) and numbered sources, within the per-message embed budget."""
+    """Closest matches (NOT_FOUND, and FAILED, whose text promises them) and numbered sources, within the
+    per-message embed budget."""
     embeds: list[dict[str, Any]] = []
     budget = MAX_EMBEDS_TOTAL
-    if answer.kind == AnswerKind.NOT_FOUND and answer.closest:
+    if answer.kind in (AnswerKind.NOT_FOUND, AnswerKind.FAILED) and answer.closest:
         title = "Closest matches in the docs"
         lines = [f"• {_link_line(source)}" for source in answer.closest]
         description = _fit_lines(lines, limit=min(MAX_EMBED_DESCRIPTION, budget - len(title)))

@@ -2,8 +2,9 @@
 
 A mixin of `docsbot.store.firestore.FirestoreStore`. Layout:
 
-    interactions/{interaction_id}           state, attempts, created_at, expires_at, lease_until, thread_id
-    quotas/{key}__{window_us}__{bucket}     key, window_us, bucket, used, reset_at, expires_at
+    interactions/{interaction_id}           state, attempts, created_at, expires_at, lease_until, thread_id,
+                                            answer, delivered, message_id (the delivery ledger)
+    quotas/{key}__{window_us}__{bucket}     key, window_us, bucket, used, uses, reset_at, expires_at
     leases/{key}                            key, holder, expires_at
 
 `expires_at` on interactions and quotas is what the TTL policies key on (one policy per collection). Claims,
@@ -30,7 +31,15 @@ from docsbot.store.firestore_base import (
     doc_id,
     optional_str,
 )
-from docsbot.store.model import Claim, ClaimResult, InteractionRecord, InteractionState, Lease, QuotaResult
+from docsbot.store.model import (
+    Claim,
+    ClaimResult,
+    DeliveryProgress,
+    InteractionRecord,
+    InteractionState,
+    Lease,
+    QuotaResult,
+)
 from docsbot.store.rules import utc
 
 LEASE_TXN_ATTEMPTS = 10  # contended lease transactions are retried by the client this many times
@@ -46,6 +55,9 @@ def _interaction(snapshot: Snapshot) -> InteractionRecord:
         expires_at=as_utc(d["expires_at"]),
         lease_until=as_utc_optional(d.get("lease_until")),
         thread_id=optional_str(d.get("thread_id")),
+        answer=optional_str(d.get("answer")),
+        delivered=int(d.get("delivered") or 0),
+        message_id=optional_str(d.get("message_id")),
     )
 
 
@@ -92,19 +104,46 @@ class FirestoreLedger(FirestoreDb):
 
         return self._read_modify_write(self._interactions.document(doc_id(interaction_id)), decide)
 
-    def finish_interaction(self, interaction_id: str, state: InteractionState, *, now: datetime) -> None:
+    def renew_interaction(
+        self,
+        interaction_id: str,
+        *,
+        attempt: int,
+        now: datetime,
+        lease: timedelta,
+        progress: DeliveryProgress | None = None,
+    ) -> bool:
+        def decide(snapshot: Snapshot) -> tuple[Write | None, bool]:
+            existing = _interaction(snapshot) if snapshot.exists else None
+            renewed = rules.decide_renew(existing, attempt=attempt, now=now, lease=lease, progress=progress)
+            if renewed is None:
+                return None, False
+            write: Write = {"lease_until": renewed.lease_until}
+            if progress is not None:
+                write.update(
+                    {"answer": renewed.answer, "delivered": renewed.delivered, "message_id": renewed.message_id}
+                )
+            return write, True
+
+        return self._read_modify_write(self._interactions.document(doc_id(interaction_id)), decide)
+
+    def finish_interaction(
+        self, interaction_id: str, state: InteractionState, *, now: datetime, attempt: int | None = None
+    ) -> bool:
         """Set DONE or FAILED (or QUEUED: hand the work back for a later attempt), dropping the lease.
 
-        Only a QUEUED or ANSWERING interaction changes: finishing twice, or an unknown id, is a no-op."""
+        Only a QUEUED or ANSWERING interaction changes: finishing twice, or an unknown id, is a no-op; with
+        `attempt`, so is a finish by an attempt that no longer holds the claim."""
         rules.check_finish_state(state)
 
-        def decide(snapshot: Snapshot) -> tuple[Write | None, None]:
-            finished = rules.decide_finish(_interaction(snapshot) if snapshot.exists else None, state)
+        def decide(snapshot: Snapshot) -> tuple[Write | None, bool]:
+            existing = _interaction(snapshot) if snapshot.exists else None
+            finished = rules.decide_finish(existing, state, attempt=attempt)
             if finished is None:
-                return None, None
-            return {"state": finished.state.value, "lease_until": finished.lease_until}, None
+                return None, False
+            return {"state": finished.state.value, "lease_until": finished.lease_until}, True
 
-        self._read_modify_write(self._interactions.document(doc_id(interaction_id)), decide)
+        return self._read_modify_write(self._interactions.document(doc_id(interaction_id)), decide)
 
     def get_interaction(self, interaction_id: str) -> InteractionRecord | None:
         snapshot = self._interactions.document(doc_id(interaction_id)).get()
@@ -112,9 +151,13 @@ class FirestoreLedger(FirestoreDb):
 
     # --- abuse and cost limits ------------------------------------------------------------------------
 
-    def take_quota(self, key: str, *, limit: int, window: timedelta, now: datetime) -> QuotaResult:
+    def take_quota(
+        self, key: str, *, limit: int, window: timedelta, now: datetime, use_id: str | None = None
+    ) -> QuotaResult:
         """Count one use of `key` in the fixed window holding `now` (windows are aligned to the Unix epoch,
-        e.g. whole hours); refused, and not counted, once `limit` uses are in the window.
+        e.g. whole hours); refused, and not counted, once `limit` uses are in the window. A `use_id` counted
+        in this window already is allowed again without counting (duplicate deliveries of one interaction):
+        the window's document lists the ids it counted in `uses` (at most `limit` of them).
 
         One document per (key, window length, window): a new window starts from a new document, and the TTL
         policy on `expires_at` deletes the old ones."""
@@ -122,11 +165,16 @@ class FirestoreLedger(FirestoreDb):
         ref = self._quotas.document(f"{doc_id(key)}__{slot.window_us}__{slot.bucket}")
 
         def decide(snapshot: Snapshot) -> tuple[Write | None, QuotaResult]:
-            used = int(data(snapshot).get("used", 0)) if snapshot.exists else 0
-            result = rules.decide_quota(used, limit=limit, window=slot)
-            if not result.allowed:
+            fields = data(snapshot) if snapshot.exists else {}
+            used = int(fields.get("used", 0))
+            uses = [str(u) for u in fields.get("uses") or []]
+            counted = use_id is not None and use_id in uses
+            result = rules.decide_quota(used, limit=limit, window=slot, counted=counted)
+            if not result.allowed or counted:
                 return None, result
             write: Write = {"used": result.used}
+            if use_id is not None:
+                write["uses"] = [*uses, use_id]
             if not snapshot.exists:
                 write.update(
                     {

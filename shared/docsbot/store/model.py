@@ -86,6 +86,19 @@ class InteractionRecord:
     expires_at: datetime  # Firestore's TTL policy deletes the record after this
     lease_until: datetime | None = None  # while ANSWERING: another attempt may take over after this
     thread_id: str | None = None
+    # The delivery ledger: what a retry needs to resume instead of asking the model again.
+    answer: str | None = None  # the computed answer, ready to deliver (JSON owned by the respond side)
+    delivered: int = 0  # how many of its messages Discord has accepted, in order
+    message_id: str | None = None  # the id of the edited `@original` message, once delivered
+
+
+@dataclass(frozen=True)
+class DeliveryProgress:
+    """What an attempt records as it goes, under its claim: the answer once computed, then each part sent."""
+
+    answer: str | None
+    delivered: int = 0
+    message_id: str | None = None
 
 
 class ClaimResult(StrEnum):

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from docsbot.store.model import (
     Claim,
+    DeliveryProgress,
     InteractionRecord,
     InteractionState,
     Lease,
@@ -84,8 +85,24 @@ class InteractionLedger(Protocol):
         """Take the work: QUEUED, or ANSWERING with an expired lease → ANSWERING, attempts + 1."""
         ...
 
-    def finish_interaction(self, interaction_id: str, state: InteractionState, *, now: datetime) -> None:
-        """Mark DONE or FAILED (or QUEUED: hand the work back), dropping the lease; a no-op once finished."""
+    def renew_interaction(
+        self,
+        interaction_id: str,
+        *,
+        attempt: int,
+        now: datetime,
+        lease: timedelta,
+        progress: DeliveryProgress | None = None,
+    ) -> bool:
+        """Fenced: while claim number `attempt` still holds the work, extend its lease to now + lease and record
+        `progress` (answer, parts delivered); False (nothing written) once another attempt has claimed it."""
+        ...
+
+    def finish_interaction(
+        self, interaction_id: str, state: InteractionState, *, now: datetime, attempt: int | None = None
+    ) -> bool:
+        """Mark DONE or FAILED (or QUEUED: hand the work back), dropping the lease; a no-op once finished.
+        With `attempt`, fenced: only while that claim still holds the work. True when written."""
         ...
 
     def get_interaction(self, interaction_id: str) -> InteractionRecord | None: ...
@@ -94,8 +111,11 @@ class InteractionLedger(Protocol):
 class Quotas(Protocol):
     """Abuse and cost limits: uses counted per key in fixed windows."""
 
-    def take_quota(self, key: str, *, limit: int, window: timedelta, now: datetime) -> QuotaResult:
-        """Count one use of `key` in the current fixed window; refused (not counted) over `limit`."""
+    def take_quota(
+        self, key: str, *, limit: int, window: timedelta, now: datetime, use_id: str | None = None
+    ) -> QuotaResult:
+        """Count one use of `key` in the current fixed window; refused (not counted) over `limit`. A use with
+        a `use_id` (the interaction id) counted in this window already is allowed again and not counted twice."""
         ...
 
 

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from docsbot.store.model import (
     Claim,
     ClaimResult,
+    DeliveryProgress,
     InteractionRecord,
     InteractionState,
     Lease,
@@ -75,10 +76,42 @@ def check_finish_state(state: InteractionState) -> None:
         raise ValueError("finish_interaction takes DONE, FAILED or QUEUED; claim_interaction sets ANSWERING")
 
 
-def decide_finish(existing: InteractionRecord | None, state: InteractionState) -> InteractionRecord | None:
-    """The record to write (state set, lease dropped), or None: an unknown id, or finished already, is a no-op."""
+def holds_claim(existing: InteractionRecord | None, attempt: int) -> bool:
+    """Whether attempt number `attempt` still holds the work: the fence on every write an attempt makes.
+
+    `attempts` is the fencing token: each claim increments it, so once another attempt has claimed the work,
+    the earlier attempt's number no longer matches, whatever the clocks say. An expired lease nobody took yet
+    is still held (nobody else can have written in between)."""
+    return existing is not None and existing.state is InteractionState.ANSWERING and existing.attempts == attempt
+
+
+def decide_renew(
+    existing: InteractionRecord | None,
+    *,
+    attempt: int,
+    now: datetime,
+    lease: timedelta,
+    progress: DeliveryProgress | None = None,
+) -> InteractionRecord | None:
+    """The record with the lease extended to now + lease (and `progress` recorded), or None when `attempt`
+    no longer holds the claim: the caller must stop without writing anything anywhere."""
+    if existing is None or not holds_claim(existing, attempt):
+        return None
+    renewed = replace(existing, lease_until=utc(now + lease))
+    if progress is not None:
+        renewed = replace(renewed, answer=progress.answer, delivered=progress.delivered, message_id=progress.message_id)
+    return renewed
+
+
+def decide_finish(
+    existing: InteractionRecord | None, state: InteractionState, *, attempt: int | None = None
+) -> InteractionRecord | None:
+    """The record to write (state set, lease dropped), or None: an unknown id, or finished already, is a no-op,
+    and so is a fenced finish (`attempt` given) by an attempt that no longer holds the claim."""
     check_finish_state(state)
     if existing is None or existing.state in FINISHED:
+        return None
+    if attempt is not None and not holds_claim(existing, attempt):
         return None
     return replace(existing, state=state, lease_until=None)
 
@@ -152,8 +185,13 @@ def quota_window(window: timedelta, now: datetime) -> QuotaWindow:
     )
 
 
-def decide_quota(used: int, *, limit: int, window: QuotaWindow) -> QuotaResult:
-    """Count one more use unless `limit` uses are in the window already (a refusal is not counted)."""
+def decide_quota(used: int, *, limit: int, window: QuotaWindow, counted: bool = False) -> QuotaResult:
+    """Count one more use unless `limit` uses are in the window already (a refusal is not counted).
+
+    `counted`: this use (one interaction id) was counted in this window already: a duplicate delivery of the
+    same interaction is allowed again and costs nothing."""
+    if counted:
+        return QuotaResult(allowed=True, used=used, limit=limit, reset_at=window.reset_at)
     if used >= limit:
         return QuotaResult(allowed=False, used=used, limit=limit, reset_at=window.reset_at)
     return QuotaResult(allowed=True, used=used + 1, limit=limit, reset_at=window.reset_at)

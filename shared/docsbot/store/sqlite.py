@@ -46,6 +46,7 @@ class SqliteStore(SqliteConversations, SqliteLedger, SqliteCrawl):
         db = self._db()
         db.execute("PRAGMA journal_mode=WAL")  # persistent: recorded in the file
         db.executescript(SCHEMA)
+        sqlite_ledger.migrate(db)
 
     def import_legacy(self, old: Path) -> int:
         """Copy the rows of an old store file (same tables and columns) into this one, once; rows copied."""

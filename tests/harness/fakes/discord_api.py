@@ -138,7 +138,7 @@ class FakeDiscordApi(LoopbackServer):
         self._messages: dict[str, InteractionMessages] = {}
         self._expired: set[str] = set()
         self._requests: list[RecordedRequest] = []
-        self._scripted: deque[Reply] = deque()
+        self._scripted: deque[tuple[Reply, str | None]] = deque()  # (reply, only for this method, if given)
         self._lock = threading.Lock()
 
     def handler_class(self) -> type[BaseHTTPRequestHandler]:
@@ -151,8 +151,11 @@ class FakeDiscordApi(LoopbackServer):
 
     # --- scripting ---------------------------------------------------------------------------------------
 
-    def rate_limit_next(self, retry_after: float = 0.05, times: int = 1, *, is_global: bool = False) -> None:
-        """Answer the next `times` requests with 429, Discord's JSON body and its rate-limit headers."""
+    def rate_limit_next(
+        self, retry_after: float = 0.05, times: int = 1, *, is_global: bool = False, method: str | None = None
+    ) -> None:
+        """Answer the next `times` requests (with `method`: PATCH edits, POST follow-ups, when given) with 429,
+        Discord's JSON body and its rate-limit headers."""
         body = {"message": "You are being rate limited.", "retry_after": retry_after, "global": is_global}
         headers = {
             "Retry-After": str(math.ceil(retry_after)),  # whole seconds in the header; the body is precise
@@ -165,13 +168,20 @@ class FakeDiscordApi(LoopbackServer):
         if is_global:
             headers["X-RateLimit-Global"] = "true"
         with self._lock:
-            self._scripted.extend([Reply(429, body, headers)] * times)
+            self._scripted.extend([(Reply(429, body, headers), method)] * times)
 
-    def fail_next(self, status: int, times: int = 1, *, code: int = 0, message: str | None = None) -> None:
-        """Answer the next `times` requests with `status` and a Discord error body."""
+    def fail_next(
+        self, status: int, times: int = 1, *, code: int = 0, message: str | None = None, method: str | None = None
+    ) -> None:
+        """Answer the next `times` requests (with `method`, when given) with `status` and a Discord error body."""
         text = message or {500: "500: Internal Server Error", 502: "502: Bad Gateway"}.get(status, f"{status}: Error")
         with self._lock:
-            self._scripted.extend([discord_error(status, code, text)] * times)
+            self._scripted.extend([(discord_error(status, code, text), method)] * times)
+
+    def clear_scripted(self) -> None:
+        """Forget the scripted replies not served yet (the outage is over)."""
+        with self._lock:
+            self._scripted.clear()
 
     def expire_token(self, token: str) -> None:
         """Make an interaction token unknown, as after Discord's 15 minutes: its endpoints answer 404."""
@@ -239,7 +249,12 @@ class FakeDiscordApi(LoopbackServer):
             # Discord documents the format as mandatory; Cloudflare refuses clients without one.
             return discord_error(400, 0, "User-Agent must be 'DiscordBot ($url, $versionNumber)'")
         with self._lock:
-            scripted = self._scripted.popleft() if self._scripted else None
+            scripted = None
+            for position, (reply, only) in enumerate(self._scripted):
+                if only is None or only == method:
+                    scripted = reply
+                    del self._scripted[position]
+                    break
         if scripted is not None:
             return scripted
         if invalid_json or (raw_body and "application/json" not in headers.get("content-type", "")):

@@ -204,6 +204,9 @@ def _chat_completions(server: FakeOpenAIServer, request: RecordedRequest) -> Fak
     if server.chat_delay_s:
         time.sleep(server.chat_delay_s)
     text = server.chat_responder(body)
+    cut_off = server.take_cut_off()
+    if cut_off:
+        text = " ".join(text.split(" ")[: max(1, len(text.split(" ")) // 2)])
     prompt_tokens = sum(count_tokens(str(m.get("content", ""))) + 4 for m in messages) + 3
     usage = {
         "prompt_tokens": prompt_tokens,
@@ -218,7 +221,13 @@ def _chat_completions(server: FakeOpenAIServer, request: RecordedRequest) -> Fak
                 "object": "chat.completion",
                 "created": created,
                 "model": model,
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": text},
+                        "finish_reason": None if cut_off else "stop",
+                    }
+                ],
                 "usage": usage,
             }
         )
@@ -236,6 +245,9 @@ def _chat_completions(server: FakeOpenAIServer, request: RecordedRequest) -> Fak
         words = text.split(" ")
         for position, word in enumerate(words):
             yield chunk({"content": word if position == 0 else " " + word})
+        if cut_off:
+            yield b"data: [DONE]\n\n"  # the stream ends early: no finish reason, as when a connection drops
+            return
         yield chunk({}, "stop")
         if include_usage:
             yield event(
@@ -274,6 +286,7 @@ class FakeOpenAIServer(LoopbackServer):
         self.shuffle_embeddings = False
         self._requests: list[RecordedRequest] = []
         self._failures: deque[CannedFailure] = deque()
+        self._cut_offs = 0
         self._lock = threading.Lock()
 
     def handler_class(self) -> type[BaseHTTPRequestHandler]:
@@ -329,6 +342,19 @@ class FakeOpenAIServer(LoopbackServer):
             path=path,
             times=times,
         )
+
+    def cut_off_next(self, times: int = 1) -> None:
+        """The next `times` chat replies stop half-way with no finish reason (a stream cut off mid-answer)."""
+        with self._lock:
+            self._cut_offs += times
+
+    def take_cut_off(self) -> bool:
+        """Whether this chat reply is to be cut off (consumes one `cut_off_next`)."""
+        with self._lock:
+            if self._cut_offs <= 0:
+                return False
+            self._cut_offs -= 1
+            return True
 
     @property
     def pending_failures(self) -> int:

@@ -333,3 +333,24 @@ def test_autocomplete_suggests_collections_for_the_collection_option_only(tmp_pa
     assert client.autocomplete("ask", "question", question="do").data == {"choices": []}
     assert client.autocomplete("frobnicate", "collection", collection="").data == {"choices": []}
     client.close()
+
+
+# --- no collections file --------------------------------------------------------------------------------------
+
+
+def test_without_a_collections_file_the_default_collection_answers(tmp_path: Path) -> None:
+    client = new_client(tmp_path, collections=(), channels={}, default_collection="redux")
+    assert asked_collection(client) == "redux"
+    assert asked_collection(client, channel=text_channel()) == "redux"
+    assert asked_collection(client, collection="redux") == "redux"
+    assert "`redux`" in private_text(client.command("collections"))
+    suggested = client.autocomplete("ask", "collection", question="x", collection="red").data["choices"]
+    assert suggested == [{"name": "redux — redux", "value": "redux"}]
+    client.close()
+
+
+def test_a_file_that_disables_the_default_collection_is_obeyed(tmp_path: Path) -> None:
+    disabled = CollectionRecord("old", "Old docs", "", enabled=False)
+    client = new_client(tmp_path, collections=(DOCS, disabled), channels={}, default_collection="old")
+    assert asked_collection(client, channel=text_channel()) == "docs"  # the only enabled one, not the disabled default
+    client.close()

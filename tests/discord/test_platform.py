@@ -749,3 +749,23 @@ def test_fake_refuses_commands_discord_would_refuse(api: FakeDiscordApi, rest: D
     with pytest.raises(DiscordError) as caught:
         rest.bulk_overwrite_commands([{"type": 1, "name": "Ask", "description": "d"}])
     assert (caught.value.status, caught.value.code) == (400, 50035)
+
+
+def test_the_respond_functions_client_needs_no_bot_token(api: FakeDiscordApi, token: str) -> None:
+    """The respond function only edits its answer and posts follow-ups, authorised by the interaction token in
+    the URL: built from settings as Terraform deploys it (no DISCORD_BOT_TOKEN), it sends no Authorization."""
+    from docsbot.app.bot import build_rest
+    from docsbot.settings.bot import load_bot_settings
+
+    env = {
+        "DISCORD_PUBLIC_KEY": "ab" * 32,
+        "DISCORD_APPLICATION_ID": api.application_id,
+        "DISCORD_API_BASE_URL": api.base_url,
+    }
+    settings = load_bot_settings(env)
+    assert settings.bot_token is None
+    client = build_rest(settings)
+    assert client.edit_original(token, render_error("the answer", ephemeral=False))["content"] == "the answer"
+    assert client.create_followup(token, render_error("part 2", ephemeral=False))["content"] == "part 2"
+    assert len(api.requests) == 2 and all("authorization" not in r.headers for r in api.requests)
+    client.session.close()

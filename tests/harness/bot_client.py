@@ -212,9 +212,10 @@ class BotClient:
         channel: Mapping[str, Any] | None = None,
         user: str = USER_ID,
         roles: Sequence[str] = (),
+        guild: str | None = GUILD_ID,
     ) -> Reply:
         """The message context-menu command `name`, used on a message by `author` saying `message`."""
-        context = self._context(channel, user, roles, GUILD_ID)
+        context = self._context(channel, user, roles, guild)
         return self.send(self.signer.message_command(message, name=name, author_id=author, **context))
 
     def autocomplete(

@@ -5,7 +5,8 @@ command is answered "thinking…" (type 5) and queued as exactly one `RespondTas
 id (`questions.py` admits it); an inline one goes to the handler method its entry names (`INLINE_HANDLERS`).
 Buttons and the follow-up modal are routed by their custom_id (`docsbot.discord.components`). Bad requests
 get a 4xx and leave nothing behind: nothing stored, nothing queued; an unknown command (a stale
-registration) gets a private message saying so. This module imports nothing heavy (no openai,
+registration) gets a private message saying so. With an allow-list of servers (`Limits.allowed_guilds`), any
+other server (or a DM) gets a polite private refusal before anything is read or written: no quota, no task. This module imports nothing heavy (no openai,
 qdrant_client, bs4, requests): it is on the cold-start path.
 """
 
@@ -41,6 +42,10 @@ log = logging.getLogger("docsbot.interactions")
 
 HELP_INTRO = "**docsbot** answers from the documentation, with links to the exact sections."
 HELP_THREADS = "Thread commands work in threads (forum posts); solve, close and open are for its author or staff."
+NOT_THIS_SERVER = (
+    "Sorry, this docs bot only answers in the servers it was set up for. "
+    "Ask its owner, or use it in their server."
+)
 
 
 class ThreadArchiver(Protocol):
@@ -58,6 +63,8 @@ class Limits:
     user_questions_per_hour: int = 20
     guild_questions_per_hour: int = 300
     staff_roles: frozenset[str] = frozenset()
+    # The servers the bot answers in (DOCSBOT_ALLOWED_GUILDS); None: any server it is added to.
+    allowed_guilds: frozenset[str] | None = None
 
 
 def _reply(text: str, *, private: bool) -> HttpResponse:
@@ -114,6 +121,11 @@ class InteractionsHandler:
             return HttpResponse(400, {"error": str(error)})
         if interaction.type == InteractionType.PING:
             return HttpResponse(200, responses.pong())
+        if not self._guild_allowed(interaction):
+            # Before anything is read or written: a stranger's server costs no quota, no task, no state.
+            if interaction.type == InteractionType.AUTOCOMPLETE:
+                return HttpResponse(200, responses.autocomplete([]))
+            return _ephemeral(NOT_THIS_SERVER)
         if interaction.type == InteractionType.APPLICATION_COMMAND:
             return self._command(interaction)
         if interaction.type == InteractionType.AUTOCOMPLETE:
@@ -121,6 +133,11 @@ class InteractionsHandler:
         if interaction.type == InteractionType.MESSAGE_COMPONENT:
             return self._component(interaction)
         return self._modal(interaction)  # MODAL_SUBMIT: the parser accepts no other type
+
+    def _guild_allowed(self, interaction: Interaction) -> bool:
+        """Whether the allow-list (if any) names the interaction's server; a DM has none, so it is refused."""
+        allowed = self.limits.allowed_guilds
+        return allowed is None or (interaction.guild_id is not None and interaction.guild_id in allowed)
 
     # --- commands --------------------------------------------------------------------------------------
 

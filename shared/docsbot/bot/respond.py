@@ -196,19 +196,22 @@ class RespondHandler:
     def _post(self, task: RespondTask, messages: list[dict[str, Any]], progress: _Progress) -> dict[str, Any]:
         if task.private:
             messages = [messages[0], *({**m, "flags": FLAG_EPHEMERAL} for m in messages[1:])]
-        original = self.discord.edit_original(task.token, messages[0])
+        posted = self.discord.edit_original(task.token, messages[0])
         progress.posted = True
         for extra in messages[1:]:
-            self.discord.create_followup(task.token, extra)
-        return original
+            posted = self.discord.create_followup(task.token, extra)
+        return posted  # the last message: the one carrying the buttons
 
     def _post_and_store(
         self, task: RespondTask, thread_id: str, answer: Answer, now: datetime, progress: _Progress
     ) -> None:
-        original = self._post(task, render_answer(answer, thread_key=thread_id), progress)
+        # A private answer has no buttons: it stays out of the thread's shared conversation, so nothing could
+        # follow it up privately (issue 15, item 7).
+        with_buttons = self._post(task, render_answer(answer, thread_key=thread_id, buttons=not task.private), progress)
         if task.private:
-            return  # a private answer stays out of the thread's shared conversation
-        bot_message_id = str(original.get("id") or f"{task.interaction_id}-answer")
+            return
+        # The message with the buttons is the answer's id: the interactions side honours buttons on stored answers.
+        bot_message_id = str(with_buttons.get("id") or f"{task.interaction_id}-answer")
         question_id = task.source_message_id or f"{task.interaction_id}-question"
         self.store.add_message(
             MessageRecord(

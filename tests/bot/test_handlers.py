@@ -168,9 +168,11 @@ def test_the_follow_up_button_opens_a_modal_whose_answer_continues_the_thread(bo
     payload, _ = bot.ask()
     respond_to_all(bot)
     thread_id = payload["channel_id"]
-    modal = bot.send(bot.signer.component(f"followup:{thread_id}")).body
+    modal = bot.send(bot.signer.component(f"followup:{thread_id}", answer_of(bot, thread_id))).body
     assert modal["type"] == 9 and modal["data"]["custom_id"] == f"followup:{thread_id}"
-    submitted = bot.send(bot.signer.modal_submit(f"followup:{thread_id}", {"question": "what about thunks?"}))
+    form = bot.signer.modal_submit(f"followup:{thread_id}", {"question": "what about thunks?"})
+    form["message"] = {"id": answer_of(bot, thread_id)}  # Discord sends the message whose button opened it
+    submitted = bot.send(form)
     assert submitted.body == {"type": 5}
     (task,) = bot.queue.tasks
     assert task.kind == "followup" and task.question == "what about thunks?"
@@ -256,10 +258,20 @@ def answered_thread(bot: Bot) -> str:
     return str(payload["channel_id"])
 
 
+def answer_of(bot: Bot, thread_id: str) -> str:
+    """The bot's answer in `thread_id` (its controller message): the message whose buttons users press."""
+    thread = bot.store.get_thread(thread_id)
+    assert thread is not None and thread.thread_controller_id is not None
+    return thread.thread_controller_id
+
+
 def test_fifty_concurrent_voters_are_counted_exactly(bot: Bot) -> None:
     thread_id = answered_thread(bot)
     voters = [snowflake() for _ in range(50)]
-    payloads = [bot.signer.component(f"vote:solved:{thread_id}", user_id=v, channel_id=thread_id) for v in voters]
+    answer = answer_of(bot, thread_id)
+    payloads = [
+        bot.signer.component(f"vote:solved:{thread_id}", answer, user_id=v, channel_id=thread_id) for v in voters
+    ]
     signed = [bot.signer.signed(p) for p in payloads]
     responses: list[HttpResponse] = []
     workers = [
@@ -272,12 +284,14 @@ def test_fifty_concurrent_voters_are_counted_exactly(bot: Bot) -> None:
     assert all(r.status == 200 and r.body["type"] == 7 for r in responses)
     thread = bot.store.get_thread(thread_id)
     assert thread is not None and thread.solved_votes == 50 and not thread.solved  # none of them is the author
-    again = bot.send(bot.signer.component(f"vote:solved:{thread_id}", user_id=voters[0], channel_id=thread_id))
-    switched = bot.send(bot.signer.component(f"vote:failed:{thread_id}", user_id=voters[1], channel_id=thread_id))
+    again = bot.send(bot.signer.component(f"vote:solved:{thread_id}", answer, user_id=voters[0], channel_id=thread_id))
+    switched = bot.send(
+        bot.signer.component(f"vote:failed:{thread_id}", answer, user_id=voters[1], channel_id=thread_id)
+    )
     labels = [b["label"] for b in switched.body["data"]["components"][0]["components"]]
     assert labels[:2] == ["Solved · 49", "Not solved · 1"]
     assert again.body["data"]["components"][0]["components"][0]["label"] == "Solved · 50"
-    bot.send(bot.signer.component(f"vote:solved:{thread_id}", user_id=USER_ID, channel_id=thread_id))
+    bot.send(bot.signer.component(f"vote:solved:{thread_id}", answer, user_id=USER_ID, channel_id=thread_id))
     thread = bot.store.get_thread(thread_id)
     assert thread is not None and thread.solved  # the author's Solved
 
@@ -373,6 +387,7 @@ def test_the_follow_up_modal_continues_the_conversation_of_its_button(bot: Bot) 
     submitted = bot.signer.modal_submit(
         f"followup:{first['id']}", {"question": "and then?"}, channel_id=channel["id"], channel=channel
     )
+    submitted["message"] = {"id": answer_of(bot, first["id"])}
     assert bot.send(submitted).body == {"type": 5}
     (task,) = bot.queue.tasks
     assert task.thread_id == first["id"] and task.author_id == USER_ID

@@ -333,3 +333,57 @@ def test_autocomplete_suggests_collections_for_the_collection_option_only(tmp_pa
     assert client.autocomplete("ask", "question", question="do").data == {"choices": []}
     assert client.autocomplete("frobnicate", "collection", collection="").data == {"choices": []}
     client.close()
+
+
+# --- no collections file --------------------------------------------------------------------------------------
+
+
+def test_without_a_collections_file_the_default_collection_answers(tmp_path: Path) -> None:
+    client = new_client(tmp_path, collections=(), channels={}, default_collection="redux")
+    assert asked_collection(client) == "redux"
+    assert asked_collection(client, channel=text_channel()) == "redux"
+    assert asked_collection(client, collection="redux") == "redux"
+    assert "`redux`" in private_text(client.command("collections"))
+    suggested = client.autocomplete("ask", "collection", question="x", collection="red").data["choices"]
+    assert suggested == [{"name": "redux — redux", "value": "redux"}]
+    client.close()
+
+
+def test_a_file_that_disables_the_default_collection_is_obeyed(tmp_path: Path) -> None:
+    disabled = CollectionRecord("old", "Old docs", "", enabled=False)
+    client = new_client(tmp_path, collections=(DOCS, disabled), channels={}, default_collection="old")
+    assert asked_collection(client, channel=text_channel()) == "docs"  # the only enabled one, not the disabled default
+    client.close()
+
+
+# --- the guild allow-list -----------------------------------------------------------------------------------------
+
+STRANGER_GUILD = "1180000000000000099"
+
+
+def test_other_servers_are_refused_politely_and_cost_nothing(tmp_path: Path) -> None:
+    limits = Limits(user_questions_per_hour=1, guild_questions_per_hour=1, allowed_guilds=frozenset({GUILD_ID}))
+    client = new_client(tmp_path, limits=limits)
+    for command in COMMANDS:
+        refused = invoke(client, command, guild=STRANGER_GUILD)
+        assert "only answers in the servers it was set up for" in private_text(refused)
+        nothing_left_behind(client, refused)
+    dm = client.command("ask", question=QUESTION, guild=None)
+    assert "only answers in the servers it was set up for" in private_text(dm)
+    key = client.answered()
+    vote = client.send(client.signer.component(f"vote:solved:{key}", guild_id=STRANGER_GUILD, channel_id=THREAD_ID))
+    assert vote.status == 200 and "only answers in the servers" in vote.body["data"]["content"]
+    form = client.send(client.signer.modal_submit(f"followup:{key}", {"question": QUESTION}, guild_id=STRANGER_GUILD))
+    assert "only answers in the servers" in form.body["data"]["content"]
+    suggest = client.send(client.signer.autocomplete("ask", {"collection": "d"}, "collection", guild_id=STRANGER_GUILD))
+    assert suggest.body == {"type": 8, "data": {"choices": []}}
+    stored = client.store.get_thread(key)
+    assert stored is not None and stored.solved_votes == 0
+    assert client.queue.tasks == []
+    # Nothing was taken from any quota: the one question allowed per person and per server is still there.
+    assert client.command("ask", question=QUESTION).type == 5
+    client.close()
+
+
+def test_without_an_allow_list_every_server_is_answered(client: BotClient) -> None:
+    assert client.command("ask", question=QUESTION, guild=STRANGER_GUILD).type == 5

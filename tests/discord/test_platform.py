@@ -743,3 +743,23 @@ def test_register_commands_globally_and_in_a_guild(api: FakeDiscordApi, rest: Di
     assert api.requests_to("PUT")[-1].path == f"/api/v10/applications/{APPLICATION_ID}/guilds/{GUILD_ID}/commands"
     assert [c["name"] for c in api.guild_commands[GUILD_ID]] == [c["name"] for c in registered]
     assert api.requests_to("PUT")[-1].json == command_definitions()
+
+
+def test_the_respond_functions_client_needs_no_bot_token(api: FakeDiscordApi, token: str) -> None:
+    """The respond function only edits its answer and posts follow-ups, authorised by the interaction token in
+    the URL: built from settings as Terraform deploys it (no DISCORD_BOT_TOKEN), it sends no Authorization."""
+    from docsbot.app.bot import build_rest
+    from docsbot.settings.bot import load_bot_settings
+
+    env = {
+        "DISCORD_PUBLIC_KEY": "ab" * 32,
+        "DISCORD_APPLICATION_ID": api.application_id,
+        "DISCORD_API_BASE_URL": api.base_url,
+    }
+    settings = load_bot_settings(env)
+    assert settings.bot_token is None
+    client = build_rest(settings)
+    assert client.edit_original(token, render_error("the answer", ephemeral=False))["content"] == "the answer"
+    assert client.create_followup(token, render_error("part 2", ephemeral=False))["content"] == "part 2"
+    assert len(api.requests) == 2 and all("authorization" not in r.headers for r in api.requests)
+    client.session.close()

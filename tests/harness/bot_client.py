@@ -21,8 +21,9 @@ from typing import Any
 
 from docsbot.bot.interactions import HttpResponse, InteractionsHandler, Limits
 from docsbot.bot.tasks import RespondTask
+from docsbot.discord.components import parse_custom_id
 from docsbot.settings.catalog import CollectionRecord, build_catalog
-from docsbot.store.model import NewThread
+from docsbot.store.model import MessageRecord, NewThread
 from docsbot.store.sqlite import SqliteStore
 from tests.harness.fakes.discord_signing import (
     FORUM_ID,
@@ -31,6 +32,7 @@ from tests.harness.fakes.discord_signing import (
     THREAD_ID,
     USER_ID,
     TestSigner,
+    snowflake,
 )
 
 NOW = 1_760_000_000.0  # 2025-10-09: any fixed time will do
@@ -167,6 +169,8 @@ class BotClient:
         self.store = SqliteStore(store_path)
         self.queue = RecordingQueue()
         self.archiver = RecordingArchiver()
+        self.answers: dict[str, str] = {}  # conversation → the bot's first answer (its controller message)
+        self.last_answer: dict[str, str] = {}  # conversation → the bot's latest answer
         self.handler = InteractionsHandler(
             self.signer.public_key_hex,
             self.store,
@@ -181,10 +185,27 @@ class BotClient:
     def close(self) -> None:
         self.store.close()
 
-    def answered(self, thread_id: str = THREAD_ID, author: str = USER_ID, collection: str = "docs") -> str:
-        """Store the conversation `thread_id` as the respond side leaves it after a first answer."""
+    def answered(
+        self,
+        thread_id: str = THREAD_ID,
+        author: str = USER_ID,
+        collection: str = "docs",
+        *,
+        channel: str | None = None,
+    ) -> str:
+        """Store an answer in the conversation `thread_id` as the respond side does: the thread (in `channel`,
+        default the thread itself), the bot's message, and that message as the thread's controller when it is
+        the first. The message id is kept in `answers`: `button` and `modal` press the buttons on it."""
         now = datetime.fromtimestamp(self.clock(), UTC)
-        self.store.ensure_thread(NewThread(thread_id=thread_id, collection=collection, author_id=author), now)
+        new = NewThread(thread_id=thread_id, collection=collection, author_id=author, channel_id=channel or thread_id)
+        self.store.ensure_thread(new, now)
+        message_id = snowflake()
+        self.store.add_message(
+            MessageRecord(message_id, thread_id, "1180000000000000001", "an answer", from_bot=True, created_at=now)
+        )
+        self.store.set_thread_controller(thread_id, message_id, now)
+        self.answers.setdefault(thread_id, message_id)
+        self.last_answer[thread_id] = message_id
         return thread_id
 
     # --- interactions ----------------------------------------------------------------------------------
@@ -212,9 +233,10 @@ class BotClient:
         channel: Mapping[str, Any] | None = None,
         user: str = USER_ID,
         roles: Sequence[str] = (),
+        guild: str | None = GUILD_ID,
     ) -> Reply:
         """The message context-menu command `name`, used on a message by `author` saying `message`."""
-        context = self._context(channel, user, roles, GUILD_ID)
+        context = self._context(channel, user, roles, guild)
         return self.send(self.signer.message_command(message, name=name, author_id=author, **context))
 
     def autocomplete(
@@ -231,9 +253,12 @@ class BotClient:
         channel: Mapping[str, Any] | None = None,
         user: str = USER_ID,
         roles: Sequence[str] = (),
+        on: str | None = None,
     ) -> Reply:
-        """A press of the button `custom_id` on one of the bot's messages."""
-        return self.send(self.signer.component(custom_id, **self._context(channel, user, roles, GUILD_ID)))
+        """A press of the button `custom_id` on the bot's message `on` (default: the first answer of the
+        conversation the custom_id names, as stored by `answered`; else a message nobody stored)."""
+        message = on or self._answer_of(custom_id)
+        return self.send(self.signer.component(custom_id, message, **self._context(channel, user, roles, GUILD_ID)))
 
     def modal(
         self,
@@ -242,9 +267,18 @@ class BotClient:
         *,
         channel: Mapping[str, Any] | None = None,
         user: str = USER_ID,
+        on: str | None = None,
     ) -> Reply:
-        """The modal `custom_id` submitted with `values` (text input custom_id → what was typed)."""
-        return self.send(self.signer.modal_submit(custom_id, values, **self._context(channel, user, (), GUILD_ID)))
+        """The modal `custom_id` submitted with `values` (text input custom_id → what was typed), opened by the
+        button on the bot's message `on` (default as for `button`): Discord sends that message along."""
+        payload = self.signer.modal_submit(custom_id, values, **self._context(channel, user, (), GUILD_ID))
+        message = on or self._answer_of(custom_id) or snowflake()
+        payload["message"] = {"id": message, "channel_id": payload["channel_id"]}
+        return self.send(payload)
+
+    def _answer_of(self, custom_id: str) -> str | None:
+        parsed = parse_custom_id(custom_id)
+        return self.answers.get(parsed[1]) if parsed else None
 
     def ping(self) -> Reply:
         return self.send(self.signer.ping())

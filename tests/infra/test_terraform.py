@@ -210,7 +210,14 @@ def test_existing_state_moves_into_the_module() -> None:
         for path in MODULE_DIR.glob("*.tf")
         for m in re.finditer(r'^resource "(\w+)" "(\w+)"', path.read_text(), re.MULTILINE)
     }
-    assert {re.sub(r"\[.*\]$", "", t.removeprefix("module.docsbot.")) for t in targets} == declared
+    # Resources added after the move (the alerts) had no former state to keep.
+    added_since = {
+        "google_monitoring_notification_channel.email",
+        "google_billing_budget.budget",
+        "google_monitoring_uptime_check_config.interactions",
+        "google_monitoring_alert_policy.interactions_down",
+    }
+    assert {re.sub(r"\[.*\]$", "", t.removeprefix("module.docsbot.")) for t in targets} == declared - added_since
 
 
 # --- the deployment guide stays in step with the configuration ------------------------------------------------

@@ -25,9 +25,9 @@ FUNCTIONS = ("interactions", "respond", "ingest")
 # The least-privilege table of the issue: which secret each workload may read, by environment variable.
 EXPECTED_SECRET_ENV = {
     "interactions": {"DISCORD_PUBLIC_KEY": "discord_public_key", "DISCORD_BOT_TOKEN": "discord_bot_token"},
+    # respond edits its answers through the interaction token: it never holds the bot token.
     "respond": {
         "DISCORD_PUBLIC_KEY": "discord_public_key",
-        "DISCORD_BOT_TOKEN": "discord_bot_token",
         "OPENAI_API_KEY": "openai_api_key",
         "QDRANT_API_KEY": "qdrant_read_only_api_key",
     },

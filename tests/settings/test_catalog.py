@@ -92,3 +92,13 @@ def test_a_missing_or_broken_file_is_a_clear_error(tmp_path: Path) -> None:
 def test_reading_the_catalog_loads_no_pydantic() -> None:
     code = "import sys, docsbot.settings.catalog; assert 'pydantic' not in sys.modules, 'pydantic was imported'"
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_the_default_collection_is_an_implicit_entry_unless_the_file_declares_it() -> None:
+    empty = Catalog()
+    assert [c.name for c in empty.with_default("redux").enabled()] == ["redux"]
+    assert empty.with_default(None) == empty
+    declared = parse_catalog({"collection": [{"name": "redux", "title": "Redux", "enabled": False}]})
+    assert declared.with_default("redux") == declared  # the file's word stands, even "disabled"
+    other = parse_catalog({"collection": [{"name": "ionic", "title": "Ionic"}]})
+    assert [c.name for c in other.with_default("redux").enabled()] == ["ionic", "redux"]

@@ -151,5 +151,6 @@ def build_interactions(
             user_questions_per_hour=bot.user_questions_per_hour,
             guild_questions_per_hour=bot.guild_questions_per_hour,
             staff_roles=bot.staff_roles,
+            allowed_guilds=bot.allowed_guilds,
         ),
     )

@@ -3,9 +3,13 @@
 Commands are routed by a lookup in the command table (`docsbot.discord.commands.COMMANDS`). A deferred
 command is answered "thinking…" (type 5) and queued as exactly one `RespondTask`, named after the interaction
 id (`questions.py` admits it); an inline one goes to the handler method its entry names (`INLINE_HANDLERS`).
-Buttons and the follow-up modal are routed by their custom_id (`docsbot.discord.components`). Bad requests
-get a 4xx and leave nothing behind: nothing stored, nothing queued; an unknown command (a stale
-registration) gets a private message saying so. This module imports nothing heavy (no openai,
+Buttons and the follow-up modal are routed by their custom_id (`docsbot.discord.components`), and act only when
+the message they sit on is one of the bot's stored answers in the conversation the custom_id names, in that
+conversation's channel (`_belongs`): a forged custom_id cannot vote on or read another conversation, and the
+buttons of a private answer (never stored) make nothing public. Bad requests get a 4xx and leave nothing
+behind: nothing stored, nothing queued; an unknown command (a stale registration) gets a private message saying
+so. With an allow-list of servers (`Limits.allowed_guilds`), any other server (or a DM) gets a polite private
+refusal before anything is read or written: no quota, no task. This module imports nothing heavy (no openai,
 qdrant_client, bs4, requests): it is on the cold-start path.
 """
 
@@ -41,6 +45,16 @@ log = logging.getLogger("docsbot.interactions")
 
 HELP_INTRO = "**docsbot** answers from the documentation, with links to the exact sections."
 HELP_THREADS = "Thread commands work in threads (forum posts); solve, close and open are for its author or staff."
+NOT_THIS_CONVERSATION = (
+    "This button doesn't belong to this conversation (or to a private answer, which has none). "
+    "Use the buttons under my latest answer here, or ask with `/ask`."
+)
+# Buttons are honoured on the thread's controller (its first answer) and on the bot's answers among this many
+# latest messages; an older answer's buttons are refused with a pointer to the latest one.
+ANSWERS_CHECKED = 50
+NOT_THIS_SERVER = (
+    "Sorry, this docs bot only answers in the servers it was set up for. Ask its owner, or use it in their server."
+)
 
 
 class ThreadArchiver(Protocol):
@@ -58,6 +72,8 @@ class Limits:
     user_questions_per_hour: int = 20
     guild_questions_per_hour: int = 300
     staff_roles: frozenset[str] = frozenset()
+    # The servers the bot answers in (DOCSBOT_ALLOWED_GUILDS); None: any server it is added to.
+    allowed_guilds: frozenset[str] | None = None
 
 
 def _reply(text: str, *, private: bool) -> HttpResponse:
@@ -114,6 +130,11 @@ class InteractionsHandler:
             return HttpResponse(400, {"error": str(error)})
         if interaction.type == InteractionType.PING:
             return HttpResponse(200, responses.pong())
+        if not self._guild_allowed(interaction):
+            # Before anything is read or written: a stranger's server costs no quota, no task, no state.
+            if interaction.type == InteractionType.AUTOCOMPLETE:
+                return HttpResponse(200, responses.autocomplete([]))
+            return _ephemeral(NOT_THIS_SERVER)
         if interaction.type == InteractionType.APPLICATION_COMMAND:
             return self._command(interaction)
         if interaction.type == InteractionType.AUTOCOMPLETE:
@@ -121,6 +142,11 @@ class InteractionsHandler:
         if interaction.type == InteractionType.MESSAGE_COMPONENT:
             return self._component(interaction)
         return self._modal(interaction)  # MODAL_SUBMIT: the parser accepts no other type
+
+    def _guild_allowed(self, interaction: Interaction) -> bool:
+        """Whether the allow-list (if any) names the interaction's server; a DM has none, so it is refused."""
+        allowed = self.limits.allowed_guilds
+        return allowed is None or (interaction.guild_id is not None and interaction.guild_id in allowed)
 
     # --- commands --------------------------------------------------------------------------------------
 
@@ -257,11 +283,13 @@ class InteractionsHandler:
         if parsed is None:
             return HttpResponse(400, {"error": "unknown component"})
         action, thread_id = parsed
-        if action == "followup":
-            return HttpResponse(200, followup_modal(thread_id, max_length=MAX_QUESTION))
         thread = self.store.get_thread(thread_id)
         if thread is None:
             return _ephemeral("This conversation is no longer known to me.")
+        if not self._belongs(interaction, thread):
+            return _ephemeral(NOT_THIS_CONVERSATION)
+        if action == "followup":
+            return HttpResponse(200, followup_modal(thread_id, max_length=MAX_QUESTION))
         now = datetime.fromtimestamp(self.clock(), UTC)
         result = self.store.record_vote(
             thread_id, interaction.user_id, action, is_author=interaction.user_id == thread.author_id, now=now
@@ -274,17 +302,31 @@ class InteractionsHandler:
         thread_id = parse_followup_modal_id(interaction.custom_id)
         if thread_id is None:
             return HttpResponse(400, {"error": "unknown modal"})
-        question = interaction.modal_values.get(FOLLOWUP_INPUT, "")
         thread = self.store.get_thread(thread_id)
+        if thread is None:
+            return _ephemeral("This conversation is no longer known to me.")
+        if not self._belongs(interaction, thread):
+            return _ephemeral(NOT_THIS_CONVERSATION)
+        question = interaction.modal_values.get(FOLLOWUP_INPUT, "")
         followup = Question(
-            "followup",
-            question,
-            thread.collection if thread else None,
-            private=False,
-            thread_id=thread_id,
-            author_id=thread.author_id if thread else None,
+            "followup", question, thread.collection, private=False, thread_id=thread_id, author_id=thread.author_id
         )
         return self._defer(interaction, followup)
+
+    def _belongs(self, interaction: Interaction, thread: ThreadRecord) -> bool:
+        """Whether the button (or the modal it opened) sits on one of the bot's answers in `thread`'s conversation,
+        in its channel. Discord only sends custom_ids that exist on the message, so this is defence in depth
+        against a forged one naming another conversation. A private answer is never stored, so its buttons
+        (older private answers carried them) act on nothing: a follow-up of a private answer is never public."""
+        if interaction.channel_id not in {thread.thread_id, thread.channel_id}:
+            return False
+        message = interaction.message_id
+        if message is None:
+            return False
+        if message == thread.thread_controller_id:
+            return True
+        recent = self.store.list_messages(thread.thread_id, limit=ANSWERS_CHECKED)
+        return any(m.from_bot and m.message_id == message for m in recent)
 
 
 # What each table entry's `Inline.handler` runs; `tests/bot/test_routing.py` checks every handler is here.

@@ -3,7 +3,8 @@
 `Questions.admit` either queues exactly one `RespondTask`, named after the interaction id (a repeated delivery
 of the same interaction queues nothing more), or returns the refusal to show the user and queues nothing.
 Collection choice: the user's option, else the conversation's, else the channel's or its parent's mapping,
-else the default, else the only enabled one, else the user is asked to choose. Imports nothing heavy.
+else the default, else the only enabled one, else the user is asked to choose. The default collection counts as
+enabled even when no collections file declares it (`Catalog.with_default`). Imports nothing heavy.
 """
 
 from __future__ import annotations
@@ -59,7 +60,8 @@ class Questions:
         self.user_per_hour = user_per_hour
         self.guild_per_hour = guild_per_hour
         self.clock = clock
-        self.catalog = catalog
+        # With no collections file the default collection is still offered (and answered from).
+        self.catalog = catalog.with_default(default_collection)
 
     def admit(self, interaction: Interaction, asked: Question) -> str | None:
         """Queue `asked` (once per interaction id); or the refusal to show the user, with nothing queued."""

@@ -237,7 +237,9 @@ class RespondHandler:
             # The last attempt: the failure text (with the closest sections) is the apology. No buttons, and
             # nothing stored: it is not an answer the conversation should build on.
             return Plan(self._private(task, render_answer(answer, thread_key=thread.thread_id, buttons=False)))
-        messages = self._private(task, render_answer(answer, thread_key=thread.thread_id))
+        # A private answer has no buttons: it stays out of the thread's shared conversation, so nothing could
+        # follow it up privately (issue 15, item 7).
+        messages = self._private(task, render_answer(answer, thread_key=thread.thread_id, buttons=not task.private))
         if task.private:
             return Plan(messages)  # a private answer stays out of the thread's shared conversation
         stored = StoredAnswer(
@@ -262,8 +264,9 @@ class RespondHandler:
                 sent = self.discord.edit_original(task.token, plan.messages[0])
                 guard.delivered(1, str(sent.get("id") or "") or None)
             else:
-                self.discord.create_followup(task.token, plan.messages[index])
-                guard.delivered(index + 1, None)
+                sent = self.discord.create_followup(task.token, plan.messages[index])
+                # The last message carries the buttons: its id is the answer's (buttons are honoured on it).
+                guard.delivered(index + 1, str(sent.get("id") or "") or None)
 
     def _store(self, task: RespondTask, stored: StoredAnswer, message_id: str | None, now: datetime) -> None:
         bot_message_id = message_id or f"{task.interaction_id}-answer"

@@ -4,6 +4,10 @@
 (the only change ever made inside code); user mentions `<@123>` / `<@!123>` become `@user` and role mentions
 `<@&123>` become `@role` outside code, where Discord would render them. Channel mentions `<#123>` stay.
 
+`restrict_links`: links (masked `[label](url)`, `<url>` and bare URLs) to hosts outside an allowed set become
+plain text: the label followed by the URL in inline code, so nothing clickable hides or points elsewhere.
+Code is left alone (nothing in it is clickable).
+
 `split_markdown`: parts of at most `limit` characters, cut at the best boundary, never inside a code fence
 that fits one message nor inside a user-perceived character. Standard library only.
 """
@@ -13,7 +17,9 @@ from __future__ import annotations
 import bisect
 import re
 import unicodedata
+from collections.abc import Collection
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from docsbot.discord.limits import MAX_CONTENT
 
@@ -49,6 +55,65 @@ def _replace_mention(match: re.Match[str]) -> str:
     if match.group("role"):
         return "@role"
     return match.group(0)  # inline code: unchanged
+
+
+# --- links ----------------------------------------------------------------------------------------------
+
+# Inline code first (left alone), then masked links, then <url> autolinks, then bare URLs.
+_LINK = re.compile(
+    r"(?P<code>(`+)[^\n]*?\2)"
+    r"|\[(?P<label>[^\]\n]*)\]\(\s*<?(?P<target>[a-zA-Z][a-zA-Z0-9+.-]*:[^\s)>]*)>?(?:\s+\"[^\"\n]*\")?\s*\)"
+    r"|<(?P<auto>https?://[^\s>]+)>"
+    r"|(?P<bare>https?://[^\s<>()\[\]`]+)",
+    re.IGNORECASE,
+)
+
+
+def host_allowed(url: str, allowed_hosts: Collection[str]) -> bool:
+    """Whether `url` is http(s) on one of `allowed_hosts` (exact host names, or `.example.com` for any subdomain)."""
+    try:
+        parts = urlsplit(url.strip())
+        host = (parts.hostname or "").lower().rstrip(".")
+    except ValueError:
+        return False
+    if parts.scheme.lower() not in ("http", "https") or not host or parts.username or parts.password:
+        return False
+    return any(host == h or (h.startswith(".") and (host.endswith(h) or host == h[1:])) for h in allowed_hosts)
+
+
+def restrict_links(text: str, allowed_hosts: Collection[str]) -> str:
+    """`text` with every link outside `allowed_hosts` made plain text (module doc); code is left unchanged."""
+    allowed = {h.lower() for h in allowed_hosts}
+
+    def plain(url: str) -> str:
+        return "`" + url.replace("`", "") + "`"
+
+    def replace_link(match: re.Match[str]) -> str:
+        if match.group("code"):
+            return match.group(0)
+        if match.group("target") is not None:
+            target = match.group("target")
+            if host_allowed(target, allowed):
+                return match.group(0)
+            label = match.group("label").strip()
+            return f"{label} ({plain(target)})" if label else plain(target)
+        url = match.group("auto") or match.group("bare") or ""
+        trailing = ""
+        while url and url[-1] in ".,;:!?'\"":  # sentence punctuation is not part of the URL
+            url, trailing = url[:-1], url[-1] + trailing
+        if host_allowed(url, allowed):
+            return match.group(0)
+        return plain(url) + trailing
+
+    text = normalise_newlines(text)
+    out: list[str] = []
+    pos = 0
+    for fence in _find_fences(text):
+        out.append(_LINK.sub(replace_link, text[pos : fence.start]))
+        out.append(text[fence.start : fence.end])
+        pos = fence.end
+    out.append(_LINK.sub(replace_link, text[pos:]))
+    return "".join(out)
 
 
 # --- splitting ------------------------------------------------------------------------------------------

@@ -4,6 +4,10 @@ Payloads are plain JSON-able dicts in Discord's wire format for "Create Message"
 Response" and "Create Followup Message", fitted to Discord's limits (`limits.py`). This module imports only
 the standard library and docsbot's data shapes: the Discord Cloud Functions import it and must cold-start fast.
 
+Link rule: the answer's text links only to the hosts of the sections it cites or shows, and to Discord; any
+other URL (a masked `[label](url)` above all: a prompt-injected docs page can make a model write one) is shown
+as plain text, the URL in code, so nothing clickable under the bot's name leads off the docs (`answer_hosts`).
+
 Mention rule: every payload carries `allowed_mentions: {"parse": []}`, so nobody is pinged whatever the text
 says; as belt and braces the text is also neutralised (`markdown.neutralize_mentions`).
 """
@@ -13,11 +17,12 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 from docsbot.answer.model import Answer, AnswerKind, Citation
 from docsbot.discord.components import validate_thread_key, vote_buttons
 from docsbot.discord.limits import MAX_CONTENT, MAX_EMBED_DESCRIPTION, MAX_EMBEDS_TOTAL
-from docsbot.discord.markdown import is_grapheme_break, neutralize_mentions, split_markdown
+from docsbot.discord.markdown import is_grapheme_break, neutralize_mentions, restrict_links, split_markdown
 from docsbot.discord.responses import FLAG_EPHEMERAL as FLAG_EPHEMERAL  # re-exported: the respond side sets it
 from docsbot.documents.model import Source
 
@@ -25,6 +30,9 @@ _MAX_LABEL = 200  # a citation label longer than this is cut, so one label canno
 _MAX_LINK_URL = 1000  # longer URLs are shown without a link rather than risk a rejected embed
 _MAX_SNIPPET = 280
 _MAX_QUERY_SHOWN = 200
+
+# Discord's own hosts may be linked from any answer (a server invite, a support article).
+DISCORD_HOSTS = frozenset({"discord.com", ".discord.com", "discord.gg", "discord.new"})
 
 EXTRACTIVE_FOOTER = "Extractive answer: passages quoted from the docs, not written by an AI model."
 
@@ -37,7 +45,7 @@ def render_answer(answer: Answer, *, thread_key: str, buttons: bool = True) -> l
     validate_thread_key(thread_key)  # even without buttons: a bad key is a caller bug worth surfacing early
     components = vote_buttons(thread_key) if buttons else None
 
-    text = neutralize_mentions(answer.text)
+    text = restrict_links(neutralize_mentions(answer.text), answer_hosts(answer))
     parts = split_markdown(text)
     embeds = _answer_embeds(answer)
     if not parts and not embeds:
@@ -52,6 +60,16 @@ def render_answer(answer: Answer, *, thread_key: str, buttons: bool = True) -> l
     if components:
         last["components"] = components
     return messages
+
+
+def answer_hosts(answer: Answer) -> frozenset[str]:
+    """The hosts an answer's text may link to: those of the sections it cites or shows, and Discord's."""
+    hosts = set(DISCORD_HOSTS)
+    for source in (*(c.source for c in answer.citations), *answer.closest):
+        host = urlsplit(source.url).hostname
+        if host:
+            hosts.add(host.lower())
+    return frozenset(hosts)
 
 
 def render_search_results(sources: Sequence[Source], *, query: str) -> dict[str, Any]:

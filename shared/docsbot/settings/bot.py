@@ -1,16 +1,19 @@
 """Settings of the Discord bot functions, from environment variables, validated at start-up.
 
 Kept apart from `docsbot.settings.config` so the interactions function reads its few variables without importing
-the indexing stack. Secrets (public key excepted) are never logged.
+the indexing stack. Secrets (public key excepted) are never logged. `DOCSBOT_ALLOWED_GUILDS` (comma-separated
+server ids) limits the servers the bot answers in; unset, it answers in any server it is added to.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from docsbot.settings.catalog import COLLECTION_NAME_PATTERN
 from docsbot.settings.envvars import collections_file, integer
 from docsbot.settings.store import StoreSettings, parse_store_settings
 
@@ -41,6 +44,7 @@ class BotSettings:
     guild_questions_per_hour: int
     max_attempts: int  # respond attempts before the user gets the apology (match the queue's retry config)
     collections_file: Path | None = None  # the collections file baked into the build: the catalog's one source
+    allowed_guilds: frozenset[str] | None = None  # DOCSBOT_ALLOWED_GUILDS: the only servers answered; None: any
 
     @property
     def store(self) -> StoreSettings:
@@ -72,6 +76,11 @@ def load_bot_settings(env: Mapping[str, str] | None = None) -> BotSettings:
         for name in ("DOCSBOT_TASKS_QUEUE", "DOCSBOT_RESPOND_URL"):
             if not env.get(name):
                 problems.append(f"{name} is required with DOCSBOT_QUEUE=cloudtasks")
+    default_collection = (env.get("DOCSBOT_DEFAULT_COLLECTION") or "").strip() or None
+    if default_collection is not None and not re.match(COLLECTION_NAME_PATTERN, default_collection):
+        problems.append(
+            f"DOCSBOT_DEFAULT_COLLECTION: a collection name {COLLECTION_NAME_PATTERN}, got {default_collection!r}"
+        )
     settings = BotSettings(
         public_key=public_key,
         application_id=application_id,
@@ -85,13 +94,23 @@ def load_bot_settings(env: Mapping[str, str] | None = None) -> BotSettings:
         respond_url=env.get("DOCSBOT_RESPOND_URL") or None,
         tasks_service_account=env.get("DOCSBOT_TASKS_SERVICE_ACCOUNT") or None,
         tasks_emulator=env.get("CLOUD_TASKS_EMULATOR_HOST") or None,
-        default_collection=env.get("DOCSBOT_DEFAULT_COLLECTION") or None,
+        default_collection=default_collection,
         staff_roles=frozenset(r.strip() for r in (env.get("DOCSBOT_STAFF_ROLES") or "").split(",") if r.strip()),
         user_questions_per_hour=integer(env, "DOCSBOT_USER_QUESTIONS_PER_HOUR", 20, 0, 10**6, problems),
         guild_questions_per_hour=integer(env, "DOCSBOT_GUILD_QUESTIONS_PER_HOUR", 300, 0, 10**6, problems),
         max_attempts=integer(env, "DOCSBOT_RESPOND_MAX_ATTEMPTS", 5, 1, 100, problems),
         collections_file=collections_file(env, problems),
+        allowed_guilds=_guild_ids(env.get("DOCSBOT_ALLOWED_GUILDS"), problems),
     )
     if problems:
         raise BotConfigError("bot configuration problems:\n" + "\n".join(f"  - {p}" for p in problems))
     return settings
+
+
+def _guild_ids(raw: str | None, problems: list[str]) -> frozenset[str] | None:
+    """DOCSBOT_ALLOWED_GUILDS: comma-separated server ids; unset or blank means every server."""
+    ids = [part.strip() for part in (raw or "").split(",") if part.strip()]
+    bad = [i for i in ids if not (i.isdigit() and len(i) <= 20)]
+    for item in bad:
+        problems.append(f"DOCSBOT_ALLOWED_GUILDS: server ids (digits, comma-separated), got {item[:40]!r}")
+    return frozenset(ids) if ids else None

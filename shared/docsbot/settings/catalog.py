@@ -8,7 +8,8 @@ builds the same `Catalog` from the full model, and a test holds the two readers 
 
 The catalog's rules are the full model's for the fields it reads: names `^[a-z0-9][a-z0-9_-]{0,62}$` and unique,
 titles 1-100 characters, descriptions up to 500, channel ids digits only and mapped to one collection. Every
-problem is listed at once in one `ConfigError`.
+problem is listed at once in one `ConfigError`. With no file (or one that does not declare it), the default
+collection (`DOCSBOT_DEFAULT_COLLECTION`) is an implicit enabled entry (`Catalog.with_default`).
 """
 
 from __future__ import annotations
@@ -48,6 +49,17 @@ class Catalog:
 
     def channel_collection(self, channel_id: str) -> str | None:
         return self.channels.get(channel_id)
+
+    def with_default(self, name: str | None) -> Catalog:
+        """This catalog, plus `name` as an implicit enabled entry when no collection of that name is declared.
+
+        So `DOCSBOT_DEFAULT_COLLECTION` works with no collections file (or one that omits it): the collection
+        is ingested under that name and the respond side needs no entry to answer from it. A declared entry,
+        even a disabled one, is left as the file says.
+        """
+        if not name or any(c.name == name for c in self.collections) or not _NAME.match(name):
+            return self
+        return Catalog((*self.collections, CollectionRecord(name=name, title=name)), self.channels)
 
 
 def build_catalog(collections: Iterable[CollectionRecord], channels: Mapping[str, str]) -> Catalog:

@@ -44,10 +44,16 @@ module "docsbot" {
   discord_application_id   = var.discord_application_id
   default_collection       = var.default_collection
   staff_role_ids           = var.staff_role_ids
+  allowed_guild_ids        = var.allowed_guild_ids
   user_questions_per_hour  = 20
   guild_questions_per_hour = 300
   embedding_model          = "text-embedding-3-large"
   chat_model               = "gpt-4.1-mini"
+
+  # Alerts: the budget (with a billing account) and Discord's endpoint not answering.
+  billing_account_id = var.billing_account_id
+  monthly_budget     = var.monthly_budget
+  alert_emails       = var.alert_emails
 
   # Cloud Tasks (interactions -> respond).
   tasks = {

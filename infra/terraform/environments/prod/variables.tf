@@ -118,3 +118,27 @@ variable "scrape_image_tag" {
   type        = string
   default     = "latest"
 }
+
+variable "allowed_guild_ids" {
+  description = "The Discord servers (guild IDs) the bot answers in; empty: every server it is added to."
+  type        = list(string)
+  default     = []
+}
+
+variable "billing_account_id" {
+  description = "The billing account paying for the project, for the budget alert; empty: no budget alert."
+  type        = string
+  default     = ""
+}
+
+variable "monthly_budget" {
+  description = "The project's monthly budget in the billing account's currency (alerts at 50, 90 and 100 %)."
+  type        = number
+  default     = 50
+}
+
+variable "alert_emails" {
+  description = "Email addresses told about the budget and about Discord's endpoint not answering."
+  type        = list(string)
+  default     = []
+}

@@ -13,6 +13,8 @@ locals {
     "iam.googleapis.com",                  # service accounts
     "iap.googleapis.com",                  # SSH to the VM through Identity-Aware Proxy
     "logging.googleapis.com",              # logs of every part
+    "monitoring.googleapis.com",           # the uptime check on Discord's endpoint and its alert
+    "billingbudgets.googleapis.com",       # the budget alert (only created with a billing account)
     "run.googleapis.com",                  # the functions run on Cloud Run; the scrape job is a Cloud Run job
     "secretmanager.googleapis.com",        # Discord, OpenAI and Qdrant keys
     "cloudresourcemanager.googleapis.com", # project IAM bindings

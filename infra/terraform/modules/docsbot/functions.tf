@@ -31,6 +31,7 @@ locals {
     GOOGLE_CLOUD_PROJECT             = var.project_id
     DOCSBOT_DEFAULT_COLLECTION       = var.default_collection
     DOCSBOT_STAFF_ROLES              = join(",", var.staff_role_ids)
+    DOCSBOT_ALLOWED_GUILDS           = join(",", var.allowed_guild_ids)
     DOCSBOT_USER_QUESTIONS_PER_HOUR  = tostring(var.user_questions_per_hour)
     DOCSBOT_GUILD_QUESTIONS_PER_HOUR = tostring(var.guild_questions_per_hour)
     LOG_EXECUTION_ID                 = "true"

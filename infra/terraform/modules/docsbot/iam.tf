@@ -15,7 +15,8 @@ locals {
   # Which secret each workload reads, and the environment variable it arrives in. This map is the only source
   # of the secret grants below and of the secret variables in functions.tf and scheduler.tf, so a workload can
   # read exactly the secrets it is given, no more. The respond function answers questions: it gets the
-  # read-only Qdrant key; only the writers (ingest, scrape) get the read-write key.
+  # read-only Qdrant key; only the writers (ingest, scrape) get the read-write key. It never gets the Discord
+  # bot token: it edits its answers through the interaction token in the webhook URL (docsbot.discord.rest).
   secret_env = {
     interactions = {
       DISCORD_PUBLIC_KEY = "discord_public_key"
@@ -23,7 +24,6 @@ locals {
     }
     respond = {
       DISCORD_PUBLIC_KEY = "discord_public_key"
-      DISCORD_BOT_TOKEN  = "discord_bot_token"
       OPENAI_API_KEY     = "openai_api_key"
       QDRANT_API_KEY     = "qdrant_read_only_api_key"
     }

@@ -329,6 +329,50 @@ variable "staff_role_ids" {
   }
 }
 
+variable "allowed_guild_ids" {
+  description = "The Discord servers (guild IDs) the bot answers in; any other server gets a polite refusal that costs nothing. Empty: every server the bot is added to (then turn off Public Bot in the developer portal)."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for id in var.allowed_guild_ids : can(regex("^[0-9]{15,25}$", id))])
+    error_message = "allowed_guild_ids must hold numeric Discord server (guild) IDs."
+  }
+}
+
+variable "billing_account_id" {
+  description = "The billing account paying for the project (XXXXXX-XXXXXX-XXXXXX), for the budget alert. Empty: no budget alert (creating one needs Billing Account Administrator or Costs Manager on that account)."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.billing_account_id == "" || can(regex("^[0-9A-F]{6}-[0-9A-F]{6}-[0-9A-F]{6}$", var.billing_account_id))
+    error_message = "billing_account_id must be empty or a billing account ID like 012345-6789AB-CDEF01."
+  }
+}
+
+variable "monthly_budget" {
+  description = "The project's monthly budget in the billing account's currency; alerts at 50 %, 90 % and 100 % of it."
+  type        = number
+  default     = 50
+
+  validation {
+    condition     = var.monthly_budget >= 1 && floor(var.monthly_budget) == var.monthly_budget
+    error_message = "monthly_budget must be a whole amount of at least 1."
+  }
+}
+
+variable "alert_emails" {
+  description = "Email addresses told when the budget thresholds are reached or Discord's endpoint stops answering."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for email in var.alert_emails : can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", email))])
+    error_message = "alert_emails must hold email addresses."
+  }
+}
+
 variable "user_questions_per_hour" {
   description = "Questions one user may ask per hour."
   type        = number

@@ -13,8 +13,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from docsbot.cli.common import err, fail, out, warn
 
@@ -110,8 +112,11 @@ def scrape_job(
         out.print(run_table(run))
         for source in run.sources:
             for reason in source.reasons:
-                out.print(f"[bold]{source.collection}/{source.source}[/] {source.outcome}: {reason}", highlight=False)
-        out.print(f"run {run.run_id}: {run.outcome}", highlight=False)
+                out.print(
+                    f"[bold]{escape(source.collection)}/{escape(source.source)}[/] {source.outcome}: {escape(reason)}",
+                    highlight=False,
+                )
+        out.print(f"run {escape(run.run_id)}: {run.outcome}", highlight=False)
     raise typer.Exit(exit_code(run))
 
 
@@ -191,9 +196,9 @@ def status(
     out.print(table)
     for s in statuses:
         for reason in s.reasons:
-            out.print(f"[bold]{s.collection}[/] {reason}", highlight=False)
+            out.print(f"[bold]{escape(s.collection)}[/] {escape(reason)}", highlight=False)
         if s.index_problem:
-            out.print(f"[bold]{s.collection}[/] index: {s.index_problem}", highlight=False)
+            out.print(f"[bold]{escape(s.collection)}[/] index: {escape(s.index_problem)}", highlight=False)
 
 
 # --- docsbot push -------------------------------------------------------------------------------------------
@@ -294,7 +299,7 @@ def push_table(collection: str, source: str, report: PushReport) -> Table:
         ("files with problems", f"{len(report.problems)} (not sent, not deleted)"),
     ]
     for key, value in rows:
-        table.add_row(key, value)
+        table.add_row(Text(key), Text(value))
     return table
 
 

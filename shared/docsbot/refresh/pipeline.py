@@ -30,6 +30,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from docsbot.errors import TransientError
 from docsbot.index.bm25 import Bm25Encoder
 from docsbot.index.embedders import Embedder
 from docsbot.index.ports import VectorIndex
@@ -82,6 +83,7 @@ class Refresh:
     run: SourceRun
     summary: SyncSummary | None = None  # None when the index was not touched (skipped, failed)
     loaded: LoadedSource | None = None
+    error: Exception | None = None  # what made the refresh fail, for callers that explain it
 
 
 def source_key(collection: str, source: str) -> str:
@@ -145,7 +147,13 @@ def refresh_source(
             finally:
                 index.close()
     except Exception as error:  # one failing source must not stop the others
-        logger.exception("refresh of %s failed", source_key(collection, source.name), extra={"run_id": run_id})
+        refresh.error = error
+        if isinstance(error, TransientError):  # an expected fault (a service unreachable): the reason says it all
+            logger.info(
+                "refresh of %s failed: %s", source_key(collection, source.name), error, extra={"run_id": run_id}
+            )
+        else:
+            logger.exception("refresh of %s failed", source_key(collection, source.name), extra={"run_id": run_id})
         refresh.run.outcome = "failed"
         refresh.run.reasons.append(f"{type(error).__name__}: {error}")
         if store is not None:
@@ -334,7 +342,9 @@ def ingest(
     refresh = refresh_source(target, collection, source, options=options, context=context, on_page=on_page)
     run = refresh.run
     if run.outcome in ("failed", "skipped") or refresh.summary is None:
-        raise RefreshFailed(f"{source_key(collection, run.source)}: {run.outcome}: {'; '.join(run.reasons)}")
+        raise RefreshFailed(
+            f"{source_key(collection, run.source)}: {run.outcome}: {'; '.join(run.reasons)}"
+        ) from refresh.error
     problems = list(refresh.loaded.problems) if refresh.loaded is not None else []
     return SourceReport(
         source=run.source, kind=run.kind, summary=refresh.summary, run=run, problems=problems, loaded=refresh.loaded

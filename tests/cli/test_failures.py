@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 from pathlib import Path
 
@@ -103,3 +104,74 @@ def test_search_results_keep_bracketed_text(tmp_path: Path, env: dict[str, str])
     assert code == 0, err
     assert "[bold]items[0][/bold]" in out
     assert "Arrays [beta]" in out
+
+
+def ingest(env: dict[str, str], docs: Path, collection: str) -> None:
+    code, _, err = run(env, "ingest", "-c", collection, "--source-dir", str(docs), "--docs-base-url", "https://d.io/")
+    assert code == 0, err
+
+
+def test_ask_without_collection_answers_from_the_only_indexed_one_and_says_so(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    env = {**env, "OPENAI_API_KEY": "", "DOCSBOT_CHAT_MODEL": ""}
+    code, _, err = run(env, "ask", "what holds the state tree?")
+    assert code == 2 and "no collection is indexed yet" in err
+
+    docs = make_docs(tmp_path / "docs")
+    ingest(env, docs, "mini")
+    code, out, err = run(env, "ask", "what holds the state tree?")
+    assert code == 0, err
+    assert "answering from collection 'mini'" in err
+    assert "https://d.io/intro#stores" in out
+
+    ingest(env, docs, "other")
+    code, out, err = run(env, "ask", "what holds the state tree?")
+    assert code == 2
+    assert "several collections are in the index: choose one with --collection (mini, other)" in err
+    assert out == ""
+
+
+def test_search_never_cuts_links_and_prints_json(tmp_path: Path, env: dict[str, str]) -> None:
+    docs = tmp_path / "docs"
+    deep = docs / "reference" / "configuration-of-the-very-long-named-subsystem"
+    deep.mkdir(parents=True)
+    (deep / "advanced-options-for-experienced-operators.md").write_text(
+        f"# Advanced options\n\n## Tuning the zebra cache eviction policy for large deployments\n\n{PROSE} zebra\n",
+        encoding="utf-8",
+    )
+    ingest(env, docs, "mini")
+    link = (
+        "https://d.io/reference/configuration-of-the-very-long-named-subsystem/advanced-options-for-experienced-"
+        "operators#tuning-the-zebra-cache-eviction-policy-for-large-deployments"
+    )
+    code, out, err = run(env, "search", "-c", "mini", "--mode", "sparse", "zebra cache eviction")
+    assert code == 0, err
+    assert any(line.strip() == link for line in out.splitlines()), out  # whole, on one line, never cut
+
+    code, out, err = run(env, "search", "-c", "mini", "--mode", "sparse", "--json", "zebra cache eviction")
+    assert code == 0, err
+    (first, *_) = json.loads(out)
+    assert first["url"] == link and first["rank"] == 1 and first["title"] == "Advanced options"
+
+
+def test_an_empty_source_dir_fails_and_creates_no_collection(tmp_path: Path, env: dict[str, str]) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    code, _, err = run(env, "ingest", "-c", "mini", "--source-dir", str(empty), "--docs-base-url", "https://d.io/")
+    assert code != 0
+    assert "has no page" in err and "no collection created" in err
+    assert not (tmp_path / "data" / "index" / "mini" / "info.json").exists()
+    code, _, err = run(env, "search", "-c", "mini", "x")
+    assert code == 2 and "has not been indexed yet" in err
+
+
+def test_status_lists_the_collections_in_the_index(tmp_path: Path, env: dict[str, str]) -> None:
+    ingest(env, make_docs(tmp_path / "docs"), "mini")
+    (tmp_path / "data" / "docsbot.sqlite3").unlink()  # an index built before the state store, or by the demo
+    code, out, err = run(env, "status", "--json")
+    assert code == 0, err
+    (status,) = json.loads(out)
+    assert status["collection"] == "mini" and status["pages"] == 1 and status["chunks"] >= 1
+    code, out, _ = run(env, "status")
+    assert "mini" in out and "No collections" not in out

@@ -13,6 +13,8 @@ import re
 import socket
 import sys
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
@@ -25,6 +27,22 @@ from docsbot.settings.config import COLLECTION_NAME_PATTERN, ConfigError, Settin
 # Piped output gets a wide console so deep links are never folded mid-URL.
 out = Console(width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class CliDeps:
+    """What a test injects into a command through the click context (`CliRunner().invoke(..., obj=CliDeps(...))`)."""
+
+    clock: Callable[[], datetime] = utc_now
+
+
+def deps(ctx: typer.Context) -> CliDeps:
+    """The injected dependencies, or the real ones."""
+    return ctx.obj if isinstance(ctx.obj, CliDeps) else CliDeps()
 
 
 def fail(message: str, code: int = 2) -> NoReturn:

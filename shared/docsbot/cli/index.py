@@ -232,16 +232,23 @@ def search(
     query: Annotated[str, typer.Argument(help="What to look for.")],
     limit: Annotated[int, typer.Option(min=1, max=50)] = 5,
     mode: Annotated[str, typer.Option(help="hybrid, dense or sparse.")] = "hybrid",
+    json_output: Annotated[bool, typer.Option("--json", help="Print one JSON list of the sections.")] = False,
 ) -> None:
-    """Search a collection and print the best sections."""
+    """Search a collection and print the best sections with their full deep links."""
+    from docsbot.cli.terminal import print_sources, sources_json
+
     searcher = open_searcher(collection, mode)
-    result = searcher.search(query, limit=limit, mode=_mode(mode))
+    try:
+        result = searcher.search(query, limit=limit, mode=_mode(mode))
+    finally:
+        searcher.index.close()
+    if json_output:
+        print(json.dumps(sources_json(result.sources), indent=2, ensure_ascii=False))
+        return
     if not result.sources:
         out.print("No matching sections.")
         return
-    from docsbot.cli.terminal import sources_table
-
-    out.print(sources_table(f"{collection}: {query}", result.sources))
+    print_sources(out, f"{collection}: {query}", result.sources)
 
 
 def _mode(mode: str) -> SearchMode:

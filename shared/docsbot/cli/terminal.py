@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from rich.console import RenderableType
+from rich.console import Console, RenderableType
 from rich.markdown import Markdown
 from rich.table import Table
 from rich.text import Text
@@ -38,18 +38,31 @@ def ingest_table(collection: str, report: IngestReport | SourceReport) -> Table:
     return table
 
 
-def sources_table(title: str, sources: Sequence[Source]) -> Table:
-    """Ranked sections with their deep links and snippets."""
-    table = Table(title=Text(title), show_lines=True, title_justify="left")
-    table.add_column("#", justify="right")
-    table.add_column("score", justify="right")
-    table.add_column("section")
-    table.add_column("snippet", overflow="fold")
+def print_sources(console: Console, title: str, sources: Sequence[Source]) -> None:
+    """Ranked sections: label and score, then the deep link on a line of its own, never cut nor folded (it must
+    stay clickable and copyable at any width, piped or not), then the snippet."""
+    console.print(Text(title, style="bold"))
     for rank, source in enumerate(sources, start=1):
-        table.add_row(
-            str(rank), f"{source.score:.3f}", Text(f"{source.label}\n{source.deep_link}"), Text(source.snippet)
-        )
-    return table
+        console.print()
+        console.print(Text(f"{rank}. {source.label}  ({source.score:.3f})"))
+        console.print(Text(f"   {source.deep_link}", style="cyan"), soft_wrap=True, overflow="ignore", crop=False)
+        console.print(Text(" ".join(source.snippet.split())), style="dim")
+
+
+def sources_json(sources: Sequence[Source]) -> list[dict[str, object]]:
+    """Ranked sections as `docsbot search --json` prints them."""
+    return [
+        {
+            "rank": rank,
+            "score": round(source.score, 6),
+            "title": source.title,
+            "heading_path": list(source.heading_path),
+            "url": source.deep_link,
+            "page_url": source.url,
+            "snippet": source.snippet,
+        }
+        for rank, source in enumerate(sources, start=1)
+    ]
 
 
 def answer_renderables(answer: Answer) -> list[RenderableType]:

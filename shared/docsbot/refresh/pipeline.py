@@ -148,12 +148,9 @@ def refresh_source(
                 index.close()
     except Exception as error:  # one failing source must not stop the others
         refresh.error = error
-        if isinstance(error, TransientError):  # an expected fault (a service unreachable): the reason says it all
-            logger.info(
-                "refresh of %s failed: %s", source_key(collection, source.name), error, extra={"run_id": run_id}
-            )
-        else:
-            logger.exception("refresh of %s failed", source_key(collection, source.name), extra={"run_id": run_id})
+        # A service that did not answer is an expected fault: its reason says it all, no traceback.
+        log = logger.info if isinstance(error, TransientError) else logger.exception
+        log("refresh of %s failed: %s", source_key(collection, source.name), error, extra={"run_id": run_id})
         refresh.run.outcome = "failed"
         refresh.run.reasons.append(f"{type(error).__name__}: {error}")
         if store is not None:
@@ -220,6 +217,13 @@ def _refresh_held(
             if store is not None:
                 _remember(store, run_id, result, clock(), good_pages=None)
             return
+
+    if loaded.reached == 0 and index.info() is None:  # an empty folder, a wrong path: leave no empty collection
+        result.outcome = "failed"
+        result.reasons = ["the source has no page (empty folder? wrong path?): nothing indexed, no collection created"]
+        if store is not None:
+            _remember(store, run_id, result, clock(), good_pages=None)
+        return
 
     complete = loaded.complete
     if not complete:

@@ -4,7 +4,7 @@
 `refresh_source`, so one set of safety rules holds everywhere:
 
 1. one writer per source: a lease (`source/<collection>/<source>`) kept alive while the source loads and
-   indexes; a source another run holds is "skipped";
+   indexes; a source another run holds is "skipped"; a site that stopped answering mid-crawl "failed";
 2. the last checkpoint (crawl states: HTTP validators and content hashes) makes the load incremental; states
    of pages the index lacks are dropped first, so a lost index is refilled; `full` ignores every state;
 3. the drop guard: pages missing from the load are deleted only when the load is complete AND it reached no
@@ -266,6 +266,8 @@ def _refresh_held(
             f"{summary.pages_kept_empty} pages that had content now extract to nothing: their indexed content was kept"
         )
     result.outcome = "degraded" if result.reasons else "ok"
+    if crawl is not None and crawl.host_stopped:  # what was read is indexed; "failed" so the job exits non-zero
+        result.outcome = "failed"
     if store is None:
         return
     keep_alive()  # still ours: only now may the checkpoint say these pages are indexed

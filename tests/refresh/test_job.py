@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ import typer
 from typer.testing import CliRunner
 
 from docsbot.app.refresh import job_options
+from docsbot.cli.common import CliDeps
 from docsbot.cli.refresh import register
 from docsbot.documents.model import Page
 from docsbot.index.bm25 import Bm25Encoder
@@ -434,7 +436,10 @@ delay_seconds = 0
 
 
 def test_scrape_job_and_status_commands(tmp_path: Path, server: SiteServer) -> None:
+    """The job's clock and the status command's clock are injected: no output depends on the wall clock."""
     site = generated_site(server, 5)
+    ran_at = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
+    then = CliDeps(clock=lambda: ran_at)
     env = {
         "DOCSBOT_DATA_DIR": str(tmp_path / "data"),
         "DOCSBOT_EMBEDDER": "hashing",
@@ -445,20 +450,25 @@ def test_scrape_job_and_status_commands(tmp_path: Path, server: SiteServer) -> N
     app = typer.Typer()
     register(app)
     runner = CliRunner()
-    result = runner.invoke(app, ["scrape-job"], env=env)
+    result = runner.invoke(app, ["scrape-job"], env=env, obj=then)
     assert result.exit_code == 0, result.output
     assert "docs/site" in result.stdout and "ok" in result.stdout
 
-    result = runner.invoke(app, ["status"], env=env)
+    result = runner.invoke(app, ["status"], env=env, obj=then)
     assert result.exit_code == 0, result.output
     row = next(line for line in result.stdout.splitlines() if "│ docs " in line)
     cells = [cell.strip() for cell in row.strip("│ ").split("│")]
-    assert cells[2:6] == ["ok", "5", "5", "0 s"], result.stdout  # outcome, pages, chunks, oldest page
+    assert cells[1:6] == ["0 s ago", "ok", "5", "5", "0 s"], result.stdout  # last run, outcome, pages, chunks, oldest
 
-    result = runner.invoke(app, ["status", "--json"], env=env)
+    later = CliDeps(clock=lambda: ran_at + timedelta(minutes=90))
+    result = runner.invoke(app, ["status"], env=env, obj=later)
+    row = next(line for line in result.stdout.splitlines() if "│ docs " in line)
+    assert [cell.strip() for cell in row.strip("│ ").split("│")][1] == "1.5 h ago", result.stdout
+
+    result = runner.invoke(app, ["status", "--json"], env=env, obj=later)
     (status,) = json.loads(result.stdout)
     assert status["collection"] == "docs" and status["pages"] == 5 and status["chunks"] >= 5
-    assert status["last_outcome"] == "ok" and status["oldest_page_age_seconds"] < 60
+    assert status["last_outcome"] == "ok" and status["oldest_page_age_seconds"] == 90 * 60
 
     site.down = True
     result = runner.invoke(app, ["scrape-job", "--collection", "docs"], env=env)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 from docsbot.index.bm25 import Bm25Encoder
 from docsbot.index.embedders import Embedder, HashingEmbedder, LocalEmbedder, OpenAIEmbedder
 from docsbot.index.ports import VectorIndex
-from docsbot.settings.config import Settings
+from docsbot.settings.config import COLLECTION_NAME_PATTERN, Settings
 
 
 def make_embedder(settings: Settings) -> Embedder:
@@ -36,6 +38,30 @@ def open_index(settings: Settings, collection: str) -> VectorIndex:
     from docsbot.index.qdrant_edge import EdgeIndex
 
     return EdgeIndex(settings.index_path, collection)
+
+
+def indexed_collections(settings: Settings) -> list[str]:
+    """The names of the docs collections that exist in the configured index, sorted."""
+    if settings.qdrant_url:
+        from qdrant_client.http.exceptions import ResponseHandlingException
+
+        from docsbot.errors import TransientError
+        from docsbot.index.qdrant_server import open_client
+
+        client = open_client(url=settings.qdrant_url, api_key=settings.qdrant_api_key, path=None)
+        try:
+            names = [c.name for c in client.get_collections().collections]
+        except ResponseHandlingException as error:  # no answer: the CLI names QDRANT_URL
+            raise TransientError(f"Qdrant did not answer: {error.source!r}") from error
+        finally:
+            client.close()
+        return sorted(n for n in names if re.fullmatch(COLLECTION_NAME_PATTERN, n))
+    from docsbot.index.qdrant_edge import INFO_FILE
+
+    root = settings.index_path
+    if not root.is_dir():
+        return []
+    return sorted(p.name for p in root.iterdir() if (p / INFO_FILE).is_file())
 
 
 def make_sparse() -> Bm25Encoder:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from docsbot.app.logs import configure_json_logging
@@ -83,9 +84,12 @@ def job_options(
     )
 
 
-def build_job(settings: Settings, store: FreshnessStore, options: JobOptions) -> ScrapeJob:
+def build_job(
+    settings: Settings, store: FreshnessStore, options: JobOptions, clock: Callable[[], datetime] | None = None
+) -> ScrapeJob:
     from docsbot.app.indexes import make_embedder, make_sparse, open_index
     from docsbot.refresh.job import ScrapeJob
+    from docsbot.store.model import utc_now
 
     return ScrapeJob(
         store,
@@ -93,6 +97,7 @@ def build_job(settings: Settings, store: FreshnessStore, options: JobOptions) ->
         make_embedder(settings),
         make_sparse(),
         options=options,
+        clock=clock or utc_now,
     )
 
 

@@ -31,7 +31,10 @@ if TYPE_CHECKING:  # imported lazily at run time so `docsbot --help` stays fast
 def ask(
     question: Annotated[str, typer.Argument(help="The question, as a user would ask it in Discord.")],
     collection: Annotated[
-        str | None, typer.Option("--collection", "-c", help="Docs collection (default: the only one configured).")
+        str | None,
+        typer.Option(
+            "--collection", "-c", help="Docs collection (default: the only one configured, else the only one indexed)."
+        ),
     ] = None,
     history: Annotated[
         Path | None,
@@ -80,30 +83,36 @@ def ask(
 
 
 def _collection_config(settings: Settings, name: str | None) -> tuple[str, CollectionConfig | None]:
-    """The collection to use and its configuration (None when it is not in a collections file)."""
+    """The collection to use and its configuration (None when it is not in a collections file).
+
+    Without `--collection`: the only enabled collection of the collections file, else the only collection in the
+    index; never a guess among several, and never the demo sample in place of what was ingested."""
+    from docsbot.cli.demo import DEMO_COLLECTION, demo_config
+
     collections = None
     if settings.collections_file is not None:
         try:
             collections = load_collections(settings.collections_file)
         except ConfigError as error:
             fail(str(error))
+    configured = {c.name: c for c in collections.collections} if collections else {}
     if name is None:
-        enabled = [c for c in collections.collections if c.enabled] if collections else []
-        if len(enabled) != 1:
-            from docsbot.cli.demo import DEMO_COLLECTION, demo_config
+        from docsbot.app.indexes import indexed_collections
 
-            if not enabled:
-                return DEMO_COLLECTION, demo_config()
-            names = ", ".join(c.name for c in enabled)
-            fail(f"several collections are configured: choose one with --collection ({names})")
-        return enabled[0].name, enabled[0]
+        enabled = [c for c in configured.values() if c.enabled]
+        candidates = [c.name for c in enabled] or indexed_collections(settings)
+        where = "configured" if enabled else "in the index"
+        if not candidates:
+            fail(
+                "no collection is indexed yet: run docsbot ingest --collection NAME --source-dir DIR (or docsbot demo)"
+            )
+        if len(candidates) > 1:
+            fail(f"several collections are {where}: choose one with --collection ({', '.join(candidates)})")
+        name = candidates[0]
+        err.print(f"answering from collection {name!r}, the only one {where}", markup=False, highlight=False)
     check_collection_name(name)
-    if collections is not None:
-        for config in collections.collections:
-            if config.name == name:
-                return name, config
-    from docsbot.cli.demo import DEMO_COLLECTION, demo_config
-
+    if name in configured:
+        return name, configured[name]
     return name, demo_config() if name == DEMO_COLLECTION else None
 
 

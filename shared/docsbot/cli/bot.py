@@ -83,7 +83,10 @@ def register_commands_command(
     except (DiscordError, ValueError) as error:
         fail(str(error))
     where = f"guild {guild}" if guild else "globally (may take up to an hour to appear)"
-    out.print(f"registered {len(registered)} commands {where}: {', '.join(c.get('name', '?') for c in registered)}")
+    out.print(
+        f"registered {len(registered)} commands {where}: {', '.join(c.get('name', '?') for c in registered)}",
+        markup=False,
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.markup import escape
 from rich.progress import Progress, TaskID
 from rich.table import Table
 
@@ -15,6 +16,7 @@ from docsbot.cli.common import (
     AllowLargeDeleteOpt,
     CollectionOpt,
     check_collection_name,
+    connection_failure,
     fail,
     load_settings_or_fail,
     out,
@@ -142,7 +144,8 @@ def _refresh(
                 context = LoadContext(on_event=on_event)
                 reports.append(ingest(target, collection, source, options=options, context=context, on_page=advance))
     except (IndexStoreError, ConfigError, RefreshFailed, ValueError, OSError) as error:
-        fail(str(error))
+        line = connection_failure(error)
+        fail(line or str(error), code=1 if line else 2)
     finally:
         index.close()  # the embedded index finishes its segment optimisation and releases its lock
         store.close()
@@ -221,7 +224,7 @@ def _scrape_to_snapshot(collection: str, source: SiteSource, path: Path) -> None
         scraped = scrape_site(source, previous={}, on_outcome=on_outcome)
     writer.close(complete=scraped.summary.completed)
     out.print(crawl_table(collection, source.name, scraped.summary))
-    out.print(f"{writer.count} pages written to {path}")
+    out.print(f"{writer.count} pages written to {path}", markup=False)
 
 
 def search(
@@ -229,16 +232,23 @@ def search(
     query: Annotated[str, typer.Argument(help="What to look for.")],
     limit: Annotated[int, typer.Option(min=1, max=50)] = 5,
     mode: Annotated[str, typer.Option(help="hybrid, dense or sparse.")] = "hybrid",
+    json_output: Annotated[bool, typer.Option("--json", help="Print one JSON list of the sections.")] = False,
 ) -> None:
-    """Search a collection and print the best sections."""
+    """Search a collection and print the best sections with their full deep links."""
+    from docsbot.cli.terminal import print_sources, sources_json
+
     searcher = open_searcher(collection, mode)
-    result = searcher.search(query, limit=limit, mode=_mode(mode))
+    try:
+        result = searcher.search(query, limit=limit, mode=_mode(mode))
+    finally:
+        searcher.index.close()
+    if json_output:
+        print(json.dumps(sources_json(result.sources), indent=2, ensure_ascii=False))
+        return
     if not result.sources:
         out.print("No matching sections.")
         return
-    from docsbot.cli.terminal import sources_table
-
-    out.print(sources_table(f"{collection}: {query}", result.sources))
+    print_sources(out, f"{collection}: {query}", result.sources)
 
 
 def _mode(mode: str) -> SearchMode:
@@ -319,9 +329,9 @@ def _print_eval(collection: str, data: dict[str, object]) -> None:
     if misses:
         out.print(f"\n{len(misses)} misses (no relevant page in the top 5):")
         for miss in misses:
-            out.print(f"  [bold]{miss['id']}[/] {miss['question'][:100]}", highlight=False)
-            out.print(f"    expected {', '.join(miss['relevant'])}", highlight=False)
-            out.print(f"    got      {', '.join(miss['got'])}", highlight=False)
+            out.print(f"  [bold]{escape(str(miss['id']))}[/] {escape(miss['question'][:100])}", highlight=False)
+            out.print(f"    expected {', '.join(miss['relevant'])}", highlight=False, markup=False)
+            out.print(f"    got      {', '.join(miss['got'])}", highlight=False, markup=False)
 
 
 def register(app: typer.Typer) -> None:

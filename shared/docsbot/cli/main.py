@@ -15,7 +15,7 @@ import sys
 import typer
 
 from docsbot.cli import answer, bot, index, refresh
-from docsbot.cli.common import err
+from docsbot.cli.common import err, guarded
 
 app = typer.Typer(
     help="docsbot: answers questions from your documentation, with citations.",
@@ -27,6 +27,10 @@ index.register(app)
 answer.register(app)
 bot.register(app)
 refresh.register(app)
+# A connection failure in any command is one line saying what to check, never a traceback.
+for _command in app.registered_commands:
+    if _command.callback is not None:
+        _command.callback = guarded(_command.callback)
 
 
 def main() -> None:

@@ -13,10 +13,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
-from docsbot.cli.common import err, fail, out, warn
+from docsbot.cli.common import deps, err, fail, out, warn
 
 if TYPE_CHECKING:
     from docsbot.cli.push_client import PushReport
@@ -49,6 +51,7 @@ def _ago(when: datetime | None, now: datetime) -> str:
 
 
 def scrape_job(
+    ctx: typer.Context,
     collection: Annotated[
         str | None, typer.Option("--collection", "-c", help="Only this collection (default: every enabled one).")
     ] = None,
@@ -98,7 +101,7 @@ def scrape_job(
             progress.advance(tasks[current[0]])
 
     try:
-        job = build_job(settings, store, options)
+        job = build_job(settings, store, options, clock=deps(ctx).clock)
         job.on_event = on_event
         with progress:
             run = job.run(collections)
@@ -110,8 +113,11 @@ def scrape_job(
         out.print(run_table(run))
         for source in run.sources:
             for reason in source.reasons:
-                out.print(f"[bold]{source.collection}/{source.source}[/] {source.outcome}: {reason}", highlight=False)
-        out.print(f"run {run.run_id}: {run.outcome}", highlight=False)
+                out.print(
+                    f"[bold]{escape(source.collection)}/{escape(source.source)}[/] {source.outcome}: {escape(reason)}",
+                    highlight=False,
+                )
+        out.print(f"run {escape(run.run_id)}: {run.outcome}", highlight=False)
     raise typer.Exit(exit_code(run))
 
 
@@ -143,15 +149,15 @@ def _counts(s: SourceRun) -> list[int]:
 
 
 def status(
+    ctx: typer.Context,
     json_output: Annotated[bool, typer.Option("--json", help="Print one JSON list.")] = False,
 ) -> None:
     """Per collection: the last scrape run and its outcome, pages and chunks indexed, age of the oldest page."""
-    from docsbot.app.indexes import open_index
+    from docsbot.app.indexes import indexed_collections, open_index
     from docsbot.app.refresh import build_store
     from docsbot.refresh.status import collection_status
     from docsbot.settings.config import ConfigError, load_collections
     from docsbot.settings.refresh import load_store_settings
-    from docsbot.store.model import utc_now
 
     settings = _settings(embedder_needed=False)
     try:
@@ -163,17 +169,18 @@ def status(
         )
     except ConfigError as error:
         fail(str(error))
+    names += indexed_collections(settings)  # ingested without a collections file, or by the demo
     store = build_store(store_settings)
     try:
         statuses = collection_status(store, names, lambda name: open_index(settings, name))
     finally:
         store.close()
-    now = utc_now()
+    now = deps(ctx).clock()
     if json_output:
         print(json.dumps([s.as_dict(now) for s in statuses], indent=2))
         return
     if not statuses:
-        out.print("No collections: set DOCSBOT_COLLECTIONS_FILE, or run docsbot scrape-job / ingest first.")
+        out.print("No collections yet: run docsbot ingest, scrape or scrape-job (DOCSBOT_COLLECTIONS_FILE lists them).")
         return
     table = Table(title="docsbot status", title_justify="left")
     for name in ("collection", "last run", "outcome", "pages", "chunks", "oldest page", "sources"):
@@ -191,9 +198,9 @@ def status(
     out.print(table)
     for s in statuses:
         for reason in s.reasons:
-            out.print(f"[bold]{s.collection}[/] {reason}", highlight=False)
+            out.print(f"[bold]{escape(s.collection)}[/] {escape(reason)}", highlight=False)
         if s.index_problem:
-            out.print(f"[bold]{s.collection}[/] index: {s.index_problem}", highlight=False)
+            out.print(f"[bold]{escape(s.collection)}[/] index: {escape(s.index_problem)}", highlight=False)
 
 
 # --- docsbot push -------------------------------------------------------------------------------------------
@@ -294,7 +301,7 @@ def push_table(collection: str, source: str, report: PushReport) -> Table:
         ("files with problems", f"{len(report.problems)} (not sent, not deleted)"),
     ]
     for key, value in rows:
-        table.add_row(key, value)
+        table.add_row(Text(key), Text(value))
     return table
 
 

@@ -1,10 +1,12 @@
-"""Rich renderings shared by the CLI commands (tables of summaries and search results)."""
+"""Rich renderings shared by the CLI commands (tables of summaries and search results).
+
+Cells are `Text`, never markup: titles, URLs, snippets and problems are printed as written (brackets kept)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from rich.console import RenderableType
+from rich.console import Console, RenderableType
 from rich.markdown import Markdown
 from rich.table import Table
 from rich.text import Text
@@ -18,7 +20,7 @@ from docsbot.sources.site.crawl import CrawlSummary
 def ingest_table(collection: str, report: IngestReport | SourceReport) -> Table:
     """The summary of one source's ingest."""
     s = report.summary
-    table = Table(title=f"ingest {collection}/{report.source}", show_header=False, title_justify="left")
+    table = Table(title=Text(f"ingest {collection}/{report.source}"), show_header=False, title_justify="left")
     rows = [
         ("pages", f"{s.pages} ({s.pages_new} new, {s.pages_changed} changed, {s.pages_unchanged} unchanged)"),
         ("pages without chunks", f"{s.pages_without_chunks} (empty or navigation only)"),
@@ -32,20 +34,35 @@ def ingest_table(collection: str, report: IngestReport | SourceReport) -> Table:
         ("embedding tokens", str(s.embedding_tokens)),
     ]
     for key, value in rows:
-        table.add_row(key, value)
+        table.add_row(Text(key), Text(value))
     return table
 
 
-def sources_table(title: str, sources: Sequence[Source]) -> Table:
-    """Ranked sections with their deep links and snippets."""
-    table = Table(title=title, show_lines=True, title_justify="left")
-    table.add_column("#", justify="right")
-    table.add_column("score", justify="right")
-    table.add_column("section")
-    table.add_column("snippet", overflow="fold")
+def print_sources(console: Console, title: str, sources: Sequence[Source]) -> None:
+    """Ranked sections: label and score, then the deep link on a line of its own, never cut nor folded (it must
+    stay clickable and copyable at any width, piped or not), then the snippet."""
+    console.print(Text(title, style="bold"))
     for rank, source in enumerate(sources, start=1):
-        table.add_row(str(rank), f"{source.score:.3f}", f"{source.label}\n{source.deep_link}", source.snippet)
-    return table
+        console.print()
+        console.print(Text(f"{rank}. {source.label}  ({source.score:.3f})"))
+        console.print(Text(f"   {source.deep_link}", style="cyan"), soft_wrap=True, overflow="ignore", crop=False)
+        console.print(Text(" ".join(source.snippet.split())), style="dim")
+
+
+def sources_json(sources: Sequence[Source]) -> list[dict[str, object]]:
+    """Ranked sections as `docsbot search --json` prints them."""
+    return [
+        {
+            "rank": rank,
+            "score": round(source.score, 6),
+            "title": source.title,
+            "heading_path": list(source.heading_path),
+            "url": source.deep_link,
+            "page_url": source.url,
+            "snippet": source.snippet,
+        }
+        for rank, source in enumerate(sources, start=1)
+    ]
 
 
 def answer_renderables(answer: Answer) -> list[RenderableType]:
@@ -76,7 +93,7 @@ def answer_renderables(answer: Answer) -> list[RenderableType]:
 
 def crawl_table(collection: str, source: str, summary: CrawlSummary) -> Table:
     """The summary of one site crawl."""
-    table = Table(title=f"crawl {collection}/{source}", show_header=False, title_justify="left")
+    table = Table(title=Text(f"crawl {collection}/{source}"), show_header=False, title_justify="left")
     errors = ", ".join(f"{kind} {n}" for kind, n in sorted(summary.errors.items())) or "none"
     rows = [
         ("discovery", f"{summary.discovery or '-'} ({', '.join(summary.sitemaps) or 'no sitemap'})"),
@@ -103,5 +120,5 @@ def crawl_table(collection: str, source: str, summary: CrawlSummary) -> Table:
     for problem in summary.problems:
         rows.append(("problem", problem))
     for key, value in rows:
-        table.add_row(key, value)
+        table.add_row(Text(key), Text(value))
     return table

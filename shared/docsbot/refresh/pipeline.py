@@ -4,7 +4,7 @@
 `refresh_source`, so one set of safety rules holds everywhere:
 
 1. one writer per source: a lease (`source/<collection>/<source>`) kept alive while the source loads and
-   indexes; a source another run holds is "skipped";
+   indexes; a source another run holds is "skipped"; a site that stopped answering mid-crawl "failed";
 2. the last checkpoint (crawl states: HTTP validators and content hashes) makes the load incremental; states
    of pages the index lacks are dropped first, so a lost index is refilled; `full` ignores every state;
 3. the drop guard: pages missing from the load are deleted only when the load is complete AND it reached no
@@ -30,6 +30,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from docsbot.errors import TransientError
 from docsbot.index.bm25 import Bm25Encoder
 from docsbot.index.embedders import Embedder
 from docsbot.index.ports import VectorIndex
@@ -82,6 +83,7 @@ class Refresh:
     run: SourceRun
     summary: SyncSummary | None = None  # None when the index was not touched (skipped, failed)
     loaded: LoadedSource | None = None
+    error: Exception | None = None  # what made the refresh fail, for callers that explain it
 
 
 def source_key(collection: str, source: str) -> str:
@@ -145,7 +147,10 @@ def refresh_source(
             finally:
                 index.close()
     except Exception as error:  # one failing source must not stop the others
-        logger.exception("refresh of %s failed", source_key(collection, source.name), extra={"run_id": run_id})
+        refresh.error = error
+        # A service that did not answer is an expected fault: its reason says it all, no traceback.
+        log = logger.info if isinstance(error, TransientError) else logger.exception
+        log("refresh of %s failed: %s", source_key(collection, source.name), error, extra={"run_id": run_id})
         refresh.run.outcome = "failed"
         refresh.run.reasons.append(f"{type(error).__name__}: {error}")
         if store is not None:
@@ -213,6 +218,13 @@ def _refresh_held(
                 _remember(store, run_id, result, clock(), good_pages=None)
             return
 
+    if loaded.reached == 0 and index.info() is None:  # an empty folder, a wrong path: leave no empty collection
+        result.outcome = "failed"
+        result.reasons = ["the source has no page (empty folder? wrong path?): nothing indexed, no collection created"]
+        if store is not None:
+            _remember(store, run_id, result, clock(), good_pages=None)
+        return
+
     complete = loaded.complete
     if not complete:
         result.reasons.append("the load was incomplete, nothing deleted: " + ("; ".join(loaded.problems) or "?"))
@@ -254,6 +266,8 @@ def _refresh_held(
             f"{summary.pages_kept_empty} pages that had content now extract to nothing: their indexed content was kept"
         )
     result.outcome = "degraded" if result.reasons else "ok"
+    if crawl is not None and crawl.host_stopped:  # what was read is indexed; "failed" so the job exits non-zero
+        result.outcome = "failed"
     if store is None:
         return
     keep_alive()  # still ours: only now may the checkpoint say these pages are indexed
@@ -334,7 +348,9 @@ def ingest(
     refresh = refresh_source(target, collection, source, options=options, context=context, on_page=on_page)
     run = refresh.run
     if run.outcome in ("failed", "skipped") or refresh.summary is None:
-        raise RefreshFailed(f"{source_key(collection, run.source)}: {run.outcome}: {'; '.join(run.reasons)}")
+        raise RefreshFailed(
+            f"{source_key(collection, run.source)}: {run.outcome}: {'; '.join(run.reasons)}"
+        ) from refresh.error
     problems = list(refresh.loaded.problems) if refresh.loaded is not None else []
     return SourceReport(
         source=run.source, kind=run.kind, summary=refresh.summary, run=run, problems=problems, loaded=refresh.loaded

@@ -48,6 +48,7 @@ class Reply:
     content_type: str | None = "text/html; charset=utf-8"
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0  # seconds to wait before answering (timeouts, concurrency)
+    drop: bool = False  # close the connection without answering: a server that died (a connection error)
 
 
 Handler = Callable[[RecordedRequest], Reply]
@@ -183,6 +184,9 @@ def _make_handler_class(server: SiteServer) -> type[BaseHTTPRequestHandler]:
                 reply = server._answer(request)
                 if reply.delay:
                     time.sleep(reply.delay)
+                if reply.drop:
+                    self.close_connection = True
+                    return
                 self._write(path, reply)
             except (BrokenPipeError, ConnectionResetError, ConnectionAbortedError):
                 self.close_connection = True  # the client went away (timeouts, size limits): expected

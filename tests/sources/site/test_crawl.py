@@ -526,3 +526,31 @@ def test_scope_rules() -> None:
         CrawlOptions(start_url="https://x.test/docs/", allowed_hosts=("y.test",))
     with pytest.raises(ValueError, match="absolute"):
         CrawlOptions(start_url="/docs/")
+
+
+def test_a_site_that_dies_mid_crawl_is_given_up_after_a_run_of_connection_failures(site: SiteServer) -> None:
+    paths = [f"/docs/p{i}" for i in range(40)]
+    site.route("/robots.txt", Reply(status=404))
+    site.route("/docs/sitemap.xml", body=urlset(*(site.at(p) for p in paths)), content_type="application/xml")
+    site.page("/docs/", doc("Start"))
+    for path in paths:
+        site.page(path, doc(path))
+    options = CrawlOptions(
+        start_url=site.at("/docs/"), delay_seconds=0.0, backoff_seconds=0.0, retries=1, concurrency=1,
+        max_connection_failures=3,
+    )  # fmt: skip
+    outcomes: list[CrawlOutcome] = []
+    with PoliteFetcher(options.fetch_options()) as fetcher:
+        job = crawl(options, fetcher, fake_extract)
+        for outcome in job:
+            outcomes.append(outcome)
+            if len(outcomes) == 6:
+                for path in paths:  # the server dies: every later request loses its connection
+                    site.route(path, Reply(drop=True))
+    summary = job.summary
+    errors = [o for o in outcomes if o.outcome == "error"]
+    assert summary.fetched == 6
+    assert len(errors) == 3 and {o.error_kind for o in errors} == {"connection"}  # then no more tries
+    assert summary.host_stopped is not None and "stopped answering" in summary.host_stopped
+    assert not summary.completed and not summary.limit_reached
+    assert any("32 discovered URLs not tried" in problem for problem in summary.problems), summary.problems

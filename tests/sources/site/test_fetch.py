@@ -97,6 +97,16 @@ def test_robots_disallow_is_honoured_and_robots_read_once(site: SiteServer) -> N
     assert len(site.requests_to("/robots.txt")) == 1
 
 
+def test_robots_follows_rfc_9309_wildcards_end_anchors_and_longest_match(site: SiteServer) -> None:
+    robots = "User-agent: *\nDisallow: /*/print$\nDisallow: /docs\nAllow: /docs/public\n"
+    site.route("/robots.txt", body=robots, content_type="text/plain")
+    with make_fetcher(site) as fetcher:
+        assert not fetcher.allowed(site.at("/guide/print"))  # `*` matches any path, `$` anchors the end
+        assert fetcher.allowed(site.at("/guide/print/more"))
+        assert fetcher.allowed(site.at("/docs/public/page"))  # the longest matching rule wins: Allow
+        assert not fetcher.allowed(site.at("/docs/private"))
+
+
 def test_robots_group_for_our_agent_wins(site: SiteServer) -> None:
     robots = "User-agent: docsbot\nDisallow: /\n\nUser-agent: *\nAllow: /\n"
     site.route("/robots.txt", body=robots, content_type="text/plain")

@@ -44,7 +44,7 @@ from urllib.parse import urlsplit
 from bs4 import BeautifulSoup, Tag
 
 from docsbot.documents.model import Page
-from docsbot.sources.site.fetch import DEFAULT_USER_AGENT, FetchOptions, FetchResult, PoliteFetcher
+from docsbot.sources.site.fetch import CONNECTION, DEFAULT_USER_AGENT, TIMEOUT, FetchOptions, FetchResult, PoliteFetcher
 
 # The fetcher's outcomes are crawl outcomes too: re-exported so callers import every outcome name from here.
 from docsbot.sources.site.fetch import ERROR as ERROR
@@ -114,6 +114,8 @@ class CrawlOptions:
     max_redirects: int = 5
     retries: int = 3
     backoff_seconds: float = 1.0
+    # A site that died mid-crawl: stop after this many pages in a row failed to connect (0: never stop).
+    max_connection_failures: int = 10
     source_kind: str = "docusaurus"
     tags: tuple[str, ...] = ()
 
@@ -233,6 +235,7 @@ class CrawlSummary:
     requests: int = 0  # HTTP requests sent for pages (retries and redirects included)
     errors: dict[str, int] = field(default_factory=dict)  # error kind → count
     limit_reached: bool = False
+    host_stopped: str | None = None  # why the crawl gave up on the site (it stopped answering), for the run record
     completed: bool = False
 
     @property
@@ -365,12 +368,14 @@ class Crawl:
         link_mode = self.summary.discovery == DISCOVERY_LINKS
         conditional = not link_mode and not options.javascript
         fetches = 1
+        failures_in_row = 0
         with ThreadPoolExecutor(max_workers=options.concurrency, thread_name_prefix="docsbot-crawl") as pool:
             in_flight: set[Future[_Done]] = set()
             try:
                 while True:
                     while (
                         frontier
+                        and self.summary.host_stopped is None
                         and len(in_flight) < options.concurrency
                         and fetches < options.fetch_budget
                         and self._has_room(len(in_flight))
@@ -379,7 +384,12 @@ class Crawl:
                         in_flight.add(pool.submit(self._process, url, conditional=conditional, want_links=link_mode))
                         fetches += 1
                     if not in_flight:
-                        if frontier and self._versions.holding and fetches < options.fetch_budget:
+                        if (
+                            frontier
+                            and self._versions.holding
+                            and fetches < options.fetch_budget
+                            and self.summary.host_stopped is None
+                        ):
                             # Held pages count against the page limit: decide the version to make room.
                             yield from self._release(self._versions.decide())
                             continue
@@ -388,6 +398,14 @@ class Crawl:
                     for future in finished:
                         item = future.result()
                         self._reached(item)
+                        unreachable = item.outcome == ERROR and item.error_kind in (CONNECTION, TIMEOUT)
+                        failures_in_row = failures_in_row + 1 if unreachable else 0
+                        limit = options.max_connection_failures
+                        if limit and failures_in_row >= limit and self.summary.host_stopped is None:
+                            self.summary.host_stopped = (
+                                f"the site stopped answering ({failures_in_row} pages in a row could not be "
+                                f"fetched: {item.error_kind}): crawl stopped after {self.summary.pages} pages"
+                            )
                         if link_mode:
                             result = item.result
                             if result is not None and result.outcome == ERROR and result.error_kind not in _GONE_KINDS:
@@ -400,8 +418,10 @@ class Crawl:
                     future.cancel()
         yield from self._release(self._versions.decide())
         self.summary.current_version = self._versions.current
-        self.summary.limit_reached = bool(frontier)
-        if frontier:
+        if self.summary.host_stopped is not None:
+            self.summary.problems.append(f"{self.summary.host_stopped}, {len(frontier)} discovered URLs not tried")
+        elif frontier:
+            self.summary.limit_reached = True
             self.summary.problems.append(f"page or fetch limit reached: {len(frontier)} discovered URLs not crawled")
         self._finish(discovery_ok)
 
@@ -464,7 +484,11 @@ class Crawl:
             self.summary.problems.append(f"{self._link_gaps} pages failed: link-following may have missed pages")
         # A crawl that may have missed pages is not complete: the indexer must not delete what it did not see.
         self.summary.completed = (
-            discovery_ok and not unavailable and not self._link_gaps and not self.summary.limit_reached
+            discovery_ok
+            and not unavailable
+            and not self._link_gaps
+            and not self.summary.limit_reached
+            and self.summary.host_stopped is None
         )
         logger.info("crawl of %s done: %s", self.options.start, self.summary.as_dict())
 

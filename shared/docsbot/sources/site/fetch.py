@@ -25,7 +25,6 @@ import email.utils
 import logging
 import threading
 import time
-import urllib.robotparser
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -35,6 +34,7 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 import urllib3.exceptions
+from protego import Protego
 from requests.adapters import HTTPAdapter
 
 from docsbot.sources.site.urls import host_key, normalise_host, without_fragment
@@ -131,7 +131,7 @@ class RobotsInfo:
     crawl_delay: float | None = None  # for our user agent
     sitemaps: tuple[str, ...] = ()
     message: str = ""
-    parser: urllib.robotparser.RobotFileParser | None = field(default=None, repr=False, compare=False)
+    parser: Protego | None = field(default=None, repr=False, compare=False)  # RFC 9309 rules (wildcards, `$`)
 
 
 @dataclass
@@ -336,7 +336,7 @@ class PoliteFetcher:
             return True
         if info.status == ROBOTS_UNAVAILABLE or info.parser is None:
             return False
-        return info.parser.can_fetch(self.options.user_agent, url)
+        return bool(info.parser.can_fetch(url, self.options.user_agent))
 
     def robots_unavailable(self) -> list[RobotsInfo]:
         """The hosts whose robots.txt could not be read: everything there was treated as disallowed."""
@@ -369,11 +369,10 @@ class PoliteFetcher:
         )
         status = result.status
         if result.ok and status is not None and 200 <= status < 300:
-            parser = urllib.robotparser.RobotFileParser(url)
-            text = result.body.decode("utf-8", errors="replace")
-            parser.parse(text.splitlines())
+            # Protego follows RFC 9309 (`*` and `$` in paths, the longest match wins); the standard library does not.
+            parser = Protego.parse(result.body.decode("utf-8", errors="replace"))
             delay = parser.crawl_delay(self.options.user_agent)
-            sitemaps = tuple(parser.site_maps() or ())
+            sitemaps = tuple(parser.sitemaps)
             crawl_delay = float(delay) if delay else None
             if crawl_delay:
                 logger.info("robots.txt of %s asks for a crawl delay of %s s", origin, crawl_delay)

@@ -20,6 +20,7 @@ from werkzeug.datastructures import Headers
 from docsbot.discord import components, responses
 from docsbot.discord.commands import (
     ASK_CONTEXT_MENU,
+    MARK_SOLUTION_MENU,
     InvalidCommand,
     command_definitions,
     command_names,
@@ -482,15 +483,16 @@ def test_command_definitions_are_valid_discord_json() -> None:
     assert json.loads(json.dumps(commands)) == commands
     chat = {c["name"]: c for c in commands if c["type"] == 1}
     assert set(chat) == {"ask", "search", "commands", "collections", "solve", "unsolve", "close", "open", "status"}
-    assert command_names() == {*chat, ASK_CONTEXT_MENU}
+    assert command_names() == {*chat, ASK_CONTEXT_MENU, MARK_SOLUTION_MENU}
     for command in chat.values():
         assert command["name"] == command["name"].lower() and len(command["name"]) <= 32
         assert 1 <= len(command["description"]) <= 100
         assert command["contexts"] == [0] and command["integration_types"] == [0]
         for option in command.get("options", []):
             assert 1 <= len(option["description"]) <= 100 and option["name"] == option["name"].lower()
-    [menu] = [c for c in commands if c["type"] == 3]
-    assert menu["name"] == ASK_CONTEXT_MENU and menu["description"] == ""
+    menus = {c["name"]: c for c in commands if c["type"] == 3}
+    assert set(menus) == {ASK_CONTEXT_MENU, MARK_SOLUTION_MENU}
+    assert all(menu["description"] == "" for menu in menus.values())
 
 
 def test_ask_and_search_options() -> None:

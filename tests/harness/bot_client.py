@@ -234,10 +234,13 @@ class BotClient:
         user: str = USER_ID,
         roles: Sequence[str] = (),
         guild: str | None = GUILD_ID,
+        target_id: str | None = None,
     ) -> Reply:
-        """The message context-menu command `name`, used on a message by `author` saying `message`."""
+        """The message context-menu command `name`, used on a message (id `target_id`, default a new one) by
+        `author` saying `message`."""
         context = self._context(channel, user, roles, guild)
-        return self.send(self.signer.message_command(message, name=name, author_id=author, **context))
+        payload = self.signer.message_command(message, name=name, author_id=author, target_id=target_id, **context)
+        return self.send(payload)
 
     def autocomplete(
         self, name: str, focused: str, *, channel: Mapping[str, Any] | None = None, **options: Any

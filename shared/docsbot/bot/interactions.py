@@ -11,6 +11,9 @@ behind: nothing stored, nothing queued; an unknown command (a stale registration
 so. With an allow-list of servers (`Limits.allowed_guilds`), any other server (or a DM) gets a polite private
 refusal before anything is read or written: no quota, no task. This module imports nothing heavy (no openai,
 qdrant_client, bs4, requests): it is on the cold-start path.
+
+Long because: every inline command, button and modal is answered here, and splitting the router from its handlers
+would scatter the one place that shows who may do what.
 """
 
 from __future__ import annotations
@@ -29,16 +32,20 @@ from docsbot.discord.commands import MAX_QUESTION, Command, Deferred, Handler, V
 from docsbot.discord.commands import help_lines as command_help_lines
 from docsbot.discord.components import (
     FOLLOWUP_INPUT,
+    REASON_INPUT,
+    classify_reason,
     followup_modal,
     parse_custom_id,
     parse_followup_modal_id,
+    parse_reason_modal_id,
+    reason_modal,
     vote_buttons,
 )
 from docsbot.discord.interaction import BadInteraction, Interaction, InteractionType, parse_interaction
 from docsbot.discord.render import render_error
 from docsbot.discord.verify import HeaderItems, InvalidRequest, verify_request
 from docsbot.settings.catalog import Catalog
-from docsbot.store.model import NewThread, ThreadRecord, ThreadUpdate
+from docsbot.store.model import Feedback, NewThread, Solution, ThreadRecord, ThreadUpdate
 from docsbot.store.ports import StateStore
 
 log = logging.getLogger("docsbot.interactions")
@@ -217,25 +224,42 @@ class InteractionsHandler:
     def _open(self, interaction: Interaction, command: Command) -> HttpResponse:
         return self._housekeeping(interaction, command, Handler.OPEN)
 
-    def _housekeeping(self, interaction: Interaction, command: Command, action: Handler) -> HttpResponse:
-        """/solve, /unsolve, /close and /open: the thread's author or staff, in threads only."""
+    def _managed_thread(self, interaction: Interaction) -> ThreadRecord | HttpResponse:
+        """The thread this command was used in, created when the bot has not answered there yet; or the refusal
+        when this is not a thread or the user is neither its author nor staff."""
         if interaction.channel is None or not interaction.channel.is_thread:
             return _ephemeral("This works in threads (forum posts) only.")
         thread_id = interaction.channel_id or ""
         thread = self.store.get_thread(thread_id) if thread_id else None
         if not self._may_manage(interaction, thread):
             return _ephemeral("Only the person who started this thread, or staff, can do that.")
-        now = datetime.fromtimestamp(self.clock(), UTC)
         if thread is None:
             collection, _ = self.questions.resolve_collection(interaction, None)
-            owner = interaction.channel.owner_id if interaction.channel else None
+            owner = interaction.channel.owner_id
             thread = self.store.ensure_thread(
-                NewThread(thread_id=thread_id, collection=collection or "", author_id=owner or interaction.user_id),
-                now,
+                NewThread(
+                    thread_id=thread_id,
+                    collection=collection or "",
+                    author_id=owner or interaction.user_id,
+                    guild_id=interaction.guild_id,
+                    title=interaction.channel.name or "",
+                ),
+                datetime.fromtimestamp(self.clock(), UTC),
             )
+        return thread
+
+    def _housekeeping(self, interaction: Interaction, command: Command, action: Handler) -> HttpResponse:
+        """/solve, /unsolve, /close and /open: the thread's author or staff, in threads only."""
+        thread = self._managed_thread(interaction)
+        if isinstance(thread, HttpResponse):
+            return thread
+        thread_id = thread.thread_id
+        now = datetime.fromtimestamp(self.clock(), UTC)
         private = command.visibility != Visibility.PUBLIC
         if action in (Handler.SOLVE, Handler.UNSOLVE):
             solved = action == Handler.SOLVE
+            if not solved:
+                self.store.clear_solution(thread_id, now)  # "not solved" cannot keep an accepted solution
             self.store.update_thread(thread_id, ThreadUpdate(solved=solved), now)
             return _reply("Marked as solved. Thanks!" if solved else "Marked as not solved.", private=private)
         if self.archiver is None:
@@ -249,6 +273,37 @@ class InteractionsHandler:
             return _ephemeral("I couldn't change this thread: I may lack the Manage Threads permission.")
         self.store.update_thread(thread_id, ThreadUpdate(open=not archived), now)
         return _reply("Thread closed. `/open` reopens it." if archived else "Thread reopened.", private=private)
+
+    def _mark_solution(self, interaction: Interaction, command: Command) -> HttpResponse:
+        """ "Mark as solution" on a message in a thread: its author or staff records that message (a person's or
+        the bot's) as the accepted solution, which marks the thread solved. Marking it again changes nothing."""
+        target = interaction.target_message
+        if target is None or not target.content.strip():
+            return _ephemeral("I couldn't read that message (it has no text), so I can't record it as the solution.")
+        thread = self._managed_thread(interaction)
+        if isinstance(thread, HttpResponse):
+            return thread
+        now = datetime.fromtimestamp(self.clock(), UTC)
+        from_bot = target.author_id == interaction.application_id
+        # The bot's answer keeps the sources it cited (the eval export's relevant pages); a person's has none.
+        stored = [
+            m for m in self.store.list_messages(thread.thread_id, limit=ANSWERS_CHECKED) if m.message_id == target.id
+        ]
+        link = f"https://discord.com/channels/{interaction.guild_id or '@me'}/{thread.thread_id}/{target.id}"
+        solution = Solution(
+            message_id=target.id,
+            author_id=target.author_id or "",
+            content=target.content,
+            link=link,
+            from_bot=from_bot,
+            marked_by=interaction.user_id,
+            marked_at=now,
+            sources=stored[0].sources if stored and from_bot else (),
+        )
+        changed = self.store.mark_solution(thread.thread_id, solution, now)
+        log.info("solution marked", extra={"thread_id": thread.thread_id, "changed": changed, "from_bot": from_bot})
+        text = f"Marked [this message]({link}) as the solution. Thanks!"
+        return _reply(text if changed else f"[This message]({link}) is already the solution.", private=False)
 
     def _status(self, interaction: Interaction, command: Command) -> HttpResponse:
         thread = self.store.get_thread(interaction.channel_id) if interaction.channel_id else None
@@ -290,6 +345,8 @@ class InteractionsHandler:
             return _ephemeral(NOT_THIS_CONVERSATION)
         if action == "followup":
             return HttpResponse(200, followup_modal(thread_id, max_length=MAX_QUESTION))
+        if action == "reason":
+            return HttpResponse(200, reason_modal(thread_id))
         now = datetime.fromtimestamp(self.clock(), UTC)
         result = self.store.record_vote(
             thread_id, interaction.user_id, action, is_author=interaction.user_id == thread.author_id, now=now
@@ -298,7 +355,11 @@ class InteractionsHandler:
         return HttpResponse(200, responses.update_message({"components": buttons, "allowed_mentions": {"parse": []}}))
 
     def _modal(self, interaction: Interaction) -> HttpResponse:
-        """The follow-up form: a question continuing the conversation of the button that opened it."""
+        """The follow-up form (a question continuing the conversation of the button that opened it), or the
+        "not solved" reason form."""
+        reason_thread = parse_reason_modal_id(interaction.custom_id)
+        if reason_thread is not None:
+            return self._reason(interaction, reason_thread)
         thread_id = parse_followup_modal_id(interaction.custom_id)
         if thread_id is None:
             return HttpResponse(400, {"error": "unknown modal"})
@@ -312,6 +373,18 @@ class InteractionsHandler:
             "followup", question, thread.collection, private=False, thread_id=thread_id, author_id=thread.author_id
         )
         return self._defer(interaction, followup)
+
+    def _reason(self, interaction: Interaction, thread_id: str) -> HttpResponse:
+        """The optional "why wasn't it solved?" form: one reason per user, kept for the gaps report."""
+        thread = self.store.get_thread(thread_id)
+        if thread is None:
+            return _ephemeral("This conversation is no longer known to me.")
+        if not self._belongs(interaction, thread):
+            return _ephemeral(NOT_THIS_CONVERSATION)
+        text = " ".join(interaction.modal_values.get(REASON_INPUT, "").split())
+        now = datetime.fromtimestamp(self.clock(), UTC)
+        self.store.record_feedback(Feedback(thread_id, interaction.user_id, classify_reason(text), text, now))
+        return _ephemeral("Thanks: that helps us improve the answers and the docs.")
 
     def _belongs(self, interaction: Interaction, thread: ThreadRecord) -> bool:
         """Whether the button (or the modal it opened) sits on one of the bot's answers in `thread`'s conversation,
@@ -337,4 +410,5 @@ INLINE_HANDLERS: Mapping[Handler, InlineHandler] = {
     Handler.CLOSE: InteractionsHandler._close,
     Handler.OPEN: InteractionsHandler._open,
     Handler.STATUS: InteractionsHandler._status,
+    Handler.MARK_SOLUTION: InteractionsHandler._mark_solution,
 }

@@ -291,6 +291,8 @@ class RespondHandler:
                 from_bot=True,
                 created_at=now + timedelta(microseconds=1),
                 sources=stored.sources,
+                # The learning loop's record of how this answer ended (a real answer takes the controls).
+                outcome="answered" if stored.set_controller else "not_found",
             )
         )
         if stored.set_controller:

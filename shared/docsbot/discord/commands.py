@@ -47,6 +47,7 @@ INTEGRATION_GUILD_INSTALL: Final = 0
 MAX_QUESTION: Final = 1500  # /ask question, /search query, the follow-up modal; the handler checks it again
 MAX_COLLECTION_NAME: Final = 100
 ASK_CONTEXT_MENU: Final = "Ask the docs"
+MARK_SOLUTION_MENU: Final = "Mark as solution"
 
 _CHAT_INPUT_NAME = re.compile(r"[-_'\w]{1,32}")  # Discord's pattern, lower case for CHAT_INPUT commands
 _OPTION_TYPES = frozenset({1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11})
@@ -108,6 +109,7 @@ class Handler(StrEnum):
     CLOSE = "close"
     OPEN = "open"
     STATUS = "status"
+    MARK_SOLUTION = "mark_solution"
 
 
 @dataclass(frozen=True)
@@ -189,7 +191,12 @@ COMMANDS: Final[tuple[Command, ...]] = (
     ),
     # Thread housekeeping: a close is answered privately, as a message posted in the thread would reopen it.
     Command("solve", "Mark this thread as solved", Inline(Handler.SOLVE), Visibility.PUBLIC),
-    Command("unsolve", "Mark this thread as not solved", Inline(Handler.UNSOLVE), Visibility.PUBLIC),
+    Command(
+        "unsolve",
+        "Mark this thread as not solved (and forget its marked solution)",
+        Inline(Handler.UNSOLVE),
+        Visibility.PUBLIC,
+    ),
     Command("close", "Close (archive) this thread", Inline(Handler.CLOSE), Visibility.PRIVATE),
     Command("open", "Reopen this thread", Inline(Handler.OPEN), Visibility.PUBLIC),
     Command("status", "Show this thread's collection, votes and state", Inline(Handler.STATUS), Visibility.PRIVATE),
@@ -197,6 +204,14 @@ COMMANDS: Final[tuple[Command, ...]] = (
         ASK_CONTEXT_MENU,
         "Answer that message from the documentation",
         Deferred(task="context_ask", question_option=None),
+        Visibility.PUBLIC,
+        type=CommandType.MESSAGE,
+    ),
+    # The learning loop's capture: the thread's author or staff marks the message (anyone's) that solved it.
+    Command(
+        MARK_SOLUTION_MENU,
+        "Record that message as this thread's solution (`/unsolve` undoes it)",
+        Inline(Handler.MARK_SOLUTION),
         Visibility.PUBLIC,
         type=CommandType.MESSAGE,
     ),

@@ -1,12 +1,13 @@
 """Message components and modals, and the custom_id protocol of the bot's buttons and its follow-up modal.
 
-The one place that writes and reads custom_ids. Under every answer sit three buttons:
-`vote:solved:<key>`, `vote:failed:<key>` and `followup:<key>`; the follow-up button opens a modal whose
-custom_id is again `followup:<key>`, with one text input, `question`. `<key>` is the conversation (a thread
-id, or the interaction id in a plain channel): letters, digits, `_` and `-`, short enough that every custom_id
-fits Discord's 100 characters. These strings live on in messages already posted, so changing a format
-orphans the buttons of older answers: add a new prefix instead. Anything this module did not write parses
-as None. Standard library only: the interactions function imports this on its cold-start path.
+The one place that writes and reads custom_ids. Under every answer sit three buttons: `vote:solved:<key>`,
+`vote:failed:<key>` and `followup:<key>`; the follow-up button opens a modal whose custom_id is again
+`followup:<key>`, with one text input, `question`. Once someone voted "Not solved", a fourth button, `reason:<key>`,
+opens the optional reason form (custom_id `reason:<key>`, one text input, `reason`). `<key>` is the conversation (a
+thread id, or the interaction id in a plain channel): letters, digits, `_` and `-`, short enough that every
+custom_id fits Discord's 100 characters. These strings live on in messages already posted, so changing a format
+orphans the buttons of older answers: add a new prefix instead. Anything this module did not write parses as None.
+Standard library only: the interactions function imports this on its cold-start path.
 """
 
 from __future__ import annotations
@@ -34,11 +35,13 @@ STYLE_SECONDARY: Final = 2
 STYLE_SUCCESS: Final = 3
 STYLE_DANGER: Final = 4
 
-ButtonAction = Literal["solved", "failed", "followup"]
+ReasonKind = Literal["wrong", "outdated", "incomplete", "not_what_i_asked", "other"]
+ButtonAction = Literal["solved", "failed", "followup", "reason"]
 _CUSTOM_ID_PREFIX: dict[ButtonAction, str] = {
     "solved": "vote:solved:",
     "failed": "vote:failed:",
     "followup": "followup:",
+    "reason": "reason:",
 }
 # The longest prefix decides how long a thread key may be so every custom_id stays within Discord's limit.
 MAX_THREAD_KEY: Final = MAX_CUSTOM_ID - max(len(p) for p in _CUSTOM_ID_PREFIX.values())
@@ -48,6 +51,18 @@ _THREAD_KEY = re.compile(r"[A-Za-z0-9_-]+")
 FOLLOWUP_INPUT: Final = "question"  # the follow-up modal's text input
 FOLLOWUP_TITLE: Final = "Follow-up question"
 FOLLOWUP_LABEL: Final = "Your follow-up question"
+REASON_INPUT: Final = "reason"  # the reason form's text input
+REASON_TITLE: Final = "Why wasn't it solved?"
+REASON_LABEL: Final = "What was wrong? (optional)"
+REASON_PLACEHOLDER: Final = "Wrong, outdated, incomplete, not what I asked… or say what was missing"
+MAX_REASON: Final = 500
+# The reasons the form recognises in what was typed (first match wins); anything else is "other".
+_REASON_WORDS: Final[tuple[tuple[ReasonKind, tuple[str, ...]], ...]] = (
+    ("not_what_i_asked", ("not what i asked", "different question", "didn't ask", "off topic", "irrelevant")),
+    ("outdated", ("outdated", "out of date", "old version", "deprecated", "no longer")),
+    ("incomplete", ("incomplete", "missing", "partial", "not enough", "more detail")),
+    ("wrong", ("wrong", "incorrect", "doesn't work", "does not work", "error", "false")),
+)
 
 
 # --- the custom_id protocol ------------------------------------------------------------------------------
@@ -92,6 +107,21 @@ def parse_followup_modal_id(value: object) -> str | None:
     return parsed[1] if parsed is not None and parsed[0] == "followup" else None
 
 
+def parse_reason_modal_id(value: object) -> str | None:
+    """The thread key of a reason form's custom_id, or None for any other modal."""
+    parsed = parse_custom_id(value)
+    return parsed[1] if parsed is not None and parsed[0] == "reason" else None
+
+
+def classify_reason(text: str) -> ReasonKind:
+    """The reason a "not solved" form's text names: wrong, outdated, incomplete, not_what_i_asked, or other."""
+    lowered = " ".join(text.lower().split())
+    for reason, words in _REASON_WORDS:
+        if any(word in lowered for word in words):
+            return reason
+    return "other"
+
+
 # --- builders --------------------------------------------------------------------------------------------
 
 
@@ -102,6 +132,8 @@ def vote_buttons(thread_key: str, solved: int = 0, failed: int = 0) -> list[dict
         (f"Not solved · {failed}" if failed else "Not solved", STYLE_DANGER, custom_id("failed", thread_key)),
         ("Follow up", STYLE_SECONDARY, custom_id("followup", thread_key)),
     ]
+    if failed:  # a reason is asked for (optional) only once someone said it did not solve their question
+        buttons.append(("Why not solved?", STYLE_SECONDARY, custom_id("reason", thread_key)))
     return [
         {
             "type": ACTION_ROW,
@@ -115,6 +147,20 @@ def vote_buttons(thread_key: str, solved: int = 0, failed: int = 0) -> list[dict
 def followup_modal(thread_key: str, *, max_length: int) -> dict[str, Any]:
     """The response that opens the follow-up form for the conversation `thread_key`."""
     return modal(followup_modal_id(thread_key), FOLLOWUP_TITLE, FOLLOWUP_INPUT, FOLLOWUP_LABEL, max_length=max_length)
+
+
+def reason_modal(thread_key: str) -> dict[str, Any]:
+    """The response that opens the optional "why wasn't it solved?" form for the conversation `thread_key`."""
+    return modal(
+        custom_id("reason", thread_key),
+        REASON_TITLE,
+        REASON_INPUT,
+        REASON_LABEL,
+        placeholder=REASON_PLACEHOLDER,
+        min_length=0,
+        max_length=MAX_REASON,
+        required=False,
+    )
 
 
 def modal(

@@ -1,7 +1,7 @@
 """The whole store on Firestore (the cloud), with one `google.cloud.firestore.Client` (DESIGN.md §3).
 
 `FirestoreStore` implements every port of `docsbot.store.ports`; its roles live in mixins, one file each with
-its part of the layout (`firestore_conversations`: threads, messages, votes;
+its part of the layout (`firestore_conversations`: threads, messages, votes; `firestore_learning`: solutions, reasons;
 `firestore_ledger`: interactions, quotas, leases; `firestore_crawl`: sources, their pages, runs) over
 `firestore_base` (the client, the collections, the optimistic read-modify-write). Top-level collections:
 
@@ -18,10 +18,11 @@ from __future__ import annotations
 from docsbot.store.firestore_base import ContentionError
 from docsbot.store.firestore_conversations import FirestoreConversations
 from docsbot.store.firestore_crawl import FirestoreCrawl
+from docsbot.store.firestore_learning import FirestoreLearning
 from docsbot.store.firestore_ledger import FirestoreLedger
 
 __all__ = ["ContentionError", "FirestoreStore"]
 
 
-class FirestoreStore(FirestoreConversations, FirestoreLedger, FirestoreCrawl):
+class FirestoreStore(FirestoreConversations, FirestoreLearning, FirestoreLedger, FirestoreCrawl):
     """`docsbot.store.ports.Store` on a `google.cloud.firestore.Client` (thread-safe: the client is)."""

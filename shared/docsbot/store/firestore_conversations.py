@@ -5,6 +5,8 @@ A mixin of `docsbot.store.firestore.FirestoreStore`. Layout:
     threads/{thread_id}                     ThreadRecord fields (+ extra)
     threads/{thread_id}/messages/{id}       MessageRecord fields; sources as a list of maps
     threads/{thread_id}/votes/{user_id}     vote ("solved" | "failed"), updated_at
+    threads/{thread_id}.solution            the accepted solution (`firestore_learning`)
+    threads/{thread_id}/feedback/{user_id}  a "not solved" reason (`firestore_learning`)
 
 record_vote is a transaction, but it reads only the voter's own vote document; the thread's counts move with
 `Increment` transforms (the deltas `rules.decide_vote` gives) in the same commit, which needs no read lock.
@@ -89,6 +91,7 @@ def _message(thread_id: str, snapshot: Snapshot) -> MessageRecord:
         first_message=bool(d.get("first_message", False)),
         asked_bot=bool(d.get("asked_bot", False)),
         sources=sources,
+        outcome=str(d.get("outcome", "")),
     )
 
 
@@ -171,6 +174,7 @@ class FirestoreConversations(FirestoreDb):
                     "first_message": message.first_message,
                     "asked_bot": message.asked_bot,
                     "sources": sources,
+                    "outcome": message.outcome,
                 }
             )
         except gexc.AlreadyExists:

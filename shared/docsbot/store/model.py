@@ -58,6 +58,8 @@ class MessageRecord:
     first_message: bool = False
     asked_bot: bool = False
     sources: tuple[SourceRef, ...] = ()
+    # A bot answer's outcome when it was given (`AnswerOutcome`); "" for people's messages and older answers.
+    outcome: str = ""
 
 
 @dataclass(frozen=True)
@@ -143,6 +145,41 @@ class NewThread:
     channel_id: str | None = None
     title: str = ""
     extra: dict[str, str] = field(default_factory=dict)
+
+
+# --- the learning loop: accepted solutions, "not solved" reasons, answer outcomes -----------------------
+
+# How a bot answer ended when it was given. Votes and solutions are kept apart and joined on export.
+AnswerOutcome = Literal["answered", "not_found", "uncertain", "failed"]
+ANSWER_OUTCOMES: tuple[AnswerOutcome, ...] = ("answered", "not_found", "uncertain", "failed")
+# Why an answer did not solve the question ("Not solved" → the optional reason form).
+FeedbackReason = Literal["wrong", "outdated", "incomplete", "not_what_i_asked", "other"]
+FEEDBACK_REASONS: tuple[FeedbackReason, ...] = ("wrong", "outdated", "incomplete", "not_what_i_asked", "other")
+
+
+@dataclass(frozen=True)
+class Solution:
+    """A thread's accepted solution: the message someone marked with "Mark as solution" (a person's or the bot's)."""
+
+    message_id: str
+    author_id: str
+    content: str  # as Discord sent it with the interaction (the resolved message), bounded by Discord
+    link: str  # https://discord.com/channels/{guild}/{channel}/{message}
+    from_bot: bool
+    marked_by: str
+    marked_at: datetime
+    sources: tuple[SourceRef, ...] = ()  # the bot answer's sources when the solution is the bot's
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """One user's reason for "Not solved" in a thread (one per user: a new one replaces theirs)."""
+
+    thread_id: str
+    user_id: str
+    reason: FeedbackReason
+    text: str
+    created_at: datetime
 
 
 # --- the freshness machinery: page states, sources, runs, leases ----------------------------------------

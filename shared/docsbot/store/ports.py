@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Protocol
 from docsbot.store.model import (
     Claim,
     DeliveryProgress,
+    Feedback,
     InteractionRecord,
     InteractionState,
     Lease,
@@ -27,6 +28,7 @@ from docsbot.store.model import (
     NewThread,
     PageRecord,
     QuotaResult,
+    Solution,
     ThreadRecord,
     ThreadUpdate,
     VoteKind,
@@ -69,6 +71,33 @@ class Votes(Protocol):
     ) -> VoteResult:
         """One vote per user (a change moves it); counts updated in the same transaction. The thread
         author's "solved" marks the thread solved. Raises KeyError for an unknown thread."""
+        ...
+
+
+class Learning(Protocol):
+    """The learning loop's capture: accepted solutions, "not solved" reasons, and reading threads back."""
+
+    def mark_solution(self, thread_id: str, solution: Solution, now: datetime) -> bool:
+        """Record `solution` as the thread's accepted one (replacing another) and mark the thread solved, in one
+        write. False (nothing changed) when that message is already the solution. KeyError: unknown thread."""
+        ...
+
+    def clear_solution(self, thread_id: str, now: datetime) -> bool:
+        """Forget the thread's accepted solution; False when it had none. Leaves `solved` to the caller."""
+        ...
+
+    def get_solution(self, thread_id: str) -> Solution | None: ...
+
+    def record_feedback(self, feedback: Feedback) -> None:
+        """Store one user's "not solved" reason for a thread, replacing theirs."""
+        ...
+
+    def list_feedback(self, thread_id: str) -> list[Feedback]:
+        """The thread's reasons, oldest first."""
+        ...
+
+    def list_threads(self, collection: str, *, since: datetime | None = None) -> list[ThreadRecord]:
+        """The collection's threads updated at or after `since` (all when None), oldest first."""
         ...
 
 
@@ -176,7 +205,7 @@ class Closeable(Protocol):
         ...
 
 
-class StateStore(Conversations, Votes, InteractionLedger, Quotas, Protocol):
+class StateStore(Conversations, Votes, Learning, InteractionLedger, Quotas, Protocol):
     """What the Discord bot uses."""
 
 

@@ -1,15 +1,16 @@
 """The whole store in one SQLite file, `DATA_DIR/docsbot.sqlite3` (`docsbot serve`, the CLI, local runs).
 
 `SqliteStore` implements every port of `docsbot.store.ports`; its roles live in mixins, one file each
-(`sqlite_conversations`: threads, messages, votes; `sqlite_ledger`: interactions, quotas, leases;
-`sqlite_crawl`: page states, sources, runs) over `sqlite_db` (a connection per thread, WAL, `BEGIN IMMEDIATE`
-for every read-modify-write), so it is safe to share between threads and between processes of one machine.
+(`sqlite_conversations`: threads, messages, votes; `sqlite_learning`: solutions, reasons; `sqlite_ledger`:
+interactions, quotas, leases; `sqlite_crawl`: page states, sources, runs) over `sqlite_db` (a connection per thread,
+WAL, `BEGIN IMMEDIATE` for every read-modify-write), so it is safe to share between threads and between processes of
+one machine.
 
-Old files: before there was one store, the bot kept `state.sqlite3` and the refresh machinery
-`freshness.sqlite3` in the same directory. `open_sqlite` copies their rows into the new file once (a marker row
-remembers each import, so later opens and concurrent openers do nothing), logs one line per file, and leaves
-the old files in place, no longer read; an unreadable one is logged as a warning and skipped. Leases are not
-copied: they last minutes, and nothing holds one across an upgrade.
+Old files: before there was one store, the bot kept `state.sqlite3` and the refresh machinery `freshness.sqlite3` in
+the same directory. `open_sqlite` copies their rows into the new file once (a marker row remembers each import, so
+later opens and concurrent openers do nothing), logs one line per file, and leaves the old files in place, no longer
+read; an unreadable one is logged as a warning and skipped. Leases are not copied: they last minutes, and nothing
+holds one across an upgrade.
 """
 
 from __future__ import annotations
@@ -18,9 +19,10 @@ import logging
 import sqlite3
 from pathlib import Path
 
-from docsbot.store import sqlite_conversations, sqlite_crawl, sqlite_ledger
+from docsbot.store import sqlite_conversations, sqlite_crawl, sqlite_learning, sqlite_ledger
 from docsbot.store.sqlite_conversations import SqliteConversations
 from docsbot.store.sqlite_crawl import SqliteCrawl
+from docsbot.store.sqlite_learning import SqliteLearning
 from docsbot.store.sqlite_ledger import SqliteLedger
 
 logger = logging.getLogger(__name__)
@@ -31,13 +33,14 @@ NOT_IMPORTED = frozenset({"leases"})
 
 SCHEMA = (
     sqlite_conversations.SCHEMA
+    + sqlite_learning.SCHEMA
     + sqlite_ledger.SCHEMA
     + sqlite_crawl.SCHEMA
     + "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);\n"
 )
 
 
-class SqliteStore(SqliteConversations, SqliteLedger, SqliteCrawl):
+class SqliteStore(SqliteConversations, SqliteLearning, SqliteLedger, SqliteCrawl):
     """`docsbot.store.ports.Store` in a SQLite file; safe to share between threads (and processes)."""
 
     def __init__(self, path: Path | str) -> None:
@@ -47,6 +50,7 @@ class SqliteStore(SqliteConversations, SqliteLedger, SqliteCrawl):
         db.execute("PRAGMA journal_mode=WAL")  # persistent: recorded in the file
         db.executescript(SCHEMA)
         sqlite_ledger.migrate(db)
+        sqlite_learning.migrate(db)
 
     def import_legacy(self, old: Path) -> int:
         """Copy the rows of an old store file (same tables and columns) into this one, once; rows copied."""

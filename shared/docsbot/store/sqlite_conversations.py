@@ -50,6 +50,7 @@ CREATE TABLE IF NOT EXISTS messages (
     first_message INTEGER NOT NULL,
     asked_bot INTEGER NOT NULL,
     sources TEXT NOT NULL,
+    outcome TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (thread_id, message_id)
 );
 CREATE INDEX IF NOT EXISTS messages_by_time ON messages (thread_id, created_at, message_id);
@@ -81,13 +82,13 @@ def _thread(row: sqlite3.Row) -> ThreadRecord:
     )
 
 
-def _sources_json(sources: Sequence[SourceRef]) -> str:
+def sources_json(sources: Sequence[SourceRef]) -> str:
     return json.dumps(
         [{"title": s.title, "heading_path": list(s.heading_path), "url": s.url, "anchor": s.anchor} for s in sources]
     )
 
 
-def _sources(text: str) -> tuple[SourceRef, ...]:
+def parse_sources(text: str) -> tuple[SourceRef, ...]:
     items = json.loads(text)
     return tuple(
         SourceRef(
@@ -110,7 +111,8 @@ def _message(row: sqlite3.Row) -> MessageRecord:
         created_at=parse(row["created_at"]),
         first_message=bool(row["first_message"]),
         asked_bot=bool(row["asked_bot"]),
-        sources=_sources(row["sources"]),
+        sources=parse_sources(row["sources"]),
+        outcome=row["outcome"],
     )
 
 
@@ -178,7 +180,7 @@ class SqliteConversations(SqliteDb):
     def add_message(self, message: MessageRecord) -> bool:
         cursor = self._db().execute(
             "INSERT OR IGNORE INTO messages (message_id, thread_id, author_id, content, from_bot, created_at, "
-            "first_message, asked_bot, sources) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "first_message, asked_bot, sources, outcome) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 message.message_id,
                 message.thread_id,
@@ -188,7 +190,8 @@ class SqliteConversations(SqliteDb):
                 iso(message.created_at),
                 int(message.first_message),
                 int(message.asked_bot),
-                _sources_json(message.sources),
+                sources_json(message.sources),
+                message.outcome,
             ),
         )
         return cursor.rowcount == 1

@@ -6,6 +6,7 @@
 | `cli/answer.py` | ask, demo |
 | `cli/bot.py` | serve, register-commands |
 | `cli/refresh.py` | scrape-job, status, push |
+| `cli/learning.py` | export |
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import sys
 
 import typer
 
-from docsbot.cli import answer, bot, index, refresh
+from docsbot.cli import answer, bot, index, learning, refresh
 from docsbot.cli.common import err, guarded
 
 app = typer.Typer(
@@ -27,6 +28,7 @@ index.register(app)
 answer.register(app)
 bot.register(app)
 refresh.register(app)
+learning.register(app)
 # A connection failure in any command is one line saying what to check, never a traceback.
 for _command in app.registered_commands:
     if _command.callback is not None:

@@ -87,6 +87,8 @@ def serve_ingest(endpoint: IngestEndpoint, request: flask.Request) -> flask.Resp
         return _error(413, too_large)
     try:
         data = json.loads(body)
+    except RecursionError:  # the parser gives up on absurd nesting (depth ~1,000): the batch is nonsense
+        return _error(400, "the body is nested too deeply to be a batch")
     except (ValueError, UnicodeDecodeError) as error:
         return _error(400, f"the body is not valid JSON: {error}")
     if not isinstance(data, dict):

@@ -1,4 +1,5 @@
-"""Hostile request bodies against the real functions-framework server (gunicorn, as Cloud Run runs it).
+"""Hostile request bodies against the real functions-framework server (gunicorn, as Cloud Run runs it), for
+the ingest function and the (public) interactions function.
 
 Refusals arrive as soon as the headers are in, without the body being read (checked by how much of a large
 body the client could send before the answer: no more than the sockets' buffers); a body that trickles is
@@ -21,6 +22,7 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
+from tests.harness.fakes.discord_signing import TestSigner
 from tests.harness.functions_server import serve_function
 
 REPO = Path(__file__).resolve().parents[2]
@@ -184,3 +186,66 @@ def test_an_authorised_push_is_served_while_slow_bodies_hold_connections(ingest_
     finally:
         for request in slow:
             request.close()
+
+
+# --- the interactions function ---------------------------------------------------------------------------------
+
+SIGNER = TestSigner()
+FORGED = {"X-Signature-Ed25519": "ab" * 64, "X-Signature-Timestamp": "1700000000"}  # well formed, wrong
+
+
+@pytest.fixture(scope="module")
+def interactions_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    tmp = tmp_path_factory.mktemp("interactions-function")
+    collections = tmp / "collections.toml"
+    collections.write_text('[[collection]]\nname = "docs"\ntitle = "Docs"\n', encoding="utf-8")
+    env = {
+        "DISCORD_PUBLIC_KEY": SIGNER.public_key_hex,
+        "DISCORD_APPLICATION_ID": SIGNER.application_id,
+        "DOCSBOT_DATA_DIR": str(tmp / "data"),
+        "DOCSBOT_COLLECTIONS_FILE": str(collections),
+        "THREADS": "2",
+    }
+    with serve_function(REPO / "functions" / "interactions" / "main.py", "interactions", env) as url:
+        yield url
+
+
+def ping(url: str) -> requests.Response:
+    body, headers = SIGNER.signed(SIGNER.ping())
+    return requests.post(url, data=body, headers=headers, timeout=GUARD_S)
+
+
+def test_interactions_refuse_from_the_headers_without_reading_the_body(interactions_url: str) -> None:
+    for headers, status in (({}, 401), ({**FORGED, "X-Signature-Ed25519": "not hex"}, 401), (FORGED, 413)):
+        request = RawRequest(interactions_url, headers, LARGE_BODY)
+        try:
+            sender = request.send_forever(LARGE_BODY)
+            answer = request.answer()
+            assert answer.status == status, answer
+            assert answer.sent_before_answer < SOCKET_BUFFERS_BOUND
+        finally:
+            request.close()
+        sender.join(timeout=GUARD_S)
+        assert request.sent < SOCKET_BUFFERS_BOUND
+    assert ping(interactions_url).json() == {"type": 1}
+
+
+def test_interactions_answer_while_slow_bodies_hold_connections(interactions_url: str) -> None:
+    slow = [RawRequest(interactions_url, FORGED, 1000) for _ in range(2)]  # must be read to check the signature
+    slow += [RawRequest(interactions_url, {}, 1000) for _ in range(4)]
+    try:
+        for request in slow:
+            request.send(b"{")
+        assert ping(interactions_url).json() == {"type": 1}
+        assert sorted(request.answer().status for request in slow) == [401] * 4 + [408] * 2
+    finally:
+        for request in slow:
+            request.close()
+
+
+def test_interactions_refuse_absurdly_nested_json_with_400(interactions_url: str) -> None:
+    for depth in (1_000, 20_000):
+        body = b'{"type": 1, "data": ' + b"[" * depth + b"]" * depth + b"}"
+        answer = requests.post(interactions_url, data=body, headers=SIGNER.sign(body), timeout=GUARD_S)
+        assert answer.status_code == 400 and answer.json() == {"error": "body is not valid JSON"}
+    assert ping(interactions_url).json() == {"type": 1}

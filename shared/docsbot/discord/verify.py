@@ -81,10 +81,9 @@ def verify_request(
 
 
 def check_headers(headers: HeaderItems, content_length: int | None, *, max_body: int = MAX_BODY) -> tuple[str, str]:
-    """The (signature, timestamp) headers when present and well formed and the declared size fits; raise
+    """The (signature, timestamp) headers when present and well formed (else 401), and the declared size fits
+    (else 413); raise
     `InvalidRequest` otherwise. Needs no body: the HTTP layer calls it before reading one."""
-    if content_length is not None and content_length > max_body:
-        raise InvalidRequest(413, "body too large")
     signature = header(headers, SIGNATURE_HEADER)
     timestamp = header(headers, TIMESTAMP_HEADER)
     if not signature:
@@ -96,6 +95,8 @@ def check_headers(headers: HeaderItems, content_length: int | None, *, max_body:
         raise InvalidRequest(401, "invalid signature")
     if not _TIMESTAMP.fullmatch(timestamp):
         raise InvalidRequest(401, "invalid timestamp")
+    if content_length is not None and content_length > max_body:
+        raise InvalidRequest(413, "body too large")
     return signature, timestamp
 
 

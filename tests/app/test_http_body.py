@@ -249,3 +249,22 @@ def test_interactions_refuse_absurdly_nested_json_with_400(interactions_url: str
         answer = requests.post(interactions_url, data=body, headers=SIGNER.sign(body), timeout=GUARD_S)
         assert answer.status_code == 400 and answer.json() == {"error": "body is not valid JSON"}
     assert ping(interactions_url).json() == {"type": 1}
+
+
+# --- the respond function (Cloud Tasks only) -------------------------------------------------------------------
+
+
+def test_respond_refuses_from_the_headers_without_reading_the_body(tmp_path: Path) -> None:
+    env = {"DISCORD_PUBLIC_KEY": SIGNER.public_key_hex, "DISCORD_APPLICATION_ID": SIGNER.application_id}
+    with serve_function(REPO / "functions" / "respond" / "main.py", "respond", env) as url:
+        for headers, status in (({}, 403), ({"X-CloudTasks-QueueName": "docsbot"}, 413)):
+            request = RawRequest(url, headers, LARGE_BODY)
+            try:
+                sender = request.send_forever(LARGE_BODY)
+                answer = request.answer()
+                assert answer.status == status, answer
+                assert answer.sent_before_answer < SOCKET_BUFFERS_BOUND
+            finally:
+                request.close()
+            sender.join(timeout=GUARD_S)
+            assert request.sent < SOCKET_BUFFERS_BOUND

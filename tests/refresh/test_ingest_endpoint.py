@@ -95,7 +95,7 @@ def serve(tmp_path: Path) -> Iterator[Any]:
     """Serve an ingest endpoint with the given authenticator on 127.0.0.1 (werkzeug, threaded)."""
     servers: list[Any] = []
 
-    def start(authenticator: Authenticator, *, lock_wait: float = 30.0) -> Endpoint:
+    def start(authenticator: Authenticator, *, lock_wait: float = 30.0, read_timeout: float = 60.0) -> Endpoint:
         store = SqliteStore(tmp_path / "freshness.sqlite3")
         embedder = SlowEmbedder()
         service = IngestService(
@@ -107,7 +107,7 @@ def serve(tmp_path: Path) -> Iterator[Any]:
             lock_wait=lock_wait,
             lease_ttl=timedelta(minutes=5),
         )
-        endpoint = IngestEndpoint(authenticator, service, MAX_BYTES)
+        endpoint = IngestEndpoint(authenticator, service, MAX_BYTES, read_timeout)
         app = flask.Flask("ingest-test")
         app.add_url_rule("/", "ingest", lambda: serve_ingest(endpoint, flask.request), methods=["GET", "POST"])
         server = make_server("127.0.0.1", 0, app, threaded=True)
@@ -306,6 +306,24 @@ def test_bodies_over_the_limit_get_413(serve: Any) -> None:
     sender.join(timeout=10)
     assert sent[0] < 50 * 2**20  # the server stopped reading long before the end
     assert endpoint.points() == {}
+
+
+def test_a_body_that_stalls_gets_408_and_the_server_serves_others(serve: Any) -> None:
+    endpoint = serve(TokenAuthenticator(TOKEN), read_timeout=0.5)
+    parts = urlsplit(endpoint.url)
+    stalled = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=30)
+    try:
+        stalled.putrequest("POST", "/")
+        stalled.putheader("Authorization", f"Bearer {TOKEN}")
+        stalled.putheader("Content-Length", "1000")
+        stalled.endheaders()
+        stalled.send(b'{"collection": ')  # and nothing more
+        assert endpoint.post(batch(page(1))).status_code == 200
+        response = stalled.getresponse()
+        assert response.status == 408 and "not received in time" in json.loads(response.read())["error"]
+    finally:
+        stalled.close()
+    assert set(endpoint.points()) == {page(1)["url"]}
 
 
 # --- indexing ------------------------------------------------------------------------------------------------

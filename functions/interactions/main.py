@@ -3,8 +3,10 @@
 Starts with `functions-framework --target interactions` (or as deployed by infra/terraform). Configured by
 environment variables (README "Discord bot"): DISCORD_PUBLIC_KEY, DISCORD_APPLICATION_ID, DOCSBOT_STATE,
 DOCSBOT_QUEUE and the Cloud Tasks settings, DOCSBOT_COLLECTIONS_FILE (the collections file baked into the
-build). Verifies Discord's Ed25519 signature (401 otherwise), answers PING, defers questions to the respond
-function through Cloud Tasks, and answers everything else inline. Built by `docsbot.app.bot.build_interactions`.
+build). Refuses from the headers before reading a body (no or malformed signature headers: 401; a declared
+body over 64 KiB: 413), reads the body within 5 s (408), verifies Discord's Ed25519 signature (401), answers
+PING, defers questions to the respond function through Cloud Tasks, and answers everything else inline.
+Built by `docsbot.app.bot.build_interactions`.
 It imports nothing heavy, so a cold start answers well inside Discord's 3 seconds.
 """
 

@@ -16,7 +16,8 @@ import os
 import flask
 import functions_framework
 
-from docsbot.app.bot_http import MAX_TASK_BODY, json_response, too_large
+from docsbot.app.bot_http import json_response, serve_task
+from docsbot.app.http_body import refusal
 from docsbot.app.logs import configure_json_logging
 from docsbot.bot.respond import RespondHandler
 from docsbot.settings.bot import load_bot_settings
@@ -40,10 +41,11 @@ if os.environ.get("K_SERVICE"):
 @functions_framework.http
 def respond(request: flask.Request) -> flask.Response:
     if request.method != "POST":
-        return json_response(405, {"error": "POST only"})
+        return refusal(request, 405, {"error": "POST only"})
     if "X-CloudTasks-QueueName" not in request.headers:
-        return json_response(403, {"error": "only Cloud Tasks may call this function"})
-    if too_large(request, MAX_TASK_BODY):
-        return json_response(413, {"error": "task too large"})
-    result = handler().handle(request.get_data(), request.headers)
+        return refusal(request, 403, {"error": "only Cloud Tasks may call this function"})
+    body = serve_task(request)  # bounded in size and time: a 413 / 408 / 400 leaves the rest unread
+    if isinstance(body, flask.Response):
+        return body
+    result = handler().handle(body, request.headers)
     return json_response(result.status, {"outcome": result.outcome})

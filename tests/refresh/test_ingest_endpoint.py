@@ -95,7 +95,7 @@ def serve(tmp_path: Path) -> Iterator[Any]:
     """Serve an ingest endpoint with the given authenticator on 127.0.0.1 (werkzeug, threaded)."""
     servers: list[Any] = []
 
-    def start(authenticator: Authenticator, *, lock_wait: float = 30.0) -> Endpoint:
+    def start(authenticator: Authenticator, *, lock_wait: float = 30.0, read_timeout: float = 60.0) -> Endpoint:
         store = SqliteStore(tmp_path / "freshness.sqlite3")
         embedder = SlowEmbedder()
         service = IngestService(
@@ -107,7 +107,7 @@ def serve(tmp_path: Path) -> Iterator[Any]:
             lock_wait=lock_wait,
             lease_ttl=timedelta(minutes=5),
         )
-        endpoint = IngestEndpoint(authenticator, service, MAX_BYTES)
+        endpoint = IngestEndpoint(authenticator, service, MAX_BYTES, read_timeout)
         app = flask.Flask("ingest-test")
         app.add_url_rule("/", "ingest", lambda: serve_ingest(endpoint, flask.request), methods=["GET", "POST"])
         server = make_server("127.0.0.1", 0, app, threaded=True)
@@ -234,6 +234,10 @@ def test_malformed_batches_get_400_naming_the_field(serve: Any) -> None:
         (batch(page(1), {**page(2), "url": "docs/page-2"}), "pages.1.url: must be an absolute http(s) URL"),
         (batch({**page(1), "url": "https://docs.example.com/a#b"}), "pages.0.url: must have no #fragment"),
         (batch(page(1), colour="blue"), "colour: Extra inputs are not permitted"),
+        (batch({**page(1), "url": "https://ci:s3cret@docs.example.com/a"}), "pages.0.url: must not hold credentials"),
+        (batch({**page(1), "url": "https://docs.example.com/a_(b)"}), "pages.0.url: must not hold '(' ')'"),
+        (batch({**page(1), "url": "https://docs.example.com/a<b>"}), "percent-encode them"),
+        (batch(page(1), deletions=["https://u:p@docs.example.com/x"]), "deletions: item 0"),
         (batch(page(1), deletions=["nope"]), "deletions: item 0 ('nope'): must be an absolute http(s) URL"),
         (batch(page(1), page(1)), "each URL once per batch"),
         (batch(page(1), deletions=[page(1)["url"]]), "URLs also sent as pages"),
@@ -248,6 +252,21 @@ def test_malformed_batches_get_400_naming_the_field(serve: Any) -> None:
         assert message in answer.json()["error"], (message, answer.json())
     assert endpoint.points() == {}
     assert requests.get(endpoint.url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=5).status_code == 405
+
+
+def test_deeply_nested_json_gets_400_not_500(serve: Any) -> None:
+    endpoint = serve(TokenAuthenticator(TOKEN))
+    for depth in (1_000, 100_000):
+        for body in ("[" * depth + "]" * depth, '{"a": ' * depth + "1" + "}" * depth):
+            answer = endpoint.post(body)
+            assert answer.status_code == 400, answer.text
+            assert "nested" in answer.json()["error"]
+    deep_tags = "[" * 900 + "]" * 900  # under the parser's limit: the batch shape refuses it
+    body = json.dumps(batch(page(1))).replace('"tags": ["v2"]', f'"tags": {deep_tags}')
+    answer = endpoint.post(body)
+    assert answer.status_code == 400 and "pages.0.tags" in answer.json()["error"]
+    assert endpoint.points() == {}
+    assert endpoint.post(batch(page(1))).status_code == 200
 
 
 def test_bodies_over_the_limit_get_413(serve: Any) -> None:
@@ -287,6 +306,24 @@ def test_bodies_over_the_limit_get_413(serve: Any) -> None:
     sender.join(timeout=10)
     assert sent[0] < 50 * 2**20  # the server stopped reading long before the end
     assert endpoint.points() == {}
+
+
+def test_a_body_that_stalls_gets_408_and_the_server_serves_others(serve: Any) -> None:
+    endpoint = serve(TokenAuthenticator(TOKEN), read_timeout=0.5)
+    parts = urlsplit(endpoint.url)
+    stalled = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=30)
+    try:
+        stalled.putrequest("POST", "/")
+        stalled.putheader("Authorization", f"Bearer {TOKEN}")
+        stalled.putheader("Content-Length", "1000")
+        stalled.endheaders()
+        stalled.send(b'{"collection": ')  # and nothing more
+        assert endpoint.post(batch(page(1))).status_code == 200
+        response = stalled.getresponse()
+        assert response.status == 408 and "not received in time" in json.loads(response.read())["error"]
+    finally:
+        stalled.close()
+    assert set(endpoint.points()) == {page(1)["url"]}
 
 
 # --- indexing ------------------------------------------------------------------------------------------------
@@ -334,6 +371,25 @@ def test_deletions_and_listings_remove_points(serve: Any) -> None:
     assert len(endpoint.points()) == 8
     confirmed = endpoint.post(batch(listing=listing[:2], allow_large_prune=True)).json()
     assert confirmed["counts"]["deleted"] == 6 and set(endpoint.points()) == set(listing[:2])
+
+
+def test_explicit_deletions_of_most_pages_are_refused_unless_confirmed(serve: Any) -> None:
+    endpoint = serve(TokenAuthenticator(TOKEN))
+    pages = [page(n) for n in range(5)]
+    assert endpoint.post(batch(*pages)).status_code == 200
+    every = [p["url"] for p in pages]
+    refused = endpoint.post(batch(deletions=every))
+    assert refused.status_code == 400, refused.text
+    assert "deletions: it would delete 5 of the 5 pages of source 'docs'" in refused.json()["error"]
+    assert "allow_large_prune" in refused.json()["error"]
+    # Deletions of URLs never indexed do not count; explicit deletions and a listing's count together.
+    never = [f"https://docs.example.com/never-{n}" for n in range(20)]
+    assert endpoint.post(batch(deletions=[every[0], *never])).status_code == 200
+    both = endpoint.post(batch(deletions=[every[1]], listing=every[1:4]))
+    assert both.status_code == 400 and "would delete 2 of the 4 pages" in both.json()["error"]
+    assert set(endpoint.points()) == set(every[1:])
+    confirmed = endpoint.post(batch(deletions=every[1:], allow_large_prune=True)).json()
+    assert confirmed["counts"]["deleted"] == 4 and endpoint.points() == {}
 
 
 def test_two_concurrent_pushes_of_one_page_end_consistent(serve: Any) -> None:

@@ -1,12 +1,14 @@
 """The ingest endpoint over HTTP (Flask request in, JSON response out), for functions/ingest and tests.
 
 Order matters: the method, then the credentials (401 before a byte of the body is read), then the declared
-size (413 from Content-Length), then the body read with a bound (413 for a chunked body that runs over),
-then JSON and the batch shape (400 naming the field), then the index update. Answers:
+size (413 from Content-Length), then the body read with a bound (413 for a chunked body that runs over) and a
+deadline (408 for a body still arriving after `read_timeout` seconds), then JSON and the batch shape (400
+naming the field), then the index update. An answer given before the whole body was read is sent at once
+and the rest of the body is never read (docsbot.app.http_body). Answers:
 
     200 {"collection", "source", "counts": {"new", "changed", "unchanged", "empty", "deleted", "absent"},
          "embeddings", "chunks_deleted", "pages": [{"url", "outcome"}], "deletions": [{"url", "outcome"}]}
-    400 / 401 / 405 / 413 {"error": "..."}
+    400 / 401 / 405 / 408 / 413 {"error": "..."}
     503 {"error": "..."} with Retry-After: another batch holds the collection, or certificates are unreachable
 """
 
@@ -19,6 +21,7 @@ from dataclasses import dataclass
 import flask
 from pydantic import ValidationError
 
+from docsbot.app.http_body import BodyError, BodyTooLarge, read_body, refusal
 from docsbot.index.errors import IndexStoreError
 from docsbot.refresh.auth import Authenticator, AuthUnavailable, Unauthorized
 from docsbot.refresh.ingest_endpoint import BatchRejected, IngestBatch, IngestService, format_validation_error
@@ -26,8 +29,8 @@ from docsbot.store.lease import LeaseBusy
 
 logger = logging.getLogger(__name__)
 
-READ_CHUNK = 64 * 1024
 RETRY_AFTER_SECONDS = 5
+READ_TIMEOUT_SECONDS = 60.0  # 8 MiB at 150 kB/s; a slower body holds a worker thread for no good reason
 
 
 @dataclass
@@ -35,10 +38,7 @@ class IngestEndpoint:
     authenticator: Authenticator
     service: IngestService
     max_bytes: int
-
-
-class _TooLarge(Exception):
-    pass
+    read_timeout: float = READ_TIMEOUT_SECONDS
 
 
 def _json(status: int, body: object, headers: dict[str, str] | None = None) -> flask.Response:
@@ -49,44 +49,31 @@ def _error(status: int, message: str, headers: dict[str, str] | None = None) -> 
     return _json(status, {"error": message}, headers)
 
 
-def _read_bounded(request: flask.Request, limit: int) -> bytes:
-    """The body, read in chunks; _TooLarge as soon as it passes `limit` (a chunked body has no length)."""
-    parts: list[bytes] = []
-    size = 0
-    stream = request.stream
-    while True:
-        chunk = stream.read(READ_CHUNK)
-        if not chunk:
-            return b"".join(parts)
-        size += len(chunk)
-        if size > limit:
-            raise _TooLarge
-        parts.append(chunk)
-
-
 def serve_ingest(endpoint: IngestEndpoint, request: flask.Request) -> flask.Response:
     """Answer one HTTP request to the ingest endpoint."""
     if request.method != "POST":
-        return _error(405, "POST a JSON batch")
+        return refusal(request, 405, {"error": "POST a JSON batch"})
     try:
         principal = endpoint.authenticator.authenticate(request.headers.get("Authorization"))
     except Unauthorized as error:
         logger.warning("ingest refused: %s", error, extra={"remote": request.remote_addr})
-        return _error(401, "missing or invalid credentials", {"WWW-Authenticate": "Bearer"})
+        return refusal(request, 401, {"error": "missing or invalid credentials"}, {"WWW-Authenticate": "Bearer"})
     except AuthUnavailable as error:
         logger.error("ingest credentials could not be checked: %s", error)
-        return _error(503, "credentials cannot be checked right now", {"Retry-After": str(RETRY_AFTER_SECONDS)})
+        retry = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+        return refusal(request, 503, {"error": "credentials cannot be checked right now"}, retry)
 
     limit = endpoint.max_bytes
-    too_large = f"the body is over the {limit} byte limit: send smaller batches"
-    if request.content_length is not None and request.content_length > limit:
-        return _error(413, too_large)
     try:
-        body = _read_bounded(request, limit)
-    except _TooLarge:
-        return _error(413, too_large)
+        body = read_body(request, limit, endpoint.read_timeout)
+    except BodyTooLarge:
+        return refusal(request, 413, {"error": f"the body is over the {limit} byte limit: send smaller batches"})
+    except BodyError as error:
+        return refusal(request, error.status, {"error": error.message})
     try:
         data = json.loads(body)
+    except RecursionError:  # the parser gives up on absurd nesting (depth ~1,000): the batch is nonsense
+        return _error(400, "the body is nested too deeply to be a batch")
     except (ValueError, UnicodeDecodeError) as error:
         return _error(400, f"the body is not valid JSON: {error}")
     if not isinstance(data, dict):

@@ -159,4 +159,4 @@ def build_ingest_endpoint(env: Mapping[str, str] | None = None) -> IngestEndpoin
         "ingest endpoint ready",
         extra={"auth": ingest.auth, "collections": sorted(c.name for c in collections.collections)},
     )
-    return IngestEndpoint(authenticator, service, ingest.max_bytes)
+    return IngestEndpoint(authenticator, service, ingest.max_bytes, ingest.read_timeout)

@@ -235,7 +235,9 @@ def push_folder(
                 "or confirm with --allow-large-delete"
             )
 
-    envelope = {"collection": options.collection, "source": options.source}
+    envelope: dict[str, Any] = {"collection": options.collection, "source": options.source}
+    if options.allow_large_delete:
+        envelope["allow_large_prune"] = True  # the endpoint applies the same guard to each batch's deletions
     to_send: list[dict[str, Any]] = []
     for page in changed:
         item = page_json(page)

@@ -4,6 +4,9 @@ Discord signs `timestamp + body` with the application's key and sends the hex si
 `X-Signature-Ed25519` / `X-Signature-Timestamp`. The signature check is `discord_interactions.verify_key`
 (PyNaCl underneath, so its timing does not depend on where a forged signature differs). Discord itself does
 not require a freshness check; refusing old timestamps limits how long a captured request can be replayed.
+`check_headers` applies the checks that need no body (declared size, signature and timestamp headers present
+and well formed), so the HTTP layer refuses a request before reading its body; `verify_request` applies them
+again with the rest.
 
 Imports only the standard library and `discord_interactions` (which imports PyNaCl): this module is on the
 interactions function's cold-start path. The body is never logged.
@@ -69,6 +72,18 @@ def verify_request(
         raise ValueError("the Discord public key must be 64 hexadecimal characters")
     if len(body) > max_body:
         raise InvalidRequest(413, "body too large")
+    signature, timestamp = check_headers(headers, None, max_body=max_body)
+    if not _signature_matches(body, signature, timestamp, public_key):
+        raise InvalidRequest(401, "invalid signature")
+    current = time.time() if now is None else now
+    if abs(current - int(timestamp)) > max_age_s:
+        raise InvalidRequest(401, "stale timestamp")
+
+
+def check_headers(headers: HeaderItems, content_length: int | None, *, max_body: int = MAX_BODY) -> tuple[str, str]:
+    """The (signature, timestamp) headers when present and well formed (else 401), and the declared size fits
+    (else 413); raise
+    `InvalidRequest` otherwise. Needs no body: the HTTP layer calls it before reading one."""
     signature = header(headers, SIGNATURE_HEADER)
     timestamp = header(headers, TIMESTAMP_HEADER)
     if not signature:
@@ -80,11 +95,9 @@ def verify_request(
         raise InvalidRequest(401, "invalid signature")
     if not _TIMESTAMP.fullmatch(timestamp):
         raise InvalidRequest(401, "invalid timestamp")
-    if not _signature_matches(body, signature, timestamp, public_key):
-        raise InvalidRequest(401, "invalid signature")
-    current = time.time() if now is None else now
-    if abs(current - int(timestamp)) > max_age_s:
-        raise InvalidRequest(401, "stale timestamp")
+    if content_length is not None and content_length > max_body:
+        raise InvalidRequest(413, "body too large")
+    return signature, timestamp
 
 
 def header(headers: HeaderItems, name: str) -> str | None:

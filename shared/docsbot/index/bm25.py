@@ -6,7 +6,8 @@ The score Qdrant returns is then sum over shared terms of idf(term) * tf_part(te
 
 Tokenisation keeps code searchable: an identifier such as `configureStore`, `create_slice`,
 `redux-toolkit` or `HTTP_429` yields the whole identifier (lower-cased) *and* its parts, so both
-"configureStore" and "configure store" find it. Word parts are stop-word filtered and Snowball-stemmed;
+"configureStore" and "configure store" find it. Word parts are stop-word filtered and Snowball-stemmed
+(up to MAX_STEM_CHARS letters: a longer "word" is junk, and stemming costs time in proportion to its length);
 numbers are kept as they are.
 """
 
@@ -27,6 +28,7 @@ B = 0.75
 # A fixed average document length (in tokens) instead of a corpus statistic: document vectors must not
 # change when other documents are added. 256 is about the size of one docs chunk.
 AVG_DOC_LEN = 256.0
+MAX_STEM_CHARS = 64
 
 # Letters and digits, optionally joined by `_`, `-` or `.` (snake_case, kebab-case, dotted.names).
 # A joiner must be followed by a letter or digit, so a sentence's final full stop is not kept.
@@ -95,7 +97,7 @@ def _normalise_part(part: str) -> str | None:
     lowered = part.lower()
     if lowered in STOP_WORDS:
         return None
-    if lowered.isalpha():
+    if lowered.isalpha() and len(lowered) <= MAX_STEM_CHARS:
         return _stem(lowered)
     return lowered
 

@@ -27,7 +27,7 @@ from functools import lru_cache
 
 from docsbot.documents.model import Chunk, Page, Section
 from docsbot.documents.sections import split_sections
-from docsbot.documents.tokens import count_tokens, get_encoding, truncate_tokens
+from docsbot.documents.tokens import count_tokens, encode, get_encoding, truncate_tokens
 
 PATH_SEPARATOR = " › "
 
@@ -227,6 +227,7 @@ _FENCE_CLOSE = re.compile(r"^[ \t]*(`{3,}|~{3,})[ \t]*$")
 _TABLE_CELL_RULE = re.compile(r"[ \t]*:?-+:?[ \t]*")
 _LIST_ITEM = re.compile(r"^([ \t]*)(?:[-*+]|\d{1,9}[.)])(?:[ \t]|$)")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=\S)")
+_SPACE = re.compile(r"\s")
 _HEADING_ID = re.compile(r"^((?:[ ]{0,3}>[ ]?)*[ ]{0,3}#{1,6}(?:[ \t].*?)?)[ \t]*\{#[\w-]+\}[ \t]*$")
 
 
@@ -452,7 +453,7 @@ def _sentences(text: str) -> list[str]:
 def _split_tokens(text: str, budget: int, joiner: str) -> list[_Unit]:
     """Text cut every `budget` tokens (never inside a UTF-8 character): the last resort."""
     encoding = get_encoding()
-    ids = encoding.encode(text, disallowed_special=())
+    ids = encode(text)  # a giant unbroken run costs linear work (docsbot.documents.tokens)
     units: list[_Unit] = []
     start = 0
     while start < len(ids):
@@ -545,10 +546,10 @@ def _tail(text: str, limit: int, cut_words: bool) -> str:
         if _tokens(candidate) > limit:
             break
         tail = candidate
-    if tail or not cut_words:
-        return tail
+    if tail or not cut_words or _SPACE.search(text) is None:
+        return tail  # (with no space in the text, no word starts inside it: no tail, and no encoding to pay)
     encoding = get_encoding()
-    ids = encoding.encode(text, disallowed_special=())
+    ids = encode(text)
     if len(ids) <= limit:
         return ""
     tail = encoding.decode_bytes(ids[-limit:]).decode("utf-8", errors="ignore")

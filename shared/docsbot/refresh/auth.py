@@ -3,8 +3,11 @@
 Both read only the `Authorization: Bearer <token>` header, so a refused request costs no body read.
 
 - `OidcAuthenticator` (the cloud): google-auth verifies the signature against Google's certificates (fetched
-  from `certs_url` and cached), the expiry and the audience (the function's URL); then the issuer must be
-  Google and the `email` claim, verified, one of the allowed service accounts.
+  from `certs_url` and cached for CERTS_CACHE_SECONDS), the expiry and the audience (the function's URL); then
+  the issuer must be Google and the `email` claim, verified, one of the allowed service accounts. A token
+  under a key id the cached certificates lack (Google rotated its keys, or anyone made one up) refetches them
+  at most once per CERTS_MIN_REFETCH_SECONDS: a stream of forged tokens costs one fetch a minute, not one each.
+  Times come from an injected monotonic clock.
 - `TokenAuthenticator` (local runs, CI against a local endpoint): a shared secret compared in constant time.
 """
 
@@ -13,12 +16,13 @@ from __future__ import annotations
 import hmac
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 GOOGLE_ISSUERS = frozenset({"accounts.google.com", "https://accounts.google.com"})
 CERTS_CACHE_SECONDS = 300.0
+CERTS_MIN_REFETCH_SECONDS = 60.0  # Google publishes a new key well before signing with it
 CERTS_TIMEOUT_SECONDS = 10.0
 CLOCK_SKEW_SECONDS = 10
 
@@ -70,11 +74,12 @@ class TokenAuthenticator:
 class _CachedCertsRequest:
     """A google-auth transport request that caches successful GETs (the certificates) for a few minutes."""
 
-    def __init__(self, ttl: float = CERTS_CACHE_SECONDS) -> None:
+    def __init__(self, clock: Callable[[], float], ttl: float = CERTS_CACHE_SECONDS) -> None:
         import google.auth.transport.requests
         import requests
 
         self._inner = google.auth.transport.requests.Request(session=requests.Session())
+        self._clock = clock
         self._ttl = ttl
         self._lock = threading.Lock()
         self._cache: dict[str, tuple[float, Any]] = {}
@@ -92,25 +97,37 @@ class _CachedCertsRequest:
             return self._inner(url, method=method, body=body, headers=headers, timeout=timeout, **kwargs)
         with self._lock:
             cached = self._cache.get(url)
-            if cached is not None and time.monotonic() - cached[0] < self._ttl:
+            if cached is not None and self._clock() - cached[0] < self._ttl:
                 return cached[1]
         response = self._inner(url, method="GET", headers=headers, timeout=timeout or CERTS_TIMEOUT_SECONDS)
         if response.status == 200:
             with self._lock:
-                self._cache[url] = (time.monotonic(), response)
+                self._cache[url] = (self._clock(), response)
         return response
 
-    def forget(self) -> None:
+    def forget_if_older_than(self, age: float) -> bool:
+        """Drop the cached certificates fetched more than `age` seconds ago; whether any were dropped."""
         with self._lock:
-            self._cache.clear()
+            now = self._clock()
+            stale = [url for url, (fetched, _) in self._cache.items() if now - fetched >= age]
+            for url in stale:
+                del self._cache[url]
+            return bool(stale)
 
 
 class OidcAuthenticator:
-    def __init__(self, *, audience: str, allowed_service_accounts: Iterable[str], certs_url: str) -> None:
+    def __init__(
+        self,
+        *,
+        audience: str,
+        allowed_service_accounts: Iterable[str],
+        certs_url: str,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.audience = audience
         self.allowed = frozenset(email.lower() for email in allowed_service_accounts)
         self.certs_url = certs_url
-        self._request = _CachedCertsRequest()
+        self._request = _CachedCertsRequest(clock)
 
     def authenticate(self, authorization: str | None) -> Principal:
         token = bearer_token(authorization)
@@ -141,9 +158,10 @@ class OidcAuthenticator:
             except google.auth.exceptions.TransportError as error:
                 raise AuthUnavailable(f"cannot fetch the token certificates: {error}") from None
             except (ValueError, google.auth.exceptions.GoogleAuthError) as error:
-                # Google rotates its keys: a key id we have not seen may be in fresher certificates.
-                if attempt == 0 and "Certificate for key id" in str(error):
-                    self._request.forget()
+                # Google rotates its keys: a key id we have not seen may be in fresher certificates, but only
+                # if ours are not fresh already (forged key ids would otherwise each cost a fetch).
+                unknown_key = "Certificate for key id" in str(error)
+                if attempt == 0 and unknown_key and self._request.forget_if_older_than(CERTS_MIN_REFETCH_SECONDS):
                     continue
                 # Only the error's type: google-auth's messages can quote the token itself, which must never
                 # reach the logs (it is a credential until it expires).

@@ -9,8 +9,14 @@ A batch (JSON) looks like:
      "listing": null}
 
 `listing` (optional) is every page URL the source has now: the source's other indexed pages are deleted (for
-pushes that have no memory of what they sent before). A listing that would delete more than `max_prune` of
-the source's pages is refused unless `allow_large_prune` is set: a half-empty checkout must not empty the index.
+pushes that have no memory of what they sent before). A batch whose deletions, explicit and implied by the
+listing together, would delete more than `max_prune` of the source's indexed pages is refused unless
+`allow_large_prune` is set (the refresh pipeline's drop guard, `deletion_refusal`): a half-empty checkout or a
+runaway script must not empty the index.
+
+URLs are refused when they carry credentials (`https://user:pass@host/`: they would be stored and shown in
+answers) or characters that break the markdown links answers cite them in (spaces, `<>()[]"` and backquotes:
+percent-encode them).
 
 Writes to one collection are serialised with a lease (`ingest/<collection>`), so two concurrent pushes of the
 same page end with the points of one of them, never a mix. Re-sending unchanged pages embeds nothing: point ids
@@ -56,12 +62,22 @@ NEW, CHANGED, UNCHANGED, EMPTY = "new", "changed", "unchanged", "empty"  # EMPTY
 DELETED, ABSENT = "deleted", "absent"  # ABSENT: nothing was indexed for the URL
 
 
+# Characters that end or break a markdown link `[title](url)` or an autolink `<url>` where answers cite pages.
+_LINK_BREAKING = frozenset('<>()[]"`\\')
+
+
 def _check_url(url: str) -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ValueError("must be an absolute http(s) URL")
     if "#" in url or any(c.isspace() for c in url):
         raise ValueError("must have no #fragment and no spaces")
+    if "@" in parts.netloc:
+        raise ValueError("must not hold credentials (user:password@): they would be stored and shown in answers")
+    breaking = sorted({c for c in url if c in _LINK_BREAKING or not c.isprintable()})
+    if breaking:
+        shown = " ".join(repr(c) for c in breaking)
+        raise ValueError(f"must not hold {shown}: they break markdown links; percent-encode them (%28 for '(')")
     return url
 
 
@@ -237,19 +253,22 @@ class IngestService:
         gone = list(dict.fromkeys(batch.deletions))
         if batch.listing is not None:
             listed = set(batch.listing)
-            pruned = sorted(url for url in stored if url not in listed and url not in page_urls and url not in gone)
-            refusal = deletion_refusal(  # the pipeline's drop guard: the listing reaches what it does not prune
-                reached=len(stored) - len(pruned),
-                baseline=len(stored),
-                max_drop=self.max_prune,
-                allow_large_delete=batch.allow_large_prune,
+            gone.extend(sorted(u for u in stored if u not in listed and u not in page_urls and u not in gone))
+        deleting = sum(1 for url in gone if url in stored)
+        # The pipeline's drop guard, for explicit deletions and a listing's alike: after the batch the source
+        # keeps the pages it does not delete.
+        refusal = deletion_refusal(
+            reached=len(stored) - deleting,
+            baseline=len(stored),
+            max_drop=self.max_prune,
+            allow_large_delete=batch.allow_large_prune,
+        )
+        if refusal is not None:
+            field_name = "listing" if batch.listing is not None else "deletions"
+            raise BatchRejected(
+                f"{field_name}: it would delete {deleting} of the {len(stored)} pages of source {batch.source!r} "
+                f"(more than {self.max_prune:.0%}); send allow_large_prune: true if that is intended"
             )
-            if refusal is not None:
-                raise BatchRejected(
-                    f"listing: it would delete {len(pruned)} of the {len(stored)} pages of source {batch.source!r} "
-                    f"(more than {self.max_prune:.0%}); send allow_large_prune: true if that is intended"
-                )
-            gone.extend(pruned)
 
         ids = [point_id for url in gone for point_id in stored.get(url, [])]
         index.delete(ids)

@@ -43,6 +43,7 @@ class IngestSettings:
     allowed_service_accounts: frozenset[str]
     certs_url: str
     max_bytes: int
+    read_timeout: float  # seconds a request body may take to arrive before a 408
     lock_wait: float  # seconds a batch waits for another batch of the same collection before a 503
     lease_ttl: timedelta
 
@@ -141,6 +142,7 @@ def load_ingest_settings(env: Mapping[str, str] | None = None) -> IngestSettings
         allowed_service_accounts=allowed,
         certs_url=certs_url,
         max_bytes=integer(env, "DOCSBOT_INGEST_MAX_BYTES", 8 * 2**20, 1024, 32 * 2**20, problems),
+        read_timeout=number(env, "DOCSBOT_INGEST_READ_TIMEOUT", 60.0, 0.1, 600.0, problems),
         lock_wait=number(env, "DOCSBOT_INGEST_LOCK_WAIT", 30.0, 0.0, 600.0, problems),
         lease_ttl=timedelta(seconds=300),
     )

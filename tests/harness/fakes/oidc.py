@@ -5,7 +5,8 @@
         certs_url = issuer.certs_url   # {key id: PEM certificate}, the format of Google's v1 certs endpoint
 
 Tokens are signed with google-auth's own RS256 signer, as Google signs them; `expires_in` may be negative
-(an expired token) and `signing_key` another issuer's key (a forged signature under a known key id).
+(an expired token), `signing_key` another issuer's key (a forged signature under a known key id) and `key_id`
+a key id the certificates do not list. `rotate()` publishes a new key (and signs with it) as Google does.
 """
 
 from __future__ import annotations
@@ -62,15 +63,22 @@ class OidcIssuer(LoopbackServer):
         super().__init__()
         self.key_id = key_id
         self._key = _new_key()
+        self._published = {key_id: _certificate_pem(self._key)}
         self.certs_requests = 0
 
+    def rotate(self, key_id: str) -> None:
+        """Sign with a new key from now on; the certificates list it beside the old ones."""
+        self.key_id = key_id
+        self._key = _new_key()
+        self._published = {**self._published, key_id: _certificate_pem(self._key)}
+
     def handler_class(self) -> type[BaseHTTPRequestHandler]:
-        certs = json.dumps({self.key_id: _certificate_pem(self._key)}).encode("utf-8")
         issuer = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 issuer.certs_requests += 1
+                certs = json.dumps(issuer._published).encode("utf-8")
                 status, body = (200, certs) if self.path == "/certs" else (404, b"{}")
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
@@ -96,6 +104,7 @@ class OidcIssuer(LoopbackServer):
         issuer: str = GOOGLE_ISSUER,
         email_verified: bool = True,
         signing_key: rsa.RSAPrivateKey | None = None,
+        key_id: str | None = None,
     ) -> str:
         """A Google-style ID token (RS256, `kid` header) for a service account."""
         now = int(time.time())
@@ -110,7 +119,7 @@ class OidcIssuer(LoopbackServer):
             "exp": now + expires_in,
         }
         signer = crypt.RSASigner.from_string(  # type: ignore[no-untyped-call]
-            _private_pem(signing_key or self._key), key_id=self.key_id
+            _private_pem(signing_key or self._key), key_id=key_id or self.key_id
         )
         encoded: bytes = jwt.encode(signer, claims)  # type: ignore[no-untyped-call]
         return encoded.decode("ascii")

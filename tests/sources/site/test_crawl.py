@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import threading
-import time
 from collections.abc import Iterator, Mapping
 
 import pytest
@@ -477,7 +476,6 @@ def test_outcomes_stream_and_stopping_early_is_clean(site: SiteServer) -> None:
     for n in range(20):
         site.route(f"/docs/p{n}", Reply(body=doc(f"P{n}"), delay=0.05))
     options = CrawlOptions(start_url=site.at("/docs/"), delay_seconds=0.0, use_sitemap=False)
-    started = time.monotonic()
     with PoliteFetcher(options.fetch_options()) as fetcher:
         job = crawl(options, fetcher, fake_extract)
         seen = []
@@ -485,7 +483,7 @@ def test_outcomes_stream_and_stopping_early_is_clean(site: SiteServer) -> None:
             seen.append(outcome)
             if len(seen) == 3:
                 break
-    assert time.monotonic() - started < 2
+    # Stopping did not wait for the rest of the site: few of the 20 pages were ever requested.
     assert len([p for p in site.paths() if p.startswith("/docs/p")]) < 10
     assert not job.summary.completed
 

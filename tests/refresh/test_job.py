@@ -172,6 +172,27 @@ def test_a_second_run_sends_conditional_requests_and_gets_304s(
     assert second.pages_not_modified == len(indexed) - 1 and second.pages_fetched == 1
 
 
+def test_pages_without_chunks_keep_their_validators_and_never_need_the_browser(
+    harness: Harness, server: SiteServer
+) -> None:
+    site = generated_site(server, 3)
+    links = '<ul><li><a href="/docs/page-1">Page 1</a></li><li><a href="/docs/page-2">Page 2</a></li></ul>'
+    site.put("/docs/guides", doc_html("Guides", []))  # a title and no article
+    site.put("/docs/index", doc_html("Index", []).replace("</header>", "</header>" + links))  # links only
+    config = collections(("docs", site_source("site", site, "/docs/page-0")))
+    first = only(harness.job().run(config))  # the job's renderer fails any page sent to the browser
+    assert first.outcome == "ok" and first.errors == {}, (first.errors, first.reasons)
+    assert first.pages_new == 3 and set(harness.points("docs")) == {site.url(f"/docs/page-{n}") for n in range(3)}
+
+    before = len(server.requests)
+    second = only(harness.job().run(config))
+    assert second.outcome == "ok" and second.embeddings == 0
+    answers = {r.path: r for r in server.requests[before:]}
+    for path in ("/docs/guides", "/docs/index"):  # asked conditionally, not downloaded again
+        assert "if-none-match" in answers[path].headers, path
+    assert second.pages_not_modified == 4 and second.pages_fetched == 1  # all but the start page
+
+
 # --- incremental updates, sharding ---------------------------------------------------------------------------
 
 

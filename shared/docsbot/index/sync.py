@@ -43,10 +43,12 @@ class SyncSummary:
     embedding_tokens: int = 0
     collection_created: bool = False
     changed_urls: list[str] = field(default_factory=list)
+    empty_urls: list[str] = field(default_factory=list)  # pages that gave no chunks and have none indexed
 
     def as_dict(self) -> dict[str, Any]:
         data = dict(self.__dict__)
         data.pop("changed_urls")
+        data.pop("empty_urls")
         return data
 
 
@@ -110,9 +112,11 @@ def sync_pages(
         seen.add(page.url)
         summary.pages += 1
         chunks = chunk_page(page, chunking or ChunkingOptions())
+        old_ids = stored.get(page.url, set())
         if not chunks:
             summary.pages_without_chunks += 1
-        old_ids = stored.get(page.url, set())
+            if not old_ids:
+                summary.empty_urls.append(page.url)
         if not chunks and old_ids:
             summary.pages_kept_empty += 1  # extraction broke, most likely: keep what was indexed
             if on_page:

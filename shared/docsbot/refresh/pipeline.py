@@ -254,6 +254,7 @@ def _refresh_held(
         complete=complete,
         protected_urls=loaded.keep_urls,
         on_page=page_done,
+        on_embedded=lambda done, total: base.on_event("embedded", (done, total)),
     )
     refresh.summary = summary
     result.pages_new = summary.pages_new

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -169,7 +169,7 @@ class InterruptedEmbedder(HashingEmbedder):
         self.calls = 0
         self.interrupt_at = interrupt_at
 
-    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+    def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
         self.calls += 1
         if self.calls == self.interrupt_at:
             raise KeyboardInterrupt

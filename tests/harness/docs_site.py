@@ -2,7 +2,7 @@
 
 Pages by path in Docusaurus markup, a sitemap (optionally listing a subset, to simulate a shrinking sitemap),
 ETag + Last-Modified with 304 answers to matching conditional requests, and switches that make the whole site
-or single pages answer 503.
+or single pages answer 503 or drop their connection (a server that died).
 """
 
 from __future__ import annotations
@@ -33,7 +33,8 @@ def long_text(seed: str, words: int = 260) -> str:
 
 class DocsSite:
     """A site on SiteServer: pages by path, a sitemap (optionally listing a subset), ETag + Last-Modified,
-    304 answers to matching conditional requests, and a switch that makes every URL answer 503."""
+    304 answers to matching conditional requests, a switch that makes every URL answer 503, and single pages
+    answering 503 or dropping their connection."""
 
     def __init__(self, server: SiteServer, prefix: str = "/docs/") -> None:
         self.server = server
@@ -44,6 +45,7 @@ class DocsSite:
         self.listed: list[str] | None = None  # paths the sitemap lists (None: every page)
         self.down = False
         self.failing: set[str] = set()  # page paths answering 503 (the rest of the site is fine)
+        self.dropping: set[str] = set()  # page paths whose connection is closed unanswered (a server that died)
         server.route("/robots.txt", self._robots)
         server.route(f"{prefix}sitemap.xml", self._sitemap)
 
@@ -78,6 +80,8 @@ class DocsSite:
     def _page(self, request: RecordedRequest) -> Reply:
         if self.down or request.path in self.failing:
             return Reply(status=503, body="down", headers={"Retry-After": "0"})
+        if request.path in self.dropping:
+            return Reply(drop=True)
         html = self.pages[request.path]
         etag = '"' + hashlib.sha256(html.encode()).hexdigest()[:16] + '"'
         headers = {"ETag": etag, "Last-Modified": self.modified[request.path]}

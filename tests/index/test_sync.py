@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -159,3 +159,47 @@ def test_hybrid_search_returns_one_source_per_section(corpus: Path, index: Qdran
     assert all(s.deep_link.startswith("https://redux.js.org/") for s in result.sources)
     assert all(s.snippet and s.text for s in result.sources)
     assert [s.score for s in result.sources] == sorted((s.score for s in result.sources), reverse=True)
+
+
+class InterruptedEmbedder(HashingEmbedder):
+    """The stand-in embedder, interrupted (Ctrl-C) on its `interrupt_at`-th call."""
+
+    def __init__(self, interrupt_at: int) -> None:
+        super().__init__()
+        self.calls = 0
+        self.interrupt_at = interrupt_at
+
+    def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
+        self.calls += 1
+        if self.calls == self.interrupt_at:
+            raise KeyboardInterrupt
+        return super().embed_documents(texts)
+
+
+def redux_pages(corpus: Path) -> list[Page]:
+    from docsbot.sources.markdown_folder import load_markdown_folder, read_url_map
+
+    return load_markdown_folder(corpus, url_map=read_url_map(corpus / "urls.tsv")).pages
+
+
+def test_embedding_progress_moves_by_chunk_and_an_interrupted_sync_keeps_its_finished_steps(
+    corpus: Path, index: QdrantIndex
+) -> None:
+    pages, sparse = redux_pages(corpus), Bm25Encoder()
+    progress: list[tuple[int, int]] = []
+    done: list[str] = []
+    with pytest.raises(KeyboardInterrupt):
+        sync_pages(
+            index, InterruptedEmbedder(interrupt_at=3), sparse, pages, source="docs", complete=True,
+            on_page=lambda page: done.append(page.url), on_embedded=lambda *step: progress.append(step),
+        )  # fmt: skip
+    total = progress[0][1]
+    assert progress[0] == (0, total) and total > 500  # the bar knows every chunk to embed before the first
+    assert [d for d, _ in progress] == sorted({d for d, _ in progress}) and 0 < progress[-1][0] < total
+    kept = urls_in_index(index)
+    assert done and set(done) >= kept and kept  # two steps committed before the interruption: their pages stay
+    assert index.count() == progress[-1][0]
+
+    again = sync_pages(index, HashingEmbedder(), sparse, pages, source="docs", complete=True)
+    assert again.chunks_embedded == total - progress[-1][0]  # the rerun embeds only what was missing
+    assert index.count() == total

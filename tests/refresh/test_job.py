@@ -172,6 +172,27 @@ def test_a_second_run_sends_conditional_requests_and_gets_304s(
     assert second.pages_not_modified == len(indexed) - 1 and second.pages_fetched == 1
 
 
+def test_pages_without_chunks_keep_their_validators_and_never_need_the_browser(
+    harness: Harness, server: SiteServer
+) -> None:
+    site = generated_site(server, 3)
+    links = '<ul><li><a href="/docs/page-1">Page 1</a></li><li><a href="/docs/page-2">Page 2</a></li></ul>'
+    site.put("/docs/guides", doc_html("Guides", []))  # a title and no article
+    site.put("/docs/index", doc_html("Index", []).replace("</header>", "</header>" + links))  # links only
+    config = collections(("docs", site_source("site", site, "/docs/page-0")))
+    first = only(harness.job().run(config))  # the job's renderer fails any page sent to the browser
+    assert first.outcome == "ok" and first.errors == {}, (first.errors, first.reasons)
+    assert first.pages_new == 3 and set(harness.points("docs")) == {site.url(f"/docs/page-{n}") for n in range(3)}
+
+    before = len(server.requests)
+    second = only(harness.job().run(config))
+    assert second.outcome == "ok" and second.embeddings == 0
+    answers = {r.path: r for r in server.requests[before:]}
+    for path in ("/docs/guides", "/docs/index"):  # asked conditionally, not downloaded again
+        assert "if-none-match" in answers[path].headers, path
+    assert second.pages_not_modified == 4 and second.pages_fetched == 1  # all but the start page
+
+
 # --- incremental updates, sharding ---------------------------------------------------------------------------
 
 
@@ -262,6 +283,32 @@ def test_pages_answering_503_on_a_complete_crawl_keep_their_points(harness: Harn
     site.failing = set()  # back again: still there, nothing re-embedded
     source = only(harness.job().run(config))
     assert source.pages_deleted == 0 and source.embeddings == 0 and harness.points("docs") == points
+
+
+def test_a_site_that_stops_answering_mid_crawl_fails_the_job_says_why_and_deletes_nothing(
+    harness: Harness, server: SiteServer
+) -> None:
+    # The job's crawl: 4 requests at once, retries. The sitemap lists page-0, page-1, page-10 … page-19, page-2,
+    # page-20 … page-29, page-3 …: with pages 10-29 dropping their connection, runs of 10 failures with a page
+    # that loads after each. Counted in the order requests start, the decision does not depend on which
+    # worker finishes first (tests/sources/site/test_crawl.py forces the order that used to hide it).
+    site = generated_site(server, 30)
+    config = collections(("docs", site_source("site", site)))
+    assert only(harness.job().run(config)).pages_new == 30
+    points = harness.points("docs")
+
+    site.dropping = {f"/docs/page-{n}" for n in range(10, 30)}
+    run = harness.job().run(config)
+    source = only(run)
+    assert run.outcome == "failed" and exit_code(run) == 1
+    assert source.outcome == "failed"
+    assert any("stopped answering (10 pages in a row could not be fetched" in r for r in source.reasons), source.reasons
+    assert source.errors.get("connection", 0) >= 10 and source.pages_deleted == 0
+    assert harness.points("docs") == points  # nothing deleted, nothing emptied
+    record = harness.store.get_source("docs", "site")
+    assert record is not None and record.last_outcome == "failed" and record.last_good_pages == 30
+    assert any("stopped answering" in reason for reason in record.last_reasons), record.last_reasons
+    assert len(harness.store.load_pages("docs", "site")) == 30  # every page state kept
 
 
 def test_a_redesign_that_breaks_extraction_keeps_the_index_and_degrades_the_run(

@@ -123,6 +123,7 @@ def _refresh(
         fail(str(error))
     index = open_index(settings, collection)
     reports: list[SourceReport] = []
+    indexed: dict[str, int] = {}  # source → pages whose changes are committed to the index
     try:
         if rebuild:
             index.drop()
@@ -130,19 +131,32 @@ def _refresh(
         with progress_bar() as progress:
             for source in sources:
                 task = progress.add_task(f"{collection}/{source.name}", total=None)
+                chunks = progress.add_task("  embedding chunks", total=None, visible=False)
+                indexed[source.name] = 0
 
-                def on_event(kind: str, value: object, task: TaskID = task) -> None:
+                def on_event(kind: str, value: object, task: TaskID = task, chunks: TaskID = chunks) -> None:
                     if kind == "total" and isinstance(value, int):
                         progress.update(task, total=value)
                     elif kind == "outcome":
                         progress.advance(task)
+                    elif kind == "embedded" and isinstance(value, tuple):
+                        done, total = value
+                        progress.update(chunks, completed=done, total=total, visible=total > 0)
 
-                def advance(_page: object, task: TaskID = task) -> None:
+                def advance(_page: object, task: TaskID = task, name: str = source.name) -> None:
+                    indexed[name] += 1  # the page's changes are in the index: kept if interrupted
                     if progress.tasks[task].total is not None:
                         progress.advance(task)
 
                 context = LoadContext(on_event=on_event)
                 reports.append(ingest(target, collection, source, options=options, context=context, on_page=advance))
+    except KeyboardInterrupt:
+        kept = ", ".join(f"{collection}/{name}: {count} pages" for name, count in indexed.items())
+        warn(
+            f"interrupted: what was indexed is kept ({kept}); run the same command again to finish "
+            "(only what is missing is embedded)"
+        )
+        raise typer.Exit(130) from None
     except (IndexStoreError, ConfigError, RefreshFailed, ValueError, OSError) as error:
         line = connection_failure(error)
         fail(line or str(error), code=1 if line else 2)

@@ -6,6 +6,10 @@ longer produces are deleted, so a page is never missing from the index mid-way. 
 pages is complete, pages that vanished from the source are deleted too, except `protected_urls`: pages
 that failed to load this time keep what was indexed before. A page that now gives no chunks at all but
 had points keeps them (`pages_kept_empty`): a site redesign that breaks extraction must not empty the index.
+
+Every page is chunked first, so the number of chunks to embed is known (`on_embedded(done, total)` reports
+it, then each step of `EMBED_BATCH` chunks); `on_page` is called once a page's changes are in the index.
+Each step is committed on its own: interrupted (Ctrl-C), the index keeps the pages of the finished steps.
 """
 
 from __future__ import annotations
@@ -21,7 +25,9 @@ from docsbot.index.chunking import ChunkingOptions, chunk_page
 from docsbot.index.embedders import Embedder
 from docsbot.index.ports import IndexInfo, IndexPoint, VectorIndex
 
-EMBED_BATCH = 1024  # chunks embedded and upserted per step: bounds memory; the embedder splits it into requests
+# Chunks embedded and upserted per step: each step is committed to the index and reported, so progress moves
+# by chunk and an interrupted sync keeps every page of the steps before (a rerun embeds only the rest).
+EMBED_BATCH = 128
 
 
 @dataclass
@@ -43,10 +49,12 @@ class SyncSummary:
     embedding_tokens: int = 0
     collection_created: bool = False
     changed_urls: list[str] = field(default_factory=list)
+    empty_urls: list[str] = field(default_factory=list)  # pages that gave no chunks and have none indexed
 
     def as_dict(self) -> dict[str, Any]:
         data = dict(self.__dict__)
         data.pop("changed_urls")
+        data.pop("empty_urls")
         return data
 
 
@@ -79,6 +87,7 @@ def sync_pages(
     protected_urls: Iterable[str] = (),
     chunking: ChunkingOptions | None = None,
     on_page: Callable[[Page], None] | None = None,
+    on_embedded: Callable[[int, int], None] | None = None,
 ) -> SyncSummary:
     """Index `pages` of `source` incrementally; with `complete`, delete the source's pages not listed."""
     summary = SyncSummary()
@@ -93,16 +102,7 @@ def sync_pages(
     pending: list[tuple[Chunk, int]] = []
     stale: list[str] = []
     seen: set[str] = set()
-
-    def flush() -> None:
-        if pending:
-            _embed_and_upsert(index, embedder, sparse, pending, source)
-            summary.chunks_embedded += len(pending)
-            pending.clear()
-        if stale:
-            index.delete(stale)
-            summary.chunks_deleted += len(stale)
-            stale.clear()
+    plan: list[tuple[Page, list[tuple[Chunk, int]], list[str]]] = []  # page, chunks to embed, ids to delete
 
     for page in pages:
         if page.url in seen:
@@ -110,13 +110,14 @@ def sync_pages(
         seen.add(page.url)
         summary.pages += 1
         chunks = chunk_page(page, chunking or ChunkingOptions())
+        old_ids = stored.get(page.url, set())
         if not chunks:
             summary.pages_without_chunks += 1
-        old_ids = stored.get(page.url, set())
+            if not old_ids:
+                summary.empty_urls.append(page.url)
         if not chunks and old_ids:
             summary.pages_kept_empty += 1  # extraction broke, most likely: keep what was indexed
-            if on_page:
-                on_page(page)
+            plan.append((page, [], []))
             continue
         new_ids = {c.point_id for c in chunks}
         fresh = [(c, i) for i, c in enumerate(chunks) if c.point_id not in old_ids]
@@ -130,12 +131,46 @@ def sync_pages(
             summary.pages_unchanged += 1
         if fresh or old_ids - new_ids:
             summary.changed_urls.append(page.url)
-        pending.extend(fresh)
-        stale.extend(sorted(old_ids - new_ids))
-        if len(pending) >= EMBED_BATCH:
+        plan.append((page, fresh, sorted(old_ids - new_ids)))
+
+    total = sum(len(fresh) for _, fresh, _ in plan)
+    if on_embedded:
+        on_embedded(0, total)
+    waiting: list[Page] = []  # pages whose changes are in `pending` / `stale`: done once these are committed
+
+    def flush() -> None:
+        if pending:
+            _embed_and_upsert(index, embedder, sparse, pending, source)
+            summary.chunks_embedded += len(pending)
+            pending.clear()
+            if on_embedded:
+                on_embedded(summary.chunks_embedded, total)
+        if stale:
+            index.delete(stale)
+            summary.chunks_deleted += len(stale)
+            stale.clear()
+        for done in waiting:
+            if on_page:
+                on_page(done)
+        waiting.clear()
+
+    for page, fresh, stale_ids in plan:
+        # A step holds whole pages: a page's new chunks and its deletions are committed together.
+        if pending and len(pending) + len(fresh) > EMBED_BATCH:
             flush()
-        if on_page:
-            on_page(page)
+        pending.extend(fresh)
+        stale.extend(stale_ids)
+        waiting.append(page)
+        while len(pending) >= EMBED_BATCH:  # one page larger than a step: its chunks in steps, deletions last
+            step, rest = pending[:EMBED_BATCH], pending[EMBED_BATCH:]
+            pending[:] = step
+            kept_stale, kept_waiting = list(stale), list(waiting)
+            stale.clear()
+            waiting.clear()
+            flush()
+            pending[:] = rest
+            stale.extend(kept_stale)
+            waiting.extend(kept_waiting)
     flush()
 
     if complete:

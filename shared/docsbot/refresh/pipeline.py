@@ -6,7 +6,8 @@
 1. one writer per source: a lease (`source/<collection>/<source>`) kept alive while the source loads and
    indexes; a source another run holds is "skipped"; a site that stopped answering mid-crawl "failed";
 2. the last checkpoint (crawl states: HTTP validators and content hashes) makes the load incremental; states
-   of pages the index lacks are dropped first, so a lost index is refilled; `full` ignores every state;
+   of pages the index lacks are dropped first, so a lost index is refilled (pages that gave no chunks keep
+   theirs: see `docsbot.refresh.records`); `full` ignores every state;
 3. the drop guard: pages missing from the load are deleted only when the load is complete AND it reached no
    more than `max_drop` fewer pages than the baseline (the last good load's count, or the source's pages
    already indexed if more); otherwise the refresh is "degraded", deletes nothing and says why;
@@ -25,9 +26,9 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from docsbot.errors import TransientError
@@ -35,16 +36,16 @@ from docsbot.index.bm25 import Bm25Encoder
 from docsbot.index.embedders import Embedder
 from docsbot.index.ports import VectorIndex
 from docsbot.index.sync import SyncSummary, indexed_page_urls, sync_pages
+from docsbot.refresh.records import chunkless_pages, page_records, remember, trusted_states
 from docsbot.settings.config import SourceConfig
 from docsbot.sources.registry import LoadContext, LoadedSource, SnapshotSource, load_source
 from docsbot.store.lease import Clock, LeaseBusy, LeaseKeeper, acquire_lease
-from docsbot.store.model import PageRecord, utc_now
-from docsbot.store.model_runs import SourceRecord, SourceRun
+from docsbot.store.model import utc_now
+from docsbot.store.model_runs import SourceRun
 from docsbot.store.ports import FreshnessStore
 
 if TYPE_CHECKING:
     from docsbot.sources.markdown_folder import Problem
-    from docsbot.sources.site.crawl import PageState
 
 logger = logging.getLogger(__name__)
 
@@ -155,7 +156,7 @@ def refresh_source(
         refresh.run.reasons.append(f"{type(error).__name__}: {error}")
         if store is not None:
             try:
-                _remember(store, run_id, refresh.run, clock(), good_pages=None)
+                remember(store, run_id, refresh.run, clock(), good_pages=None)
             except Exception:
                 logger.exception("could not record the failure", extra={"run_id": run_id})
     finally:
@@ -187,7 +188,7 @@ def _refresh_held(
     result.baseline_pages = baseline
 
     stored = {} if options.full or store is None else store.load_pages(collection, source.name)
-    checkpoint = {url: _state(r) for url, r in stored.items() if (r.page_url or url) in indexed}
+    checkpoint = trusted_states(stored, indexed)
     if len(checkpoint) < len(stored):
         logger.info(
             "%s: %d page states dropped, their pages are not in the index: they are read again",
@@ -215,14 +216,14 @@ def _refresh_held(
             result.outcome = "failed"
             result.reasons = ["the crawl reached no page", *crawl.problems]
             if store is not None:
-                _remember(store, run_id, result, clock(), good_pages=None)
+                remember(store, run_id, result, clock(), good_pages=None)
             return
 
     if loaded.reached == 0 and index.info() is None:  # an empty folder, a wrong path: leave no empty collection
         result.outcome = "failed"
         result.reasons = ["the source has no page (empty folder? wrong path?): nothing indexed, no collection created"]
         if store is not None:
-            _remember(store, run_id, result, clock(), good_pages=None)
+            remember(store, run_id, result, clock(), good_pages=None)
         return
 
     complete = loaded.complete
@@ -253,6 +254,7 @@ def _refresh_held(
         complete=complete,
         protected_urls=loaded.keep_urls,
         on_page=page_done,
+        on_embedded=lambda done, total: base.on_event("embedded", (done, total)),
     )
     refresh.summary = summary
     result.pages_new = summary.pages_new
@@ -273,54 +275,14 @@ def _refresh_held(
     keep_alive()  # still ours: only now may the checkpoint say these pages are indexed
     now = clock()
     if loaded.checkpoint is not None:
-        store.save_pages(
-            collection, result.source, _records(loaded.checkpoint, stored, loaded.confirmed, now), replace=complete
-        )
-    _remember(store, run_id, result, now, good_pages=loaded.reached if complete else None)
+        chunkless = chunkless_pages(stored, summary.empty_urls, (page.url for page in loaded.pages))
+        records = page_records(loaded.checkpoint, stored, loaded.confirmed, now, chunkless)
+        store.save_pages(collection, result.source, records, replace=complete)
+    remember(store, run_id, result, now, good_pages=loaded.reached if complete else None)
 
 
 def _nothing() -> None:
     return None
-
-
-def _state(record: PageRecord) -> PageState:
-    from docsbot.sources.site.crawl import PageState
-
-    return PageState(
-        etag=record.etag, last_modified=record.last_modified, content_hash=record.content_hash, page_url=record.page_url
-    )
-
-
-def _remember(store: FreshnessStore, run_id: str, result: SourceRun, now: datetime, *, good_pages: int | None) -> None:
-    record = store.get_source(result.collection, result.source)
-    record = record or SourceRecord(collection=result.collection, source=result.source)
-    update: dict[str, Any] = {
-        "kind": result.kind,
-        "last_run_id": run_id,
-        "last_outcome": result.outcome,
-        "last_reasons": list(result.reasons),
-        "last_started": result.started,
-        "last_finished": now,
-    }
-    if good_pages is not None:
-        update.update(last_good_pages=good_pages, last_good_at=now)
-    store.put_source(record.model_copy(update=update))
-
-
-def _records(
-    states: dict[str, PageState], stored: dict[str, PageRecord], confirmed: set[str], now: datetime
-) -> Iterable[PageRecord]:
-    for url, state in states.items():
-        before = stored.get(url)
-        checked_at = now if url in confirmed or before is None else before.checked_at
-        yield PageRecord(
-            url=url,
-            checked_at=checked_at,
-            etag=state.etag,
-            last_modified=state.last_modified,
-            content_hash=state.content_hash,
-            page_url=state.page_url,
-        )
 
 
 @dataclass

@@ -70,7 +70,8 @@ class LoadContext:
 
     # The crawl state saved after the last indexed load, already limited to pages the index still has.
     checkpoint: Mapping[str, PageState] = field(default_factory=dict)
-    on_event: Callable[[str, Any], None] = _ignore  # ("total", n) / ("outcome", CrawlOutcome)
+    # ("total", n) / ("outcome", CrawlOutcome); then, from the refresh, ("embedded", (chunks done, chunks to embed))
+    on_event: Callable[[str, Any], None] = _ignore
     keep_alive: Callable[[], None] = _nothing  # called as the load makes progress (renews the caller's lease)
     render: Render | None = None  # None: headless Chromium, started only if a page needs it
     crawl_options_for: Callable[[SiteSource], CrawlOptions] = _default_crawl_options

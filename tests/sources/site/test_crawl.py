@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import itertools
-import time
+import threading
 from collections.abc import Iterator, Mapping
 
 import pytest
 from bs4 import BeautifulSoup, Tag
 
 from docsbot.sources.site.crawl import CrawlOptions, CrawlOutcome, CrawlSummary, PageState, Render, crawl
-from docsbot.sources.site.fetch import PoliteFetcher
+from docsbot.sources.site.fetch import FetchResult, PoliteFetcher
 from docsbot.sources.site.html_markdown import ExtractedPage
 from docsbot.sources.site.urls import dedupe_key, matches_patterns, normalise_url, path_under, resolve_link
 from tests.harness.fakes.site_server import RecordedRequest, Reply, SiteServer
@@ -476,7 +476,6 @@ def test_outcomes_stream_and_stopping_early_is_clean(site: SiteServer) -> None:
     for n in range(20):
         site.route(f"/docs/p{n}", Reply(body=doc(f"P{n}"), delay=0.05))
     options = CrawlOptions(start_url=site.at("/docs/"), delay_seconds=0.0, use_sitemap=False)
-    started = time.monotonic()
     with PoliteFetcher(options.fetch_options()) as fetcher:
         job = crawl(options, fetcher, fake_extract)
         seen = []
@@ -484,7 +483,7 @@ def test_outcomes_stream_and_stopping_early_is_clean(site: SiteServer) -> None:
             seen.append(outcome)
             if len(seen) == 3:
                 break
-    assert time.monotonic() - started < 2
+    # Stopping did not wait for the rest of the site: few of the 20 pages were ever requested.
     assert len([p for p in site.paths() if p.startswith("/docs/p")]) < 10
     assert not job.summary.completed
 
@@ -554,3 +553,53 @@ def test_a_site_that_dies_mid_crawl_is_given_up_after_a_run_of_connection_failur
     assert summary.host_stopped is not None and "stopped answering" in summary.host_stopped
     assert not summary.completed and not summary.limit_reached
     assert any("32 discovered URLs not tried" in problem for problem in summary.problems), summary.problems
+
+
+class GatedFetcher(PoliteFetcher):
+    """A real fetcher whose requests to some URLs wait for an event: the test decides the order outcomes land."""
+
+    def __init__(self, options: CrawlOptions, gates: dict[str, threading.Event]) -> None:
+        super().__init__(options.fetch_options())
+        self.gates = gates
+
+    def fetch(self, url: str, *, etag: str | None = None, last_modified: str | None = None) -> FetchResult:
+        gate = self.gates.get(url)
+        if gate is not None:
+            assert gate.wait(timeout=60), f"{url} was never released"  # bounded: a broken test fails, never hangs
+        return super().fetch(url, etag=etag, last_modified=last_modified)
+
+
+def test_connection_failures_in_a_row_are_counted_in_the_order_pages_were_started(site: SiteServer) -> None:
+    # The listing: 10 pages that lose their connection, then a page that loads, then more pages. Two workers:
+    # the 10th failure and the page that loads are in flight together; the page that loads lands first.
+    dead = [f"/docs/dead{i}" for i in range(10)]
+    alive = ["/docs/alive0", "/docs/alive1", "/docs/alive2"]
+    site.route("/robots.txt", Reply(status=404))
+    listing = urlset(*(site.at(p) for p in [*dead, *alive]))
+    site.route("/docs/sitemap.xml", body=listing, content_type="application/xml")
+    site.page("/docs/", doc("Start"))
+    for path in dead:
+        site.route(path, Reply(drop=True))
+    for path in alive:
+        site.page(path, doc(path))
+    options = CrawlOptions(
+        start_url=site.at("/docs/"), delay_seconds=0.0, backoff_seconds=0.0, retries=0, concurrency=2,
+        max_connection_failures=10,
+    )  # fmt: skip
+    release_alive, release_last_dead = threading.Event(), threading.Event()
+    gates = {site.at("/docs/alive0"): release_alive, site.at(dead[-1]): release_last_dead}
+    outcomes: list[CrawlOutcome] = []
+    with GatedFetcher(options, gates) as fetcher:
+        job = crawl(options, fetcher, fake_extract)
+        for outcome in job:
+            outcomes.append(outcome)
+            if sum(o.outcome == "error" for o in outcomes) == 9:
+                release_alive.set()  # the page that loads completes after 9 failures...
+            if outcome.url == site.at("/docs/alive0"):
+                release_last_dead.set()  # ...and before the 10th, started before it
+    landed = [o.url.rsplit("/", 1)[-1] for o in outcomes]
+    assert landed.index("alive0") < landed.index("dead9")  # the order that used to hide the dead site
+    summary = job.summary
+    assert summary.host_stopped is not None and "10 pages in a row" in summary.host_stopped
+    assert not summary.completed
+    assert "alive2" not in landed  # given up: the rest of the listing is not tried

@@ -456,6 +456,17 @@ def test_a_javascript_shell_has_no_article() -> None:
     assert page.title == "App"
 
 
+def test_a_page_with_a_title_and_no_article_is_not_a_javascript_page() -> None:
+    # A category page whose Docusaurus article holds only its heading: nothing to render, nothing to index.
+    html = (
+        "<!doctype html><html><head><title>Guides | Site</title></head><body><main><article>"
+        '<div class="theme-doc-markdown markdown"><header><h1>Guides</h1></header></div></article></main></body></html>'
+    )
+    page = extract_page(html, URL)
+    assert page.has_article is True
+    assert (page.title, page.markdown) == ("Guides", "")
+
+
 @pytest.mark.parametrize("empty", ["", b"", "   ", b"\xef\xbb\xbf"])
 def test_empty_input_gives_an_empty_page(empty: str | bytes) -> None:
     page = extract_page(empty, URL)

@@ -26,6 +26,10 @@ the new state to store. A page that failed to load (any error but a 404 or 410: 
 rendering failure) carries its previous state unchanged, and its `page_url` names the indexed page to keep: the
 previous state's page URL, else the crawled URL itself. A page that failed may be fine: never delete it for that.
 
+A site that dies mid-crawl: after `max_connection_failures` pages in a row failed to connect (or timed out),
+counted in the order their requests started so thread timing cannot change the decision, no further page is
+tried; `summary.host_stopped` says why and the crawl is not complete.
+
 Long because: discovery, scope, versions and increments interact in one crawl loop (a page's outcome
 depends on all of them); its shapes (options, outcomes, summary) are defined beside it.
 """
@@ -316,6 +320,37 @@ class _VersionFilter:
         return item
 
 
+class _FailuresInRow:
+    """Pages in a row that could not be reached, counted in the order their requests were STARTED.
+
+    Outcomes complete in any order (workers, retries, backoff): counted as they complete, a page that loaded
+    a moment before the site died could land between two failures and reset the count, so whether a dead
+    site is given up would depend on thread timing. In start order, the same site gives the same decision:
+    `limit` consecutive pages of the frontier failed to connect."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit  # 0: never give up
+        self._started = 0
+        self._next = 0  # the first start number not counted yet
+        self._settled: dict[int, bool] = {}  # start number → unreachable, for outcomes waiting on earlier ones
+        self._in_row = 0
+
+    def start(self) -> int:
+        number = self._started
+        self._started += 1
+        return number
+
+    def settle(self, number: int, unreachable: bool) -> bool:
+        """Record the outcome of start `number`; True once `limit` started in a row failed."""
+        self._settled[number] = unreachable
+        while self._next in self._settled:
+            self._in_row = self._in_row + 1 if self._settled.pop(self._next) else 0
+            self._next += 1
+            if self.limit and self._in_row >= self.limit:
+                return True
+        return False
+
+
 class Crawl:
     """One crawl of one site: iterate it for `CrawlOutcome`s, then read `summary`. Runs once."""
 
@@ -368,7 +403,8 @@ class Crawl:
         link_mode = self.summary.discovery == DISCOVERY_LINKS
         conditional = not link_mode and not options.javascript
         fetches = 1
-        failures_in_row = 0
+        failures = _FailuresInRow(options.max_connection_failures)
+        started: dict[Future[_Done], int] = {}  # a request's place in the order requests were started
         with ThreadPoolExecutor(max_workers=options.concurrency, thread_name_prefix="docsbot-crawl") as pool:
             in_flight: set[Future[_Done]] = set()
             try:
@@ -381,7 +417,9 @@ class Crawl:
                         and self._has_room(len(in_flight))
                     ):
                         url = frontier.popleft()
-                        in_flight.add(pool.submit(self._process, url, conditional=conditional, want_links=link_mode))
+                        future = pool.submit(self._process, url, conditional=conditional, want_links=link_mode)
+                        in_flight.add(future)
+                        started[future] = failures.start()
                         fetches += 1
                     if not in_flight:
                         if (
@@ -399,12 +437,11 @@ class Crawl:
                         item = future.result()
                         self._reached(item)
                         unreachable = item.outcome == ERROR and item.error_kind in (CONNECTION, TIMEOUT)
-                        failures_in_row = failures_in_row + 1 if unreachable else 0
-                        limit = options.max_connection_failures
-                        if limit and failures_in_row >= limit and self.summary.host_stopped is None:
+                        if failures.settle(started.pop(future), unreachable) and self.summary.host_stopped is None:
                             self.summary.host_stopped = (
-                                f"the site stopped answering ({failures_in_row} pages in a row could not be "
-                                f"fetched: {item.error_kind}): crawl stopped after {self.summary.pages} pages"
+                                f"the site stopped answering ({failures.limit} pages in a row could not be "
+                                f"fetched: connection errors or timeouts): crawl stopped after "
+                                f"{self.summary.pages} pages"
                             )
                         if link_mode:
                             result = item.result

@@ -41,7 +41,7 @@ class ExtractedPage:
     canonical_url: str | None = None  # from <link rel=canonical>, absolute
     docs_version: str | None = None  # Docusaurus docs version name ("current", "1.0"); None if not a docs page
     is_docusaurus: bool = False
-    has_article: bool = True  # False when no main content was found (a JavaScript-rendered page?)
+    has_article: bool = True  # False when no main content and no title heading was found (a JavaScript page?)
 
 
 _PARSER = "lxml" if importlib.util.find_spec("lxml") is not None else "html.parser"
@@ -97,6 +97,9 @@ def extract_page(html: bytes | str, url: str) -> ExtractedPage:
     generator = _meta(soup, "generator")
     is_docusaurus = generator.startswith("Docusaurus")
     root = _content_root(soup)
+    # A heading in the content is server-rendered content: a page with a title and nothing else (a category
+    # page) is complete as it is, not a JavaScript shell to render (every shell has a <title>, not an h1).
+    has_heading = root is not None and _heading(soup, root) is not None
     title = _title(soup, root)
     markdown = ""
     if root is not None:
@@ -110,7 +113,7 @@ def extract_page(html: bytes | str, url: str) -> ExtractedPage:
         canonical_url=urljoin(base_url, canonical) if canonical else None,
         docs_version=_docs_version(soup),
         is_docusaurus=is_docusaurus,
-        has_article=bool(markdown.strip()),
+        has_article=bool(markdown.strip()) or has_heading,
     )
 
 
@@ -199,10 +202,8 @@ def _title(soup: BeautifulSoup, root: Tag | None) -> str:
 
     The heading used is removed from the content, so the markdown does not start with it.
     """
-    heading = soup.select_one("article header h1")
-    if heading is None and root is not None:
-        heading = root.find("h1")
-    if isinstance(heading, Tag):
+    heading = _heading(soup, root)
+    if heading is not None:
         for permalink in heading.select("a.hash-link, a.headerlink"):
             permalink.decompose()
         text = _clean_text(heading.get_text(" "))
@@ -214,6 +215,14 @@ def _title(soup: BeautifulSoup, root: Tag | None) -> str:
     if isinstance(title, Tag):
         return _TITLE_SUFFIX.sub("", _clean_text(title.get_text()))
     return ""
+
+
+def _heading(soup: BeautifulSoup, root: Tag | None) -> Tag | None:
+    """The page's title heading: Docusaurus' article heading, else the content's first h1."""
+    heading = soup.select_one("article header h1")
+    if heading is None and root is not None:
+        heading = root.find("h1")
+    return heading if isinstance(heading, Tag) else None
 
 
 def _inside(tag: Tag, root: Tag) -> bool:

@@ -1,0 +1,148 @@
+"""The relay's decision ("should this message be answered, and as what task") as a pure function, and its
+admission (quotas, the ledger, one task per message id) against a real SQLite store; no gateway here
+(`test_relay_gateway.py` drives the real discord.py against a fake Gateway)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from docsbot.bot.relay import Ask, Ignore, IncomingMessage, Relay, RelayLimits, ThreadInfo, decide, relay_task
+from docsbot.bot.tasks import RespondTask
+from docsbot.settings.catalog import CollectionRecord, build_catalog
+from docsbot.store.model import ThreadRecord
+from docsbot.store.sqlite import SqliteStore
+from tests.harness.bot_client import RecordingQueue
+from tests.harness.fakes.discord_signing import APPLICATION_ID, FORUM_ID, GUILD_ID, OTHER_USER_ID, THREAD_ID, USER_ID
+
+BOT_ID = APPLICATION_ID
+MENTIONS_FORUM = "1180000000000000010"
+OFF_FORUM = "1180000000000000011"
+UNMAPPED = "1180000000000000012"
+CATALOG = build_catalog(
+    [CollectionRecord("docs", "Redux"), CollectionRecord("ionic", "Ionic"), CollectionRecord("old", "Old", "", False)],
+    {FORUM_ID: "docs", MENTIONS_FORUM: "ionic", OFF_FORUM: "docs"},
+    {FORUM_ID: "new_threads", MENTIONS_FORUM: "mentions"},
+)
+THREAD = ThreadInfo(THREAD_ID, FORUM_ID, "Reducer never re-renders", owner_id=USER_ID)
+POST = IncomingMessage(
+    message_id=THREAD_ID,  # a forum post's starter message has the thread's id
+    channel_id=THREAD_ID,
+    guild_id=GUILD_ID,
+    author_id=USER_ID,
+    author_is_bot=False,
+    content="I dispatch an action but the component never updates.",
+    thread=THREAD,
+)
+MENTION = replace(
+    POST, message_id="1180000000000000099", content=f"<@{BOT_ID}> and with hooks?", mentions=frozenset({BOT_ID})
+)
+
+
+def decision(message: IncomingMessage, *, known: bool = False, allowed: frozenset[str] | None = None) -> object:
+    record = None
+    if known:
+        now = datetime(2026, 1, 1, tzinfo=UTC)
+        record = ThreadRecord(THREAD_ID, "ionic", OTHER_USER_ID, created_at=now, updated_at=now)
+    return decide(message, bot_user_id=BOT_ID, catalog=CATALOG, allowed_guilds=allowed, known_thread=record)
+
+
+def test_a_new_forum_post_is_asked_with_its_title_and_body() -> None:
+    asked = decision(POST)
+    assert isinstance(asked, Ask) and asked.why == "new_thread" and asked.collection == "docs"
+    assert asked.question == "Reducer never re-renders\n\nI dispatch an action but the component never updates."
+    assert asked.thread_id == THREAD_ID and asked.author_id == USER_ID
+
+
+def test_a_mention_is_a_follow_up_without_the_mention_in_the_question() -> None:
+    asked = decision(MENTION)
+    assert isinstance(asked, Ask) and asked.why == "mention" and asked.question == "and with hooks?"
+    replying = replace(MENTION, content="and with hooks?", mentions=frozenset(), replied_to_author_id=BOT_ID)
+    assert isinstance(decision(replying), Ask)
+
+
+def test_a_follow_up_continues_the_conversation_the_bot_has() -> None:
+    asked = decision(MENTION, known=True)
+    # The thread's record wins: its collection and its owner, whatever the channel map says now.
+    assert isinstance(asked, Ask) and asked.collection == "ionic" and asked.author_id == OTHER_USER_ID
+
+
+@pytest.mark.parametrize(
+    ("message", "reason"),
+    [
+        (replace(POST, edited=True), "edit"),
+        (replace(POST, author_id=BOT_ID), "own message"),
+        (replace(POST, author_is_bot=True), "bot"),
+        (replace(POST, guild_id=None), "direct message"),
+        (replace(POST, thread=None, channel_id=FORUM_ID), "not in a known thread"),
+        (replace(POST, thread=replace(THREAD, parent_id=UNMAPPED)), "channel not mapped or auto-answer off"),
+        (replace(POST, thread=replace(THREAD, parent_id=OFF_FORUM)), "channel not mapped or auto-answer off"),
+        (replace(POST, thread=replace(THREAD, parent_id=MENTIONS_FORUM)), "not addressed to the bot"),
+        (replace(MENTION, mentions=frozenset(), content="thanks all"), "not addressed to the bot"),
+        (replace(MENTION, content=f"<@{BOT_ID}>"), "no question"),
+    ],
+)
+def test_what_the_relay_ignores(message: IncomingMessage, reason: str) -> None:
+    assert decision(message) == Ignore(reason)
+
+
+def test_a_server_outside_the_allow_list_is_ignored() -> None:
+    assert decision(POST, allowed=frozenset({"42"})) == Ignore("guild not allowed")
+    assert isinstance(decision(POST, allowed=frozenset({GUILD_ID})), Ask)
+
+
+def test_a_post_that_mentions_the_bot_is_answered_where_only_mentions_are() -> None:
+    in_mentions_forum = replace(POST, thread=replace(THREAD, parent_id=MENTIONS_FORUM), mentions=frozenset({BOT_ID}))
+    asked = decision(in_mentions_forum)
+    assert isinstance(asked, Ask) and asked.collection == "ionic"
+
+
+def test_the_task_is_named_after_the_message_and_replies_to_it() -> None:
+    asked = decision(POST)
+    assert isinstance(asked, Ask)
+    task = relay_task(POST, asked, application_id=APPLICATION_ID, now=1000.0)
+    assert task.kind == "relay" and task.task_name() == f"message-{THREAD_ID}" and task.token == ""
+    assert task.source_message_id == THREAD_ID and task.thread_id == THREAD_ID and task.channel_id == THREAD_ID
+    assert RespondTask.from_json(task.to_json()) == task
+
+
+# --- admission -----------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def relay(tmp_path: Path) -> Iterator[tuple[Relay, RecordingQueue, SqliteStore]]:
+    store = SqliteStore(tmp_path / "state.sqlite3")
+    queue = RecordingQueue()
+    limits = RelayLimits(user_per_hour=2, guild_per_hour=100)
+    yield Relay(store, queue, CATALOG, application_id=APPLICATION_ID, limits=limits, clock=lambda: 1e9), queue, store
+    store.close()
+
+
+def test_the_same_message_delivered_twice_is_queued_once(relay: tuple[Relay, RecordingQueue, SqliteStore]) -> None:
+    admit, queue, _ = relay
+    assert admit.admit(POST, bot_user_id=BOT_ID) == "queued"
+    assert admit.admit(POST, bot_user_id=BOT_ID) == "duplicate"
+    assert [t.task_name() for t in queue.tasks] == [f"message-{THREAD_ID}"]
+
+
+def test_the_ask_quota_applies(relay: tuple[Relay, RecordingQueue, SqliteStore]) -> None:
+    admit, queue, store = relay
+    for number in range(3):
+        message = replace(MENTION, message_id=f"11800000000000002{number:02d}")
+        outcome = admit.admit(message, bot_user_id=BOT_ID)
+        assert outcome == ("quota" if number == 2 else "queued")
+    assert len(queue.tasks) == 2
+    # The quota is /ask's: the same key, so the person has nothing left for /ask either.
+    now = datetime.fromtimestamp(1e9, UTC)
+    left = store.take_quota("user:" + USER_ID, limit=2, window=timedelta(hours=1), now=now)
+    assert not left.allowed
+
+
+def test_an_ignored_message_costs_nothing(relay: tuple[Relay, RecordingQueue, SqliteStore]) -> None:
+    admit, queue, store = relay
+    assert admit.admit(replace(POST, author_is_bot=True), bot_user_id=BOT_ID) == "ignored: bot"
+    assert queue.tasks == [] and store.get_interaction(THREAD_ID) is None

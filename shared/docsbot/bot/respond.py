@@ -19,6 +19,14 @@ cut off) return 503 while the queue will deliver again and the 15-minute interac
 another try: the retries spread over the token's life. Only the last one tells the user (the apology; or, if
 part of the answer is out, a note that it is incomplete) instead of staying silent. See
 docs/decisions/0008-delivery-and-leases.md.
+
+A "relay" task (a message the gateway relay saw: `docsbot.bot.relay`) takes the same steps, but has no
+interaction: a typing indicator stands for "thinking…", and each part is a new channel message in the thread
+posted with the bot token, the first replying to the asker's message (`_deliver_to_channel`). Mentions never
+ping, the replied-to author included.
+
+Long because: the two deliveries (interaction edits, channel messages) share one claim, ledger and retry
+policy, which must stay side by side to stay the same.
 """
 
 from __future__ import annotations
@@ -71,6 +79,14 @@ class DiscordWebhooks(Protocol):
     def create_followup(self, token: str, payload: dict[str, Any]) -> dict[str, Any]: ...
 
 
+class DiscordChannels(Protocol):
+    """The bot-token endpoints relay tasks are answered with (`docsbot.discord.rest.DiscordRest`)."""
+
+    def create_message(self, channel_id: str, payload: dict[str, Any]) -> dict[str, Any]: ...
+
+    def trigger_typing(self, channel_id: str) -> None: ...
+
+
 @dataclass(frozen=True)
 class RespondResult:
     status: int  # the HTTP status for Cloud Tasks: 2xx done, 503 retry later
@@ -113,6 +129,7 @@ class RespondHandler:
         retry_gap_s: float = RETRY_GAP_S,
         heartbeat_s: float | None = 30.0,  # renew the lease this often while the model works (None: never)
         clock: Callable[[], float] = time.time,
+        channels: DiscordChannels | None = None,  # for relay tasks (needs the bot token); None: refused
     ) -> None:
         self.store = store
         self.discord = discord
@@ -123,6 +140,7 @@ class RespondHandler:
         self.retry_gap_s = retry_gap_s
         self.heartbeat_s = heartbeat_s
         self.clock = clock
+        self.channels = channels
 
     def handle(self, body: bytes, headers: HeaderItems | None = None) -> RespondResult:
         """Handle one task delivery (body: `RespondTask` JSON; headers: as Cloud Tasks sends them, whose
@@ -132,6 +150,9 @@ class RespondHandler:
         except ValueError as error:
             log.error("dropping a malformed task", extra={"reason": str(error)})
             return RespondResult(200, "bad_task")  # retrying cannot fix it
+        if task.kind == "relay" and self.channels is None:
+            log.error("a relay task, but no bot token to answer it with", extra={"message": task.interaction_id})
+            return RespondResult(200, "bad_task")
         now = datetime.fromtimestamp(self.clock(), UTC)
         claim = self.store.claim_interaction(task.interaction_id, now=now, lease=self.lease)
         if claim.result is ClaimResult.MISSING:
@@ -212,7 +233,9 @@ class RespondHandler:
         return collection
 
     def _compute(self, task: RespondTask, now: datetime, *, last_chance: bool) -> Plan:
-        """The answer, rendered: what to send and what to store (no Discord write happens here)."""
+        """The answer, rendered: what to send and what to store (no Discord write but the typing indicator)."""
+        if task.kind == "relay":
+            self._typing(task)
         if task.kind == "search":
             searcher = self.collections.searcher(self._collection(task, None))
             result = searcher.search(task.question, limit=5)
@@ -258,6 +281,9 @@ class RespondHandler:
 
     def _deliver(self, task: RespondTask, plan: Plan, guard: ClaimGuard) -> None:
         """Send the parts not delivered yet, in order; each is fenced before and recorded after."""
+        if task.kind == "relay":
+            self._deliver_to_channel(task, plan, guard)
+            return
         for index in range(guard.progress.delivered, len(plan.messages)):
             guard.check()  # renews the lease too: the takeover cannot happen while this call is in flight
             if index == 0:
@@ -299,10 +325,49 @@ class RespondHandler:
     def _tell(self, task: RespondTask, guard: ClaimGuard, message: dict[str, Any]) -> None:
         """Edit `@original` to say what happened: fenced, and best effort (the token may be gone)."""
         guard.check()
+        if task.kind == "relay":
+            self._tell_channel(task, message)
+            return
         try:
             self.discord.edit_original(task.token, message)
         except Exception:  # the token may be gone; there is nobody left to tell
             log.warning("could not tell the user", extra={"interaction": task.interaction_id})
+
+    # --- relay tasks: channel messages with the bot token ----------------------------------------------------
+
+    def _typing(self, task: RespondTask) -> None:
+        """The relay's "thinking…": best effort, an answer matters more than the indicator."""
+        assert self.channels is not None  # checked in handle()
+        try:
+            self.channels.trigger_typing(task.channel_id)
+        except Exception as error:
+            log.info("typing indicator failed", extra={"message": task.interaction_id, "error": type(error).__name__})
+
+    def _deliver_to_channel(self, task: RespondTask, plan: Plan, guard: ClaimGuard) -> None:
+        """Post the parts not delivered yet into the thread, the first replying to the asker's message."""
+        assert self.channels is not None  # checked in handle()
+        for index in range(guard.progress.delivered, len(plan.messages)):
+            guard.check()
+            payload = channel_message(plan.messages[index], reply_to=task.source_message_id if index == 0 else None)
+            sent = self.channels.create_message(task.channel_id, payload)
+            guard.delivered(index + 1, str(sent.get("id") or "") or None)
+
+    def _tell_channel(self, task: RespondTask, message: dict[str, Any]) -> None:
+        assert self.channels is not None  # checked in handle()
+        try:
+            self.channels.create_message(task.channel_id, channel_message(message, reply_to=task.source_message_id))
+        except Exception:  # the thread may be gone or locked; there is nobody left to tell
+            log.warning("could not tell the user", extra={"message": task.interaction_id})
+
+
+def channel_message(payload: dict[str, Any], *, reply_to: str | None) -> dict[str, Any]:
+    """An interaction message payload as a channel message: no interaction-only flags, a reply to `reply_to`
+    (still posted if that message was deleted), and no ping, not even of the author replied to."""
+    message = {k: v for k, v in payload.items() if k != "flags"}
+    message["allowed_mentions"] = {**payload.get("allowed_mentions", {"parse": []}), "replied_user": False}
+    if reply_to:
+        message["message_reference"] = {"message_id": reply_to, "fail_if_not_exists": False}
+    return message
 
 
 # Retryable faults of code that does not raise `TransientError` (yet), by their real classes: Firestore's

@@ -1,23 +1,26 @@
-"""The relay's decision ("should this message be answered, and as what task") as a pure function, and its
-admission (quotas, the ledger, one task per message id) against a real SQLite store; no gateway here
+"""The relay's decision ("should this message be answered, and as what task") as a pure function, its
+admission (one task per message id), and the responder's side of a relay task (/ask's quotas, the channel
+message) against a real SQLite store and the loopback Discord REST fake; no gateway here
 (`test_relay_gateway.py` drives the real discord.py against a fake Gateway)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from docsbot.bot.relay import Ask, Ignore, IncomingMessage, Relay, RelayLimits, ThreadInfo, decide, relay_task
+from docsbot.bot.relay import Ask, Ignore, IncomingMessage, Relay, ThreadInfo, decide, relay_task
+from docsbot.bot.respond import RelayQuotas, RespondHandler
 from docsbot.bot.tasks import RespondTask
+from docsbot.discord.rest import DiscordRest
 from docsbot.settings.catalog import CollectionRecord, build_catalog
-from docsbot.store.model import ThreadRecord
 from docsbot.store.sqlite import SqliteStore
+from tests.bot.test_threads import FixedAnswers, RecordingDiscord
 from tests.harness.bot_client import RecordingQueue
-from tests.harness.fakes.discord_signing import APPLICATION_ID, FORUM_ID, GUILD_ID, OTHER_USER_ID, THREAD_ID, USER_ID
+from tests.harness.fakes.discord_api import FakeDiscordApi
+from tests.harness.fakes.discord_signing import APPLICATION_ID, FORUM_ID, GUILD_ID, THREAD_ID, USER_ID
 
 BOT_ID = APPLICATION_ID
 MENTIONS_FORUM = "1180000000000000010"
@@ -43,12 +46,8 @@ MENTION = replace(
 )
 
 
-def decision(message: IncomingMessage, *, known: bool = False, allowed: frozenset[str] | None = None) -> object:
-    record = None
-    if known:
-        now = datetime(2026, 1, 1, tzinfo=UTC)
-        record = ThreadRecord(THREAD_ID, "ionic", OTHER_USER_ID, created_at=now, updated_at=now)
-    return decide(message, bot_user_id=BOT_ID, catalog=CATALOG, allowed_guilds=allowed, known_thread=record)
+def decision(message: IncomingMessage, *, allowed: frozenset[str] | None = None) -> object:
+    return decide(message, bot_user_id=BOT_ID, catalog=CATALOG, allowed_guilds=allowed)
 
 
 def test_a_new_forum_post_is_asked_with_its_title_and_body() -> None:
@@ -63,12 +62,6 @@ def test_a_mention_is_a_follow_up_without_the_mention_in_the_question() -> None:
     assert isinstance(asked, Ask) and asked.why == "mention" and asked.question == "and with hooks?"
     replying = replace(MENTION, content="and with hooks?", mentions=frozenset(), replied_to_author_id=BOT_ID)
     assert isinstance(decision(replying), Ask)
-
-
-def test_a_follow_up_continues_the_conversation_the_bot_has() -> None:
-    asked = decision(MENTION, known=True)
-    # The thread's record wins: its collection and its owner, whatever the channel map says now.
-    assert isinstance(asked, Ask) and asked.collection == "ionic" and asked.author_id == OTHER_USER_ID
 
 
 @pytest.mark.parametrize(
@@ -110,39 +103,50 @@ def test_the_task_is_named_after_the_message_and_replies_to_it() -> None:
     assert RespondTask.from_json(task.to_json()) == task
 
 
-# --- admission -----------------------------------------------------------------------------------------------
+# --- admission and the responder's side -----------------------------------------------------------------
 
 
-@pytest.fixture
-def relay(tmp_path: Path) -> Iterator[tuple[Relay, RecordingQueue, SqliteStore]]:
-    store = SqliteStore(tmp_path / "state.sqlite3")
+def test_the_same_message_delivered_twice_is_queued_once() -> None:
     queue = RecordingQueue()
-    limits = RelayLimits(user_per_hour=2, guild_per_hour=100)
-    yield Relay(store, queue, CATALOG, application_id=APPLICATION_ID, limits=limits, clock=lambda: 1e9), queue, store
-    store.close()
-
-
-def test_the_same_message_delivered_twice_is_queued_once(relay: tuple[Relay, RecordingQueue, SqliteStore]) -> None:
-    admit, queue, _ = relay
-    assert admit.admit(POST, bot_user_id=BOT_ID) == "queued"
-    assert admit.admit(POST, bot_user_id=BOT_ID) == "duplicate"
+    relay = Relay(queue, CATALOG, application_id=APPLICATION_ID, allowed_guilds=None, clock=lambda: 1e9)
+    assert relay.admit(POST, bot_user_id=BOT_ID) == "queued"
+    assert relay.admit(POST, bot_user_id=BOT_ID) == "duplicate"
+    assert relay.admit(replace(POST, author_is_bot=True), bot_user_id=BOT_ID) == "ignored: bot"
     assert [t.task_name() for t in queue.tasks] == [f"message-{THREAD_ID}"]
 
 
-def test_the_ask_quota_applies(relay: tuple[Relay, RecordingQueue, SqliteStore]) -> None:
-    admit, queue, store = relay
-    for number in range(3):
-        message = replace(MENTION, message_id=f"11800000000000002{number:02d}")
-        outcome = admit.admit(message, bot_user_id=BOT_ID)
-        assert outcome == ("quota" if number == 2 else "queued")
-    assert len(queue.tasks) == 2
-    # The quota is /ask's: the same key, so the person has nothing left for /ask either.
-    now = datetime.fromtimestamp(1e9, UTC)
-    left = store.take_quota("user:" + USER_ID, limit=2, window=timedelta(hours=1), now=now)
-    assert not left.allowed
+def test_a_relay_task_is_answered_once_in_the_thread_within_the_ask_quota(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "state.sqlite3")
+    queue = RecordingQueue()
+    relay = Relay(queue, CATALOG, application_id=APPLICATION_ID, allowed_guilds=None, clock=lambda: 1e9)
+    with FakeDiscordApi() as api:
+        rest = DiscordRest(APPLICATION_ID, bot_token=api.bot_token, base_url=api.base_url)
+        respond = RespondHandler(
+            store, rest, FixedAnswers("Wrap it in connect()."), channels=rest, relay_quotas=RelayQuotas(2, 100),
+            clock=lambda: 1e9 + 5, heartbeat_s=None,
+        )  # fmt: skip
+        for number in range(3):
+            relay.admit(replace(MENTION, message_id=f"11800000000000002{number:02d}"), bot_user_id=BOT_ID)
+        outcomes = [respond.handle(task.to_json()).outcome for task in queue.tasks]
+        assert outcomes == ["answered", "answered", "quota"]
+        assert respond.handle(queue.tasks[0].to_json()).outcome == "duplicate"  # a second delivery: nothing more
+        posted = api.channel_messages(THREAD_ID)
+        assert [m["content"] for m in posted] == ["Wrap it in connect()."] * 2
+        assert posted[0]["message_reference"]["message_id"] == "1180000000000000200"
+        # The quota is /ask's: the same key, so the person has nothing left for /ask either.
+        now = datetime.fromtimestamp(1e9, UTC)
+        assert not store.take_quota("user:" + USER_ID, limit=2, window=timedelta(hours=1), now=now).allowed
+        # The conversation is the thread's record: question and answer stored, the answer its controller.
+        thread = store.get_thread(THREAD_ID)
+        assert thread is not None and thread.collection == "docs" and thread.thread_controller_id == posted[0]["id"]
+    store.close()
 
 
-def test_an_ignored_message_costs_nothing(relay: tuple[Relay, RecordingQueue, SqliteStore]) -> None:
-    admit, queue, store = relay
-    assert admit.admit(replace(POST, author_is_bot=True), bot_user_id=BOT_ID) == "ignored: bot"
-    assert queue.tasks == [] and store.get_interaction(THREAD_ID) is None
+def test_a_relay_task_without_a_bot_token_is_refused_not_retried(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "state.sqlite3")
+    asked = decision(POST)
+    assert isinstance(asked, Ask)
+    task = relay_task(POST, asked, application_id=APPLICATION_ID, now=1e9)
+    respond = RespondHandler(store, RecordingDiscord(), FixedAnswers("x"), clock=lambda: 1e9, heartbeat_s=None)
+    assert respond.handle(task.to_json()).outcome == "bad_task"
+    store.close()

@@ -20,8 +20,8 @@ from discord.gateway import DiscordWebSocket
 from docsbot.answer.model import Answer, AnswerKind
 from docsbot.bot.gateway import BackgroundClient, RelayClient, configure_endpoints
 from docsbot.bot.queue import InProcessQueue
-from docsbot.bot.relay import Relay, RelayLimits
-from docsbot.bot.respond import RespondHandler
+from docsbot.bot.relay import Relay
+from docsbot.bot.respond import RelayQuotas, RespondHandler
 from docsbot.discord.rest import DiscordRest
 from docsbot.settings.catalog import CollectionRecord, build_catalog
 from docsbot.store.sqlite import SqliteStore
@@ -123,11 +123,11 @@ def world(tmp_path: Path) -> Iterator[World]:
         gateway = FakeGateway(forum_guild([FORUM_ID, UNMAPPED_FORUM]), bot_user=api.bot_user(), token=api.bot_token)
         with gateway:
             rest = DiscordRest(APPLICATION_ID, bot_token=api.bot_token, base_url=api.base_url)
-            respond = RespondHandler(store, rest, answers, channels=rest, heartbeat_s=None)
+            quotas = RelayQuotas(user_per_hour=50, guild_per_hour=500)
+            respond = RespondHandler(store, rest, answers, channels=rest, relay_quotas=quotas, heartbeat_s=None)
             queue = InProcessQueue(lambda body, headers: respond.handle(body, headers).status, retries=0)
             catalog = build_catalog([CollectionRecord("docs", "Redux")], {FORUM_ID: "docs"}, {FORUM_ID: "new_threads"})
-            limits = RelayLimits(user_per_hour=50, guild_per_hour=500)
-            relay = Relay(store, queue, catalog, application_id=APPLICATION_ID, limits=limits, clock=time.time)
+            relay = Relay(queue, catalog, application_id=APPLICATION_ID, allowed_guilds=None, clock=time.time)
             configure_endpoints(api.base_url, gateway.url)
             client = RelayClient(relay, on_outcome=outcomes)
             running = BackgroundClient(client, api.bot_token).start()

@@ -1,7 +1,7 @@
 """The gateway relay's core: should a message be answered, and as what respond task; then admit it once.
 
 `decide` is pure: from a message the Gateway delivered (as plain data, no discord.py types), the bot's user
-id, the collections catalog and the store's record of the thread, it returns `Ignore(reason)` or `Ask`. Rules:
+id and the collections catalog, it returns `Ignore(reason)` or `Ask`. Rules:
 
 - edits, direct messages, the bot's own messages and other bots' are ignored, and so are servers outside
   `DOCSBOT_ALLOWED_GUILDS`;
@@ -10,14 +10,16 @@ id, the collections catalog and the store's record of the thread, it returns `Ig
   `/ask` was used;
 - a forum post's starter message (its id is the thread's id) is a question when the channel's mode is
   "new_threads" (or when it mentions the bot);
-- any later message that mentions the bot, or replies to one of its messages, is a follow-up: in a thread the
-  bot has answered it continues that conversation (its collection), otherwise it starts one.
+- any later message in such a thread that mentions the bot, or replies to one of its messages, is a
+  follow-up: the responder continues the thread's conversation (the same thread record `/ask` and the
+  buttons use), or starts it.
 
-`Relay.admit` then applies `/ask`'s quotas (the same keys and limits, counted once per message id), records
-the message in the interaction ledger (a second delivery of the same message — a duplicate event, a resumed
-or reconnected session — stops here) and queues one "relay" `RespondTask` named after the message id, so
-the queue refuses a duplicate too. A refused quota is logged, not said: nobody typed a command to hear it.
-Store and queue calls block; the gateway adapter runs `admit` off its event loop. Imports nothing heavy.
+`Relay.admit` queues one "relay" `RespondTask` named after the message id: the queue refuses a second task of
+that name (a duplicate event, a resumed or reconnected session replaying it), and the responder's ledger
+answers a task once. The relay holds no state and touches no database — in the cloud its service account may
+only enqueue tasks — so `/ask`'s quotas are taken by the responder before it answers a relay task
+(`RespondHandler`, same keys and limits). The queue call blocks; the gateway adapter runs `admit` off its
+event loop. Imports nothing heavy.
 """
 
 from __future__ import annotations
@@ -26,18 +28,13 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from docsbot.bot.tasks import RespondTask, TaskQueue
 from docsbot.discord.commands import MAX_QUESTION
 from docsbot.settings.catalog import Catalog
-from docsbot.store.model import InteractionState, ThreadRecord
-from docsbot.store.ports import StateStore
 
 log = logging.getLogger("docsbot.relay")
-
-INTERACTION_TTL = timedelta(days=2)
 
 
 @dataclass(frozen=True)
@@ -93,7 +90,6 @@ def decide(
     bot_user_id: str,
     catalog: Catalog,
     allowed_guilds: frozenset[str] | None,
-    known_thread: ThreadRecord | None,
 ) -> Decision:
     """Whether the relay answers `message`, and how (see the module docstring for the rules)."""
     if message.edited:
@@ -122,18 +118,16 @@ def decide(
             question = f"{thread.name.strip()}\n\n{question}".strip()  # a forum post's title often is the question
         why: Literal["new_thread", "mention"] = "new_thread"
         author = message.author_id
-        collection = mapped
     elif addressed and not starter:
         why = "mention"
-        author = (known_thread.author_id if known_thread else None) or thread.owner_id or message.author_id
-        collection = known_thread.collection if known_thread and known_thread.collection in enabled else mapped
+        author = thread.owner_id or message.author_id  # the responder keeps the owner it already knows
     else:
         return Ignore("not addressed to the bot")
-    if collection not in enabled:
+    if mapped not in enabled:
         return Ignore("collection disabled")
     if not question:
         return Ignore("no question")
-    return Ask(why, question[:MAX_QUESTION], collection, thread.thread_id, author, thread.name)
+    return Ask(why, question[:MAX_QUESTION], mapped, thread.thread_id, author, thread.name)
 
 
 def question_text(content: str, bot_user_id: str) -> str:
@@ -162,72 +156,35 @@ def relay_task(message: IncomingMessage, ask: Ask, *, application_id: str, now: 
     )
 
 
-@dataclass(frozen=True)
-class RelayLimits:
-    user_per_hour: int
-    guild_per_hour: int
-    allowed_guilds: frozenset[str] | None = None
-
-
 class Relay:
-    """Admits relayed messages: the decision, `/ask`'s quotas, the ledger entry, one queued task."""
+    """Admits relayed messages: the decision, then one queued task per message id."""
 
     def __init__(
         self,
-        store: StateStore,
         queue: TaskQueue,
         catalog: Catalog,
         *,
         application_id: str,
-        limits: RelayLimits,
+        allowed_guilds: frozenset[str] | None,
         clock: Callable[[], float],
     ) -> None:
-        self.store = store
         self.queue = queue
         self.catalog = catalog
         self.application_id = application_id
-        self.limits = limits
+        self.allowed_guilds = allowed_guilds
         self.clock = clock
 
     def admit(self, message: IncomingMessage, *, bot_user_id: str) -> str:
         """Queue `message` when it is to be answered (once per message id); returns the outcome, for logs."""
-        known = self.store.get_thread(message.thread.thread_id) if message.thread else None
-        decision = decide(
-            message,
-            bot_user_id=bot_user_id,
-            catalog=self.catalog,
-            allowed_guilds=self.limits.allowed_guilds,
-            known_thread=known,
-        )
+        decision = decide(message, bot_user_id=bot_user_id, catalog=self.catalog, allowed_guilds=self.allowed_guilds)
         if isinstance(decision, Ignore):
             return f"ignored: {decision.reason}"
-        now = datetime.fromtimestamp(self.clock(), UTC)
-        if not self._take_quota(message, now):
-            log.info("relay quota reached", extra={"message": message.message_id, "guild": message.guild_id})
-            return "quota"
-        if not self.store.create_interaction(message.message_id, now=now, ttl=INTERACTION_TTL):
-            return "duplicate"
         task = relay_task(message, decision, application_id=self.application_id, now=self.clock())
         try:
             queued = self.queue.enqueue(task)
-        except Exception as error:
-            log.error("relay enqueue failed", extra={"message": message.message_id, "error": type(error).__name__})
-            self.store.finish_interaction(message.message_id, InteractionState.FAILED, now=now)
+        except Exception as error:  # the queue is down: this message goes unanswered, and says so in the logs
+            log.error(
+                "relay enqueue failed", extra={"discord_message": message.message_id, "error": type(error).__name__}
+            )
             return "failed"
         return "queued" if queued else "duplicate"
-
-    def _take_quota(self, message: IncomingMessage, now: datetime) -> bool:
-        # The keys and limits of /ask (docsbot.bot.questions): a person's questions count once, however asked.
-        hour = timedelta(hours=1)
-        use = message.message_id
-        user = self.store.take_quota(
-            f"user:{message.author_id}", limit=self.limits.user_per_hour, window=hour, now=now, use_id=use
-        )
-        if not user.allowed:
-            return False
-        if message.guild_id:
-            guild = self.store.take_quota(
-                f"guild:{message.guild_id}", limit=self.limits.guild_per_hour, window=hour, now=now, use_id=use
-            )
-            return guild.allowed
-        return True

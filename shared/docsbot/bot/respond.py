@@ -23,7 +23,8 @@ docs/decisions/0008-delivery-and-leases.md.
 A "relay" task (a message the gateway relay saw: `docsbot.bot.relay`) takes the same steps, but has no
 interaction: a typing indicator stands for "thinking…", and each part is a new channel message in the thread
 posted with the bot token, the first replying to the asker's message (`_deliver_to_channel`). Mentions never
-ping, the replied-to author included.
+ping, the replied-to author included. The relay holds no state, so `/ask`'s quotas for a relay task are taken
+here, before the claim (same keys and limits; counted once per message id): over quota, nothing is posted.
 
 Long because: the two deliveries (interaction edits, channel messages) share one claim, ledger and retry
 policy, which must stay side by side to stay the same.
@@ -88,9 +89,17 @@ class DiscordChannels(Protocol):
 
 
 @dataclass(frozen=True)
+class RelayQuotas:
+    """`/ask`'s hourly limits (docsbot.bot.questions), applied to relay tasks."""
+
+    user_per_hour: int
+    guild_per_hour: int
+
+
+@dataclass(frozen=True)
 class RespondResult:
     status: int  # the HTTP status for Cloud Tasks: 2xx done, 503 retry later
-    outcome: str  # "answered", "duplicate", "busy", "expired", "failed", "retry", "superseded", "bad_task"
+    outcome: str  # "answered", "duplicate", "busy", "expired", "failed", "retry", "superseded", "bad_task", "quota"
 
 
 def _source_ref(source: Source) -> SourceRef:
@@ -130,6 +139,7 @@ class RespondHandler:
         heartbeat_s: float | None = 30.0,  # renew the lease this often while the model works (None: never)
         clock: Callable[[], float] = time.time,
         channels: DiscordChannels | None = None,  # for relay tasks (needs the bot token); None: refused
+        relay_quotas: RelayQuotas | None = None,  # None: relay tasks are not limited
     ) -> None:
         self.store = store
         self.discord = discord
@@ -141,6 +151,7 @@ class RespondHandler:
         self.heartbeat_s = heartbeat_s
         self.clock = clock
         self.channels = channels
+        self.relay_quotas = relay_quotas
 
     def handle(self, body: bytes, headers: HeaderItems | None = None) -> RespondResult:
         """Handle one task delivery (body: `RespondTask` JSON; headers: as Cloud Tasks sends them, whose
@@ -151,9 +162,13 @@ class RespondHandler:
             log.error("dropping a malformed task", extra={"reason": str(error)})
             return RespondResult(200, "bad_task")  # retrying cannot fix it
         if task.kind == "relay" and self.channels is None:
-            log.error("a relay task, but no bot token to answer it with", extra={"message": task.interaction_id})
+            log.error(
+                "a relay task, but no bot token to answer it with", extra={"discord_message": task.interaction_id}
+            )
             return RespondResult(200, "bad_task")
         now = datetime.fromtimestamp(self.clock(), UTC)
+        if task.kind == "relay" and not self._relay_quota(task, now):
+            return RespondResult(200, "quota")
         claim = self.store.claim_interaction(task.interaction_id, now=now, lease=self.lease)
         if claim.result is ClaimResult.MISSING:
             self.store.create_interaction(task.interaction_id, now=now, ttl=timedelta(days=2))
@@ -335,13 +350,30 @@ class RespondHandler:
 
     # --- relay tasks: channel messages with the bot token ----------------------------------------------------
 
+    def _relay_quota(self, task: RespondTask, now: datetime) -> bool:
+        """Take `/ask`'s quotas for a relay task (the same keys: one budget however a person asks)."""
+        if self.relay_quotas is None:
+            return True
+        hour, use = timedelta(hours=1), task.interaction_id
+        limits = [(f"user:{task.user_id}", self.relay_quotas.user_per_hour)]
+        if task.guild_id:
+            limits.append((f"guild:{task.guild_id}", self.relay_quotas.guild_per_hour))
+        for key, limit in limits:
+            if not self.store.take_quota(key, limit=limit, window=hour, now=now, use_id=use).allowed:
+                # Logged, not said: nobody typed a command, and a reply to every post over quota would be spam.
+                log.info("relay question over quota", extra={"discord_message": use, "quota": key.split(":")[0]})
+                return False
+        return True
+
     def _typing(self, task: RespondTask) -> None:
         """The relay's "thinking…": best effort, an answer matters more than the indicator."""
         assert self.channels is not None  # checked in handle()
         try:
             self.channels.trigger_typing(task.channel_id)
         except Exception as error:
-            log.info("typing indicator failed", extra={"message": task.interaction_id, "error": type(error).__name__})
+            log.info(
+                "typing indicator failed", extra={"discord_message": task.interaction_id, "error": type(error).__name__}
+            )
 
     def _deliver_to_channel(self, task: RespondTask, plan: Plan, guard: ClaimGuard) -> None:
         """Post the parts not delivered yet into the thread, the first replying to the asker's message."""
@@ -357,7 +389,7 @@ class RespondHandler:
         try:
             self.channels.create_message(task.channel_id, channel_message(message, reply_to=task.source_message_id))
         except Exception:  # the thread may be gone or locked; there is nobody left to tell
-            log.warning("could not tell the user", extra={"message": task.interaction_id})
+            log.warning("could not tell the user", extra={"discord_message": task.interaction_id})
 
 
 def channel_message(payload: dict[str, Any], *, reply_to: str | None) -> dict[str, Any]:

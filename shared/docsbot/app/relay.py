@@ -1,7 +1,8 @@
 """The gateway relay's composition root: its settings, the Gateway client over the respond queue, and the
 health endpoint Cloud Run probes (`functions/relay/main.py`, `docsbot relay`, `docsbot serve --relay`).
 
-The relay reads the bot's settings (`docsbot.settings.bot`) and needs DISCORD_BOT_TOKEN besides; optionally
+The relay reads the bot's settings (`docsbot.settings.bot`) and needs DISCORD_BOT_TOKEN besides, but not
+DISCORD_PUBLIC_KEY (it verifies no interaction, and its account reads no other secret); optionally
 DISCORD_GATEWAY_URL (a ws:// or wss:// Gateway other than Discord's: tests, a local fake) and PORT (the
 health endpoint's, default 8080). Every problem is listed at once. It queues the respond tasks on the queue
 `DOCSBOT_QUEUE` names: Cloud Tasks in the cloud (the relay's account may only enqueue), or in this process.
@@ -47,8 +48,10 @@ def load_relay_settings(env: Mapping[str, str] | None = None) -> RelaySettings:
     env = os.environ if env is None else env
     problems: list[str] = []
     bot: BotSettings | None = None
+    # The relay verifies no interaction signature: an all-zero key stands in for the one the bot settings require.
+    bot_env = {"DISCORD_PUBLIC_KEY": "00" * 32, **{k: v for k, v in env.items() if k != "DISCORD_PUBLIC_KEY" or v}}
     try:
-        bot = load_bot_settings(env)
+        bot = load_bot_settings(bot_env)
     except BotConfigError as error:
         problems.extend(line.strip()[2:] for line in str(error).splitlines()[1:])
     token = (env.get("DISCORD_BOT_TOKEN") or "").strip()

@@ -3,6 +3,10 @@ from them against the fake Gateway and REST API, and the health endpoint Cloud R
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -95,3 +99,13 @@ def test_the_relay_built_from_its_settings_queues_a_new_forum_post(tmp_path: Pat
                 running.stop()
             assert not running.alive()
     discord.http.Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY = saved
+
+
+def test_docsbot_relay_lists_its_settings_problems_as_a_json_line_and_exits(tmp_path: Path) -> None:
+    env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": os.pathsep.join(sys.path), "HOME": str(tmp_path)}
+    done = subprocess.run(  # the real command, in a process of its own: it configures the root logger
+        [sys.executable, "-m", "docsbot.cli.main", "relay"], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 2, done.stderr
+    (line,) = [json.loads(x) for x in done.stdout.splitlines() if x.startswith("{")]
+    assert line["severity"] == "CRITICAL" and "DISCORD_BOT_TOKEN is required" in line["problems"]

@@ -93,6 +93,10 @@ class FakeGateway:
         """Ask the client to reconnect and resume (op 7)."""
         asyncio.run_coroutine_threadsafe(self._send_op(7, None), self._loop).result(timeout=30)
 
+    def request_heartbeat(self) -> None:
+        """Ask the client for a heartbeat now (op 1), as Discord may."""
+        asyncio.run_coroutine_threadsafe(self._send_op(1, None), self._loop).result(timeout=30)
+
     def drop(self) -> None:
         """Lose the connection: close with 4000 (unknown error; the client resumes)."""
         asyncio.run_coroutine_threadsafe(self._drop(), self._loop).result(timeout=30)

@@ -5,6 +5,7 @@ message) against a real SQLite store and the loopback Discord REST fake; no gate
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,6 +18,7 @@ from docsbot.bot.tasks import RespondTask
 from docsbot.discord.rest import DiscordRest
 from docsbot.settings.catalog import CollectionRecord, build_catalog
 from docsbot.store.sqlite import SqliteStore
+from tests.bot.test_handlers import Bot, bot, respond_to_all, searcher  # noqa: F401 - fixtures used here
 from tests.bot.test_threads import FixedAnswers, RecordingDiscord
 from tests.harness.bot_client import RecordingQueue
 from tests.harness.fakes.discord_api import FakeDiscordApi
@@ -150,3 +152,32 @@ def test_a_relay_task_without_a_bot_token_is_refused_not_retried(tmp_path: Path)
     respond = RespondHandler(store, RecordingDiscord(), FixedAnswers("x"), clock=lambda: 1e9, heartbeat_s=None)
     assert respond.handle(task.to_json()).outcome == "bad_task"
     store.close()
+
+
+# --- with the real answer pipeline: /ask and a mention continue one conversation --------------------------
+
+
+def test_a_mention_after_ask_continues_its_conversation_with_the_same_rendering(bot: Bot) -> None:  # noqa: F811
+    payload, _ = bot.ask()
+    respond_to_all(bot)
+    thread_id = payload["channel_id"]
+    rest = DiscordRest(APPLICATION_ID, bot_token=bot.discord.bot_token, base_url=bot.discord.base_url)
+    respond = RespondHandler(bot.store, rest, bot.respond.collections, channels=rest, heartbeat_s=None)
+    thread = replace(THREAD, thread_id=thread_id, parent_id=FORUM_ID)
+    mention = replace(MENTION, channel_id=thread_id, thread=thread, content=f"<@{BOT_ID}> and how do I fix it?")
+    queue = RecordingQueue()
+    Relay(queue, CATALOG, application_id=APPLICATION_ID, allowed_guilds=None, clock=time.time).admit(
+        mention, bot_user_id=BOT_ID
+    )
+    (task,) = queue.tasks
+    assert respond.handle(task.to_json()).outcome == "answered"
+    # The model saw the /ask exchange before the mention: one conversation.
+    last_chat = bot.openai.requests_to("/v1/chat/completions")[-1].body["messages"]
+    assert [m["role"] for m in last_chat] == ["system", "assistant", "user", "assistant", "user"]
+    assert last_chat[-1]["content"].startswith("and how do I fix it?")
+    # Rendered as /ask's answer: the text with its citations, the sources, the buttons.
+    original = bot.discord.messages[payload["token"]].original
+    (answer,) = bot.discord.channel_messages(thread_id)
+    assert original is not None and answer["embeds"][0]["description"].startswith("[1] [")
+    assert [b["label"] for b in answer["components"][0]["components"]] == ["Solved", "Not solved", "Follow up"]
+    assert len(bot.store.list_messages(thread_id)) == 4

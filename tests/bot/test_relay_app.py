@@ -109,3 +109,24 @@ def test_docsbot_relay_lists_its_settings_problems_as_a_json_line_and_exits(tmp_
     assert done.returncode == 2, done.stderr
     (line,) = [json.loads(x) for x in done.stdout.splitlines() if x.startswith("{")]
     assert line["severity"] == "CRITICAL" and "DISCORD_BOT_TOKEN is required" in line["problems"]
+
+
+def test_without_the_message_content_intent_the_relay_stops_and_its_health_fails(tmp_path: Path) -> None:
+    saved = discord.http.Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY
+    with FakeDiscordApi() as api:
+        gateway = FakeGateway(forum_guild([FORUM_ID]), bot_user=api.bot_user(), token=api.bot_token)
+        gateway.message_content_enabled = False  # the developer portal's switch, left off
+        with gateway:
+            settings = load_relay_settings({
+                "DISCORD_APPLICATION_ID": APPLICATION_ID, "DISCORD_BOT_TOKEN": api.bot_token,
+                "DISCORD_API_BASE_URL": api.base_url, "DISCORD_GATEWAY_URL": gateway.url,
+                "DOCSBOT_DATA_DIR": str(tmp_path),
+            })  # fmt: skip
+            running = start_relay(settings, SignallingQueue())
+            try:
+                gateway.wait_until(lambda log: log.identifies)
+                assert running.stopped.wait(timeout=30)  # discord.py gives up: no reconnect can fix it
+                assert call(health_app(running), "/healthz")[0].startswith("503")
+            finally:
+                running.stop()
+    discord.http.Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY = saved

@@ -126,6 +126,7 @@ class BackgroundClient:
         self._session: asyncio.Future[None] | None = None
         self._token = token
         self._thread = threading.Thread(target=self._run, name="docsbot-relay", daemon=True)
+        self.stopped = threading.Event()  # set when the client's session has ended, for whatever reason
 
     def start(self) -> BackgroundClient:
         self._thread.start()
@@ -135,6 +136,7 @@ class BackgroundClient:
         asyncio.set_event_loop(self.loop)
         self._session = asyncio.ensure_future(self.client.start(self._token), loop=self.loop)
         self._session.add_done_callback(_log_end)
+        self._session.add_done_callback(lambda _: self.stopped.set())
         self.loop.run_forever()
         # discord.py leaves helper tasks (the ready wait...) behind after close(): end them before the loop.
         pending = asyncio.all_tasks(self.loop)

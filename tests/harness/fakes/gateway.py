@@ -45,6 +45,7 @@ class FakeGateway:
         self.bot_user = bot_user
         self.token = token
         self.replay_overlap = 0
+        self.message_content_enabled = True  # False: the portal's Message Content switch is off (close 4014)
         self.log = GatewayLog()
         self._dispatches: list[tuple[int, str, Any]] = []  # (seq, event, data): the session's buffer
         self._socket: web.WebSocketResponse | None = None
@@ -160,6 +161,9 @@ class FakeGateway:
         self._note(lambda log: log.identifies.append(data))
         if data.get("token") not in (self.token, f"Bot {self.token}"):
             await socket.close(code=4004, message=b"Authentication failed.")
+            return
+        if not self.message_content_enabled and int(data.get("intents") or 0) & (1 << 15):
+            await socket.close(code=4014, message=b"Disallowed intent(s).")
             return
         self._dispatches.clear()  # a new session
         ready = {

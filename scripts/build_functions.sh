@@ -9,6 +9,7 @@
 #   dist/scrape_job/   the Docker build context of the scrape job's image: functions/scrape_job/Dockerfile,
 #       main.py and cloudbuild.yaml, pyproject.toml, README.md, shared/docsbot/ and collections.toml
 #       (`docker build dist/scrape_job` or `gcloud builds submit dist/scrape_job --config ...`)
+#   dist/relay/        the same for the optional gateway relay's image (functions/relay/)
 #
 # Usage: scripts/build_functions.sh [--out DIR] [--collections FILE]
 #   --out DIR           where to write (default: dist/ in the repository)
@@ -129,17 +130,18 @@ for name in FUNCTIONS:
     write_zip(target, entries)
     print(f"built {target} ({target.stat().st_size // 1024} KiB, {len(entries)} files)")
 
-context = out / "scrape_job"
-shutil.rmtree(context, ignore_errors=True)
-(context / "shared").mkdir(parents=True)
-for name in ("Dockerfile", "main.py", "cloudbuild.yaml"):
-    shutil.copyfile(repo / "functions" / "scrape_job" / name, context / name)
-for name in ("pyproject.toml", "README.md"):
-    shutil.copyfile(repo / name, context / name)
-shutil.copyfile(collections, context / "collections.toml")
-for archive_name, path in package:
-    target = context / "shared" / archive_name
-    target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(path, target)
-print(f"staged {context} (docker build context of the scrape job)")
+for image in ("scrape_job", "relay"):  # the two Docker images: the scrape job, the optional gateway relay
+    context = out / image
+    shutil.rmtree(context, ignore_errors=True)
+    (context / "shared").mkdir(parents=True)
+    for name in ("Dockerfile", "main.py", "cloudbuild.yaml"):
+        shutil.copyfile(repo / "functions" / image / name, context / name)
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copyfile(repo / name, context / name)
+    shutil.copyfile(collections, context / "collections.toml")
+    for archive_name, path in package:
+        target = context / "shared" / archive_name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, target)
+    print(f"staged {context} (docker build context of the {image} image)")
 PYTHON

@@ -90,6 +90,7 @@ def test_checkov_finds_nothing_unjustified() -> None:
 # Free-form values where any string is legitimate (a validation would only guess).
 UNVALIDATED = {
     "deletion_protection",
+    "enable_relay",  # a bool: the type says it all, as for deletion_protection
     "acme_staging",
     "qdrant_image",
     "function_source_dir",
@@ -216,6 +217,10 @@ def test_existing_state_moves_into_the_module() -> None:
         "google_billing_budget.budget",
         "google_monitoring_uptime_check_config.interactions",
         "google_monitoring_alert_policy.interactions_down",
+        # The optional gateway relay (issue 16).
+        "google_cloud_run_v2_service.relay",
+        "google_cloud_tasks_queue_iam_member.relay_enqueue",
+        "google_service_account_iam_member.relay_act_as_tasks",
     }
     assert {re.sub(r"\[.*\]$", "", t.removeprefix("module.docsbot.")) for t in targets} == declared - added_since
 

@@ -20,6 +20,8 @@ name = "redux"
 title = "Redux"
 description = "A predictable state container for JavaScript apps."
 discord_channels = ["111", "222"]
+auto_answer = "new_threads"
+auto_answer_channels = { "222" = "mentions" }
 
 [[collection.source]]
 kind = "markdown_folder"
@@ -102,3 +104,31 @@ def test_the_default_collection_is_an_implicit_entry_unless_the_file_declares_it
     assert declared.with_default("redux") == declared  # the file's word stands, even "disabled"
     other = parse_catalog({"collection": [{"name": "ionic", "title": "Ionic"}]})
     assert [c.name for c in other.with_default("redux").enabled()] == ["ionic", "redux"]
+
+
+def test_auto_answer_is_per_channel_and_off_unless_said() -> None:
+    import tomllib
+
+    catalog = parse_catalog(tomllib.loads(RICH))
+    assert catalog.auto_answer("111") == "new_threads"  # the collection's mode
+    assert catalog.auto_answer("222") == "mentions"  # the channel's override
+    assert catalog.auto_answer("333") == "off"  # a mapped channel of a collection that says nothing
+    assert catalog.auto_answer("999") == "off"  # an unmapped channel
+
+
+@pytest.mark.parametrize(
+    ("item", "expected"),
+    [
+        ({"auto_answer": "always"}, "auto_answer"),
+        ({"auto_answer_channels": {"1": "sometimes"}}, "auto_answer_channels"),
+        ({"auto_answer_channels": {"999": "mentions"}}, "auto_answer_channels"),
+    ],
+)
+def test_both_readers_refuse_a_bad_auto_answer(tmp_path: Path, item: dict[str, object], expected: str) -> None:
+    data = {"collection": [{"name": "a", "title": "A", "discord_channels": ["1"], **item}]}
+    with pytest.raises(ConfigError, match=expected):
+        parse_catalog(data)
+    from docsbot.settings.config import parse_collections
+
+    with pytest.raises(ConfigError, match=expected):
+        parse_collections(data)

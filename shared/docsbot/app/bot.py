@@ -103,14 +103,18 @@ class Collections:
 
 def build_respond(bot: BotSettings, settings: Settings, store: StateStore) -> RespondHandler:
     """The respond handler over every collection's searcher and answerer (`Collections`)."""
-    from docsbot.bot.respond import RespondHandler
+    from docsbot.bot.respond import RelayQuotas, RespondHandler
 
+    rest = build_rest(bot)
     return RespondHandler(
         store,
-        build_rest(bot),
+        rest,
         Collections(settings),
         default_collection=bot.default_collection,
         max_attempts=bot.max_attempts,
+        # Relay tasks (docs/decisions/0011-forum-relay.md) are answered with the bot token, when it is given.
+        channels=rest if bot.bot_token else None,
+        relay_quotas=RelayQuotas(bot.user_questions_per_hour, bot.guild_questions_per_hour),
     )
 
 

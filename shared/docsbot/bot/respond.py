@@ -19,6 +19,15 @@ cut off) return 503 while the queue will deliver again and the 15-minute interac
 another try: the retries spread over the token's life. Only the last one tells the user (the apology; or, if
 part of the answer is out, a note that it is incomplete) instead of staying silent. See
 docs/decisions/0008-delivery-and-leases.md.
+
+A "relay" task (a message the gateway relay saw: `docsbot.bot.relay`) takes the same steps, but has no
+interaction: a typing indicator stands for "thinking…", and each part is a new channel message in the thread
+posted with the bot token, the first replying to the asker's message (`_deliver_to_channel`). Mentions never
+ping, the replied-to author included. The relay holds no state, so `/ask`'s quotas for a relay task are taken
+here, before the claim (same keys and limits; counted once per message id): over quota, nothing is posted.
+
+Long because: the two deliveries (interaction edits, channel messages) share one claim, ledger and retry
+policy, which must stay side by side to stay the same.
 """
 
 from __future__ import annotations
@@ -71,10 +80,26 @@ class DiscordWebhooks(Protocol):
     def create_followup(self, token: str, payload: dict[str, Any]) -> dict[str, Any]: ...
 
 
+class DiscordChannels(Protocol):
+    """The bot-token endpoints relay tasks are answered with (`docsbot.discord.rest.DiscordRest`)."""
+
+    def create_message(self, channel_id: str, payload: dict[str, Any]) -> dict[str, Any]: ...
+
+    def trigger_typing(self, channel_id: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class RelayQuotas:
+    """`/ask`'s hourly limits (docsbot.bot.questions), applied to relay tasks."""
+
+    user_per_hour: int
+    guild_per_hour: int
+
+
 @dataclass(frozen=True)
 class RespondResult:
     status: int  # the HTTP status for Cloud Tasks: 2xx done, 503 retry later
-    outcome: str  # "answered", "duplicate", "busy", "expired", "failed", "retry", "superseded", "bad_task"
+    outcome: str  # "answered", "duplicate", "busy", "expired", "failed", "retry", "superseded", "bad_task", "quota"
 
 
 def _source_ref(source: Source) -> SourceRef:
@@ -113,6 +138,8 @@ class RespondHandler:
         retry_gap_s: float = RETRY_GAP_S,
         heartbeat_s: float | None = 30.0,  # renew the lease this often while the model works (None: never)
         clock: Callable[[], float] = time.time,
+        channels: DiscordChannels | None = None,  # for relay tasks (needs the bot token); None: refused
+        relay_quotas: RelayQuotas | None = None,  # None: relay tasks are not limited
     ) -> None:
         self.store = store
         self.discord = discord
@@ -123,6 +150,8 @@ class RespondHandler:
         self.retry_gap_s = retry_gap_s
         self.heartbeat_s = heartbeat_s
         self.clock = clock
+        self.channels = channels
+        self.relay_quotas = relay_quotas
 
     def handle(self, body: bytes, headers: HeaderItems | None = None) -> RespondResult:
         """Handle one task delivery (body: `RespondTask` JSON; headers: as Cloud Tasks sends them, whose
@@ -132,7 +161,14 @@ class RespondHandler:
         except ValueError as error:
             log.error("dropping a malformed task", extra={"reason": str(error)})
             return RespondResult(200, "bad_task")  # retrying cannot fix it
+        if task.kind == "relay" and self.channels is None:
+            log.error(
+                "a relay task, but no bot token to answer it with", extra={"discord_message": task.interaction_id}
+            )
+            return RespondResult(200, "bad_task")
         now = datetime.fromtimestamp(self.clock(), UTC)
+        if task.kind == "relay" and not self._relay_quota(task, now):
+            return RespondResult(200, "quota")
         claim = self.store.claim_interaction(task.interaction_id, now=now, lease=self.lease)
         if claim.result is ClaimResult.MISSING:
             self.store.create_interaction(task.interaction_id, now=now, ttl=timedelta(days=2))
@@ -212,7 +248,9 @@ class RespondHandler:
         return collection
 
     def _compute(self, task: RespondTask, now: datetime, *, last_chance: bool) -> Plan:
-        """The answer, rendered: what to send and what to store (no Discord write happens here)."""
+        """The answer, rendered: what to send and what to store (no Discord write but the typing indicator)."""
+        if task.kind == "relay":
+            self._typing(task)
         if task.kind == "search":
             searcher = self.collections.searcher(self._collection(task, None))
             result = searcher.search(task.question, limit=5)
@@ -258,6 +296,9 @@ class RespondHandler:
 
     def _deliver(self, task: RespondTask, plan: Plan, guard: ClaimGuard) -> None:
         """Send the parts not delivered yet, in order; each is fenced before and recorded after."""
+        if task.kind == "relay":
+            self._deliver_to_channel(task, plan, guard)
+            return
         for index in range(guard.progress.delivered, len(plan.messages)):
             guard.check()  # renews the lease too: the takeover cannot happen while this call is in flight
             if index == 0:
@@ -301,10 +342,66 @@ class RespondHandler:
     def _tell(self, task: RespondTask, guard: ClaimGuard, message: dict[str, Any]) -> None:
         """Edit `@original` to say what happened: fenced, and best effort (the token may be gone)."""
         guard.check()
+        if task.kind == "relay":
+            self._tell_channel(task, message)
+            return
         try:
             self.discord.edit_original(task.token, message)
         except Exception:  # the token may be gone; there is nobody left to tell
             log.warning("could not tell the user", extra={"interaction": task.interaction_id})
+
+    # --- relay tasks: channel messages with the bot token ----------------------------------------------------
+
+    def _relay_quota(self, task: RespondTask, now: datetime) -> bool:
+        """Take `/ask`'s quotas for a relay task (the same keys: one budget however a person asks)."""
+        if self.relay_quotas is None:
+            return True
+        hour, use = timedelta(hours=1), task.interaction_id
+        limits = [(f"user:{task.user_id}", self.relay_quotas.user_per_hour)]
+        if task.guild_id:
+            limits.append((f"guild:{task.guild_id}", self.relay_quotas.guild_per_hour))
+        for key, limit in limits:
+            if not self.store.take_quota(key, limit=limit, window=hour, now=now, use_id=use).allowed:
+                # Logged, not said: nobody typed a command, and a reply to every post over quota would be spam.
+                log.info("relay question over quota", extra={"discord_message": use, "quota": key.split(":")[0]})
+                return False
+        return True
+
+    def _typing(self, task: RespondTask) -> None:
+        """The relay's "thinking…": best effort, an answer matters more than the indicator."""
+        assert self.channels is not None  # checked in handle()
+        try:
+            self.channels.trigger_typing(task.channel_id)
+        except Exception as error:
+            log.info(
+                "typing indicator failed", extra={"discord_message": task.interaction_id, "error": type(error).__name__}
+            )
+
+    def _deliver_to_channel(self, task: RespondTask, plan: Plan, guard: ClaimGuard) -> None:
+        """Post the parts not delivered yet into the thread, the first replying to the asker's message."""
+        assert self.channels is not None  # checked in handle()
+        for index in range(guard.progress.delivered, len(plan.messages)):
+            guard.check()
+            payload = channel_message(plan.messages[index], reply_to=task.source_message_id if index == 0 else None)
+            sent = self.channels.create_message(task.channel_id, payload)
+            guard.delivered(index + 1, str(sent.get("id") or "") or None)
+
+    def _tell_channel(self, task: RespondTask, message: dict[str, Any]) -> None:
+        assert self.channels is not None  # checked in handle()
+        try:
+            self.channels.create_message(task.channel_id, channel_message(message, reply_to=task.source_message_id))
+        except Exception:  # the thread may be gone or locked; there is nobody left to tell
+            log.warning("could not tell the user", extra={"discord_message": task.interaction_id})
+
+
+def channel_message(payload: dict[str, Any], *, reply_to: str | None) -> dict[str, Any]:
+    """An interaction message payload as a channel message: no interaction-only flags, a reply to `reply_to`
+    (still posted if that message was deleted), and no ping, not even of the author replied to."""
+    message = {k: v for k, v in payload.items() if k != "flags"}
+    message["allowed_mentions"] = {**payload.get("allowed_mentions", {"parse": []}), "replied_user": False}
+    if reply_to:
+        message["message_reference"] = {"message_id": reply_to, "fail_if_not_exists": False}
+    return message
 
 
 # Retryable faults of code that does not raise `TransientError` (yet), by their real classes: Firestore's

@@ -1,4 +1,9 @@
-"""The respond task: what the interactions function hands the respond function through the queue."""
+"""The respond task: what the interactions function (or the gateway relay) hands the respond function.
+
+A "relay" task is a message the gateway relay saw (`docsbot.bot.relay`): its `interaction_id` is the Discord
+message id, it has no interaction token, and the responder answers it with a channel message in the thread
+(`source_message_id` is the asker's message, replied to) instead of editing a deferred interaction response.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +11,13 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, Protocol
 
-TaskKind = Literal["ask", "search", "context_ask", "followup"]
+TaskKind = Literal["ask", "search", "context_ask", "followup", "relay"]
 
 
 @dataclass(frozen=True)
 class RespondTask:
-    """One deferred interaction to answer. The interaction token is a credential: never log it."""
+    """One deferred interaction (or relayed message) to answer. The interaction token is a credential: never
+    log it."""
 
     interaction_id: str
     application_id: str
@@ -50,7 +56,9 @@ class RespondTask:
             raise ValueError(f"task body has the wrong fields: {error}") from None
 
     def task_name(self) -> str:
-        """The queue task id: derived from the interaction id, so a duplicate enqueue is refused."""
+        """The queue task id: derived from the interaction (or message) id, so a duplicate enqueue is refused."""
+        if self.kind == "relay":
+            return f"message-{self.interaction_id}"
         return f"interaction-{self.interaction_id}"
 
 

@@ -1,4 +1,5 @@
-"""The Discord bot commands of `docsbot`: serve (both functions locally), register-commands."""
+"""The Discord bot commands of `docsbot`: serve (both functions locally, and the gateway relay with --relay),
+relay (the gateway relay alone), register-commands."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ from docsbot.settings.config import (
 )
 
 if TYPE_CHECKING:  # imported lazily at run time so `docsbot --help` stays fast
+    from docsbot.bot.gateway import BackgroundClient
+    from docsbot.bot.tasks import TaskQueue
     from docsbot.settings.bot import BotSettings
 
 
@@ -34,6 +37,9 @@ def serve(
         str, typer.Option(help="Interface to listen on (put a tunnel in front for Discord).")
     ] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535)] = 8080,
+    relay: Annotated[
+        bool, typer.Option("--relay", help="Also answer new forum posts and mentions (the gateway relay).")
+    ] = False,
 ) -> None:
     """Run the bot locally: POST /interactions, answered in this process (embedded index and state)."""
     import flask
@@ -52,6 +58,7 @@ def serve(
     store = wiring.build_store(bot)
     queue = wiring.build_local_queue(bot, store)
     handler = wiring.build_interactions(bot, store=store, queue=queue)
+    running = _start_relay(queue) if relay else None
     web = flask.Flask("docsbot")
     web.add_url_rule(
         "/interactions", "interactions", lambda: serve_interaction(handler, flask.request), methods=["POST"]
@@ -64,7 +71,36 @@ def serve(
     try:
         run_simple(host, port, web, threaded=True)
     finally:
+        if running is not None:
+            running.stop()
         queue.close()
+
+
+def _start_relay(queue: TaskQueue) -> BackgroundClient:
+    """The gateway relay over `queue`, in a background thread; fails with every settings problem."""
+    from docsbot.app.relay import load_relay_settings, start_relay
+
+    try:
+        settings = load_relay_settings()
+    except ConfigError as error:
+        fail(str(error))
+    try:
+        running = start_relay(settings, queue)
+    except ImportError:
+        fail("the relay needs discord.py: pip install -e '.[relay]'")
+    err.print("docsbot relay: connecting to the Discord Gateway (new forum posts and mentions)")
+    return running
+
+
+def relay_command() -> None:
+    """Run the gateway relay alone: answer new forum posts and mentions without a command (JSON logs)."""
+    from docsbot.app.relay import service_main
+
+    try:
+        import discord  # noqa: F401
+    except ImportError:
+        fail("the relay needs discord.py: pip install -e '.[relay]'")
+    raise typer.Exit(service_main())
 
 
 def register_commands_command(
@@ -92,4 +128,5 @@ def register_commands_command(
 def register(app: typer.Typer) -> None:
     """Add this area's commands to the `docsbot` app."""
     app.command("serve")(serve)
+    app.command("relay")(relay_command)
     app.command("register-commands")(register_commands_command)

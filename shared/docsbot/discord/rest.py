@@ -138,6 +138,15 @@ class DiscordRest:
         route = f"/channels/{_snowflake(channel_id, 'channel_id')}"
         return _as_object(self._request("GET", route, bot=True))
 
+    def create_message(self, channel_id: str, payload: Mapping[str, Any]) -> dict[str, Any]:
+        """Post a message in a channel or thread (the relay's answers); returns the message."""
+        route = f"/channels/{_snowflake(channel_id, 'channel_id')}/messages"
+        return _as_object(self._request("POST", route, bot=True, json=dict(payload)))
+
+    def trigger_typing(self, channel_id: str) -> None:
+        """Show "docsbot is typing…" in the channel for about ten seconds, or until the bot posts there."""
+        self._request("POST", f"/channels/{_snowflake(channel_id, 'channel_id')}/typing", bot=True)
+
     def modify_channel(
         self, channel_id: str, payload: Mapping[str, Any], *, reason: str | None = None
     ) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from docsbot.settings import catalog, envvars
-from docsbot.settings.catalog import Catalog, CollectionRecord, build_catalog
+from docsbot.settings.catalog import AUTO_ANSWER_MODES, Catalog, CollectionRecord, build_catalog
 from docsbot.settings.envvars import collections_file as env_collections_file
 from docsbot.settings.envvars import data_dir as env_data_dir
 from docsbot.settings.envvars import number
@@ -79,6 +79,8 @@ class SiteSource(_Strict):
 
 
 SourceConfig = Annotated[MarkdownFolderSource | SiteSource, Field(discriminator="kind")]
+AutoAnswer = Literal["new_threads", "mentions", "off"]
+assert set(AUTO_ANSWER_MODES) == {"new_threads", "mentions", "off"}  # the catalog reader's list: one vocabulary
 
 
 class CollectionConfig(_Strict):
@@ -93,6 +95,9 @@ class CollectionConfig(_Strict):
     # Abstention thresholds (see docsbot.answer.abstain): below them the bot says the docs don't cover it.
     min_keyword_score: float = Field(default=1.3, ge=0)
     min_dense_score: float | None = Field(default=None, ge=-1, le=1)
+    # What the gateway relay answers without a command in these channels (docsbot.settings.catalog).
+    auto_answer: AutoAnswer = "off"
+    auto_answer_channels: dict[str, AutoAnswer] = Field(default_factory=dict)  # per mapped channel, overrides
 
     @field_validator("discord_channels")
     @classmethod
@@ -101,6 +106,15 @@ class CollectionConfig(_Strict):
             if not channel.isdigit():
                 raise ValueError(f"channel id {channel!r} is not a Discord snowflake (digits only)")
         return value
+
+    def model_post_init(self, __context: object) -> None:
+        stray = sorted(set(self.auto_answer_channels) - set(self.discord_channels))
+        if stray:
+            raise ValueError(f"auto_answer_channels: channels not in this collection's discord_channels: {stray}")
+
+    def auto_answers(self) -> dict[str, str]:
+        """Channel id → the relay's auto-answer mode, for each of this collection's channels."""
+        return {ch: self.auto_answer_channels.get(ch, self.auto_answer) for ch in self.discord_channels}
 
 
 class CollectionsFile(_Strict):
@@ -120,7 +134,9 @@ class CollectionsFile(_Strict):
     def catalog(self) -> Catalog:
         """The catalog the interactions function reads from the same file (`docsbot.settings.catalog`)."""
         return build_catalog(
-            (CollectionRecord(c.name, c.title, c.description, c.enabled) for c in self.collections), self.channel_map()
+            (CollectionRecord(c.name, c.title, c.description, c.enabled) for c in self.collections),
+            self.channel_map(),
+            {ch: mode for c in self.collections for ch, mode in c.auto_answers().items()},
         )
 
 

@@ -6,6 +6,8 @@ It speaks Discord's wire format for the endpoints the bot uses, under `/api/v10`
     GET   /webhooks/{app}/{token}/messages/@original
     POST  /webhooks/{app}/{token}[?wait=true]          a follow-up message
     GET   /channels/{id}, PATCH /channels/{id}         bot token
+    POST  /channels/{id}/messages, /channels/{id}/typing  bot token (the relay's answers)
+    GET   /users/@me, /oauth2/applications/@me, /gateway/bot  bot token (what discord.py asks when it logs in)
     PUT   /applications/{app}/commands                 bot token
     PUT   /applications/{app}/guilds/{guild}/commands  bot token
 
@@ -61,6 +63,8 @@ ALLOWED_MENTION_TYPES = frozenset({"users", "roles", "everyone"})
 _ORIGINAL = re.compile(rf"{API_PREFIX}/webhooks/(\d+)/([^/]+)/messages/@original")
 _WEBHOOK = re.compile(rf"{API_PREFIX}/webhooks/(\d+)/([^/]+)")
 _CHANNEL = re.compile(rf"{API_PREFIX}/channels/(\d+)")
+_CHANNEL_MESSAGES = re.compile(rf"{API_PREFIX}/channels/(\d+)/messages")
+_CHANNEL_TYPING = re.compile(rf"{API_PREFIX}/channels/(\d+)/typing")
 _COMMANDS = re.compile(rf"{API_PREFIX}/applications/(\d+)(?:/guilds/(\d+))?/commands")
 _COMMAND_NAME = re.compile(r"[-_'\w]{1,32}")
 _THREAD_METADATA_KEYS = frozenset({"archived", "locked", "auto_archive_duration", "invitable"})
@@ -136,6 +140,9 @@ class FakeDiscordApi(LoopbackServer):
         self.guild_commands: dict[str, list[dict[str, Any]]] = {}
         self.allowed_mentions_log: list[tuple[str, Any]] = []  # (route, allowed_mentions or None) per message
         self._messages: dict[str, InteractionMessages] = {}
+        self._channel_messages: dict[str, list[dict[str, Any]]] = {}  # channel id → messages the bot posted
+        self.typing: list[str] = []  # channel ids, one per typing indicator
+        self.gateway_url: str | None = None  # what GET /gateway/bot answers (a fake Gateway's ws:// URL)
         self._expired: set[str] = set()
         self._requests: list[RecordedRequest] = []
         self._scripted: deque[tuple[Reply, str | None]] = deque()  # (reply, only for this method, if given)
@@ -226,6 +233,11 @@ class FakeDiscordApi(LoopbackServer):
                 for token, m in self._messages.items()
             }
 
+    def channel_messages(self, channel_id: str) -> list[dict[str, Any]]:
+        """The messages the bot posted in `channel_id` (copies), oldest first."""
+        with self._lock:
+            return [dict(m) for m in self._channel_messages.get(channel_id, [])]
+
     def unguarded_messages(self) -> list[str]:
         """Routes of messages sent without `allowed_mentions` (should be none: docsbot repeats user text)."""
         with self._lock:
@@ -276,6 +288,17 @@ class FakeDiscordApi(LoopbackServer):
             app, token = match.groups()
             if method == "POST":
                 return self._webhook(app, token) or self._create_followup(token, body)
+        elif match := _CHANNEL_MESSAGES.fullmatch(path):
+            if method == "POST":
+                return self._bot_auth(headers) or self._create_message(match.group(1), body)
+        elif match := _CHANNEL_TYPING.fullmatch(path):
+            if method == "POST":
+                if not (denied := self._bot_auth(headers)):
+                    self.typing.append(match.group(1))
+                return denied or Reply(204)
+        elif path in (f"{API_PREFIX}/users/@me", f"{API_PREFIX}/oauth2/applications/@me", f"{API_PREFIX}/gateway/bot"):
+            if method == "GET":
+                return self._bot_auth(headers) or Reply(200, self._login_answer(path))
         elif match := _CHANNEL.fullmatch(path):
             if method in ("GET", "PATCH"):
                 return self._bot_auth(headers) or self._channel(method, match.group(1), body)
@@ -291,6 +314,38 @@ class FakeDiscordApi(LoopbackServer):
         else:
             return discord_error(404, 0, "404: Not Found")
         return discord_error(405, 0, "405: Method Not Allowed")
+
+    # --- the relay: channel messages and what a gateway client asks at login ------------------------------
+
+    def bot_user(self) -> dict[str, Any]:
+        """The bot's user object (its id is the application's, as for bots made in the developer portal)."""
+        return {"id": self.application_id, "username": "docsbot", "discriminator": "0", "global_name": None,
+                "avatar": None, "bot": True}  # fmt: skip
+
+    def _login_answer(self, path: str) -> dict[str, Any]:
+        if path.endswith("/users/@me"):
+            return self.bot_user()
+        if path.endswith("/gateway/bot"):
+            limit = {"total": 1000, "remaining": 999, "reset_after": 0, "max_concurrency": 1}
+            return {"url": self.gateway_url or "wss://gateway.invalid", "shards": 1, "session_start_limit": limit}
+        return {"id": self.application_id, "name": "docsbot", "description": "", "icon": None,
+                "bot_public": False, "bot_require_code_grant": False, "owner": self.bot_user(),
+                "verify_key": "00" * 32, "flags": 0, "interactions_endpoint_url": None}  # fmt: skip
+
+    def _create_message(self, channel_id: str, body: Any) -> Reply:
+        problem = _message_problem(body, creating=True)
+        if problem:
+            return problem
+        if int(body.get("flags") or 0) & ~((1 << 2) | (1 << 12)):  # only SUPPRESS_EMBEDS, SUPPRESS_NOTIFICATIONS
+            return form_error(_field_error(["flags"], "MESSAGE_FLAGS_INVALID", "Invalid flags for a new message."))
+        self.allowed_mentions_log.append((f"POST /channels/{channel_id}/messages", body.get("allowed_mentions")))
+        message = {**_new_message(self.application_id, message_type=0), **_visible_fields(body)}
+        message["channel_id"] = channel_id
+        message.pop("webhook_id", None)
+        if body.get("message_reference"):
+            message["type"] = 19  # a reply
+        self._channel_messages.setdefault(channel_id, []).append(message)
+        return Reply(200, message)
 
     # --- interaction webhooks ----------------------------------------------------------------------------
 

@@ -76,4 +76,8 @@ module "docsbot" {
     timeout     = "3600s"
     memory      = "2Gi"
   }
+
+  # The optional gateway relay: answers new forum posts and mentions without a command (docs/deploy.md).
+  enable_relay    = var.enable_relay
+  relay_image_tag = var.relay_image_tag
 }

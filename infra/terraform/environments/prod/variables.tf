@@ -142,3 +142,15 @@ variable "alert_emails" {
   type        = list(string)
   default     = []
 }
+
+variable "enable_relay" {
+  description = "Run the gateway relay, which answers new forum posts and mentions without a command (docs/deploy.md: it needs the Message Content intent and the relay image)."
+  type        = bool
+  default     = false
+}
+
+variable "relay_image_tag" {
+  description = "Tag of the relay image to run when enable_relay is true (docs/deploy.md): use a new tag per build, such as the git commit."
+  type        = string
+  default     = "latest"
+}

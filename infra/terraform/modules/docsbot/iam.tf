@@ -1,7 +1,7 @@
 # Least privilege: one service account per workload, each granted only what it uses. The invoker bindings
 # (who may call which function or run the job) sit next to what they protect: functions.tf, scheduler.tf.
 locals {
-  service_accounts = {
+  service_accounts = merge({
     interactions = "Runs the interactions function (Discord's endpoint)"
     respond      = "Runs the respond function (answers deferred questions)"
     ingest       = "Runs the ingest function (documents pushed by CI)"
@@ -10,23 +10,26 @@ locals {
     scheduler    = "Identity Cloud Scheduler starts the scrape job with"
     qdrant       = "The Qdrant VM (reads its two API keys at boot)"
     builder      = "Builds the functions' images with Cloud Build"
-  }
+  }, var.enable_relay ? { relay = "Runs the gateway relay (queues questions from forum posts)" } : {})
 
   # Which secret each workload reads, and the environment variable it arrives in. This map is the only source
   # of the secret grants below and of the secret variables in functions.tf and scheduler.tf, so a workload can
   # read exactly the secrets it is given, no more. The respond function answers questions: it gets the
   # read-only Qdrant key; only the writers (ingest, scrape) get the read-write key. It never gets the Discord
-  # bot token: it edits its answers through the interaction token in the webhook URL (docsbot.discord.rest).
-  secret_env = {
+  # bot token: it edits its answers through the interaction token in the webhook URL (docsbot.discord.rest) —
+  # unless the gateway relay is enabled (relay.tf): relay questions are answered with channel messages, which
+  # need the bot token. The relay itself reads the bot token only.
+  secret_env_relay = { DISCORD_BOT_TOKEN = "discord_bot_token" }
+  secret_env = merge({
     interactions = {
       DISCORD_PUBLIC_KEY = "discord_public_key"
       DISCORD_BOT_TOKEN  = "discord_bot_token"
     }
-    respond = {
+    respond = merge({
       DISCORD_PUBLIC_KEY = "discord_public_key"
       OPENAI_API_KEY     = "openai_api_key"
       QDRANT_API_KEY     = "qdrant_read_only_api_key"
-    }
+    }, var.enable_relay ? local.secret_env_relay : {})
     ingest = {
       OPENAI_API_KEY = "openai_api_key"
       QDRANT_API_KEY = "qdrant_api_key"
@@ -35,7 +38,7 @@ locals {
       OPENAI_API_KEY = "openai_api_key"
       QDRANT_API_KEY = "qdrant_api_key"
     }
-  }
+  }, var.enable_relay ? { relay = local.secret_env_relay } : {})
 
   # The VM reads both Qdrant keys at boot to configure Qdrant (not through environment variables).
   qdrant_vm_secrets = ["qdrant_api_key", "qdrant_read_only_api_key"]

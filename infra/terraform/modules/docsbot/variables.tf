@@ -520,3 +520,22 @@ variable "firestore_location" {
     error_message = "firestore_location must be nam5, nam7, eur3 or a region such as us-central1."
   }
 }
+
+# --- The optional gateway relay (docs/decisions/0011-forum-relay.md) ------------------------------------------
+
+variable "enable_relay" {
+  description = "Run the gateway relay: a Cloud Run service with one always-on instance that answers new forum posts and mentions without a command (needs the Message Content intent: docs/deploy.md). Off: /ask and the menus only."
+  type        = bool
+  default     = false
+}
+
+variable "relay_image_tag" {
+  description = "Tag of the relay image in this deployment's Artifact Registry repository (docs/deploy.md builds it), used when enable_relay is true."
+  type        = string
+  default     = "latest"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$", var.relay_image_tag))
+    error_message = "relay_image_tag must be a Docker tag (letters, digits, _ . -; at most 128 characters)."
+  }
+}

@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/system_deps.sh
-scripts/bootstrap.sh dev,local
+scripts/bootstrap.sh dev,local,relay
 export PATH="$PWD/.venv/bin:$PATH"
 # Tests never reach the network; keep model and tool loaders from trying.
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 SE_OFFLINE=true CHECKPOINT_DISABLE=1

@@ -2,7 +2,7 @@
 # Creates .venv and installs docsbot with the extras it is given (default: local).
 # Safe to run again: it reinstalls only when pyproject.toml or this script changed.
 #   scripts/bootstrap.sh            -> .[local]        (the demo)
-#   scripts/bootstrap.sh dev,local  -> .[dev,local]    (the tests)
+#   scripts/bootstrap.sh dev,local,relay -> .[dev,local,relay] (the tests and benchmarks)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 extras="${1:-local}"

@@ -2,7 +2,7 @@
 
 `python -m bench soak` (or `scripts/bench.sh soak`). Each question is a signed `/ask` through the real
 interactions handler (SQLite state), then delivered to the real respond handler on Cloud Tasks' schedule
-(the Terraform defaults: 5 attempts, 30 s doubling to 120 s) on a simulated clock, against the loopback
+(the Terraform defaults: 9 attempts, 30 s doubling to 120 s) on a simulated clock, against the loopback
 Discord and OpenAI fakes driven by the real `requests` and `openai` clients. One fault per question, at
 random (seeded): Discord 429 on follow-ups, a 40 s Discord outage (500 on every edit), model 500 / timeout /
 cut-off reply, duplicate interaction deliveries, a late task delivery after the answer, and an attempt that
@@ -50,7 +50,7 @@ from tests.harness.fakes.openai_server import FakeOpenAIServer
 
 QUESTIONS = int(os.environ.get("SOAK_QUESTIONS", "1000"))
 SOAK_BUDGET_S = 900.0
-SCHEDULE_S = (0, 30, 90, 210, 330)  # Cloud Tasks with the Terraform defaults: first try, then 4 retries
+SCHEDULE_S = (0, 30, 90, 210, 330, 450, 570, 690, 810)  # Cloud Tasks, Terraform defaults: first try, 8 retries
 TOKEN_S = 15 * 60
 LEASE_S = 120
 FAULTS = (
@@ -119,7 +119,7 @@ def run_soak() -> None:
 
         collections = Gated(searcher, Answerer(search, chat, Product("Redux"), collection="docs"))
         rest = DiscordRest(signer.application_id, base_url=discord.base_url, sleep=lambda s: None)
-        respond = RespondHandler(store, rest, collections, heartbeat_s=None, clock=clock)
+        respond = RespondHandler(store, rest, collections, max_attempts=len(SCHEDULE_S), heartbeat_s=None, clock=clock)
         interactions = InteractionsHandler(
             signer.public_key_hex,
             store,

@@ -380,7 +380,7 @@ def test_the_respond_zip_serves_cloud_tasks_with_only_its_requirements(serve: An
             "DOCSBOT_EMBEDDER": "openai",
             "DOCSBOT_CHAT_MODEL": "gpt-4.1-mini",
             "DOCSBOT_COLLECTIONS_FILE": "collections.toml",
-            "DOCSBOT_RESPOND_MAX_ATTEMPTS": "5",
+            "DOCSBOT_RESPOND_MAX_ATTEMPTS": "9",
         },
     )
     assert requests.get(served.url, timeout=30).status_code == 405

@@ -367,21 +367,28 @@ def test_the_queue_retries_with_limits_and_backoff(tf: Configuration) -> None:
     queue = tf.instance("google_cloud_tasks_queue", "respond")
     retry = one(queue["retry_config"])
     assert retry == {
-        "max_attempts": 5,
+        "max_attempts": 9,
         "min_backoff": "30s",
         "max_backoff": "120s",
         "max_doublings": 3,
         "max_retry_duration": "840s",
     }
+    # The retries spread over the interaction token's 15 minutes: the last attempt comes late enough to outlast
+    # a Discord or model outage of several minutes, and before the queue's retry duration ends it.
+    waits, wait = [], 30.0
+    for attempt in range(1, retry["max_attempts"]):
+        waits.append(wait)
+        wait = min(wait * 2, 120.0) if attempt <= retry["max_doublings"] else min(wait + 120.0, 120.0)
+    assert 12 * 60 <= sum(waits) <= 840, waits
     assert one(queue["rate_limits"])["max_dispatches_per_second"] == 5
     # The module's defaults are the same, and it refuses unlimited (-1) or absurd attempt counts.
-    assert tf.with_inputs(tasks={}).var["tasks"]["max_attempts"] == 5
+    assert tf.with_inputs(tasks={}).var["tasks"]["max_attempts"] == 9
     for attempts, valid in ((-1, False), (0, False), (1, True), (100, True), (101, False), (2.5, False)):
         failures = tf.with_inputs(tasks={"max_attempts": attempts}).module.check_validations()
         assert (not failures) == valid, (attempts, failures)
     # respond knows the limit (it apologises on the last attempt).
     env = one(tf.instance("google_cloudfunctions2_function", "function", "respond")["service_config"])
-    assert env["environment_variables"]["DOCSBOT_RESPOND_MAX_ATTEMPTS"] == "5"
+    assert env["environment_variables"]["DOCSBOT_RESPOND_MAX_ATTEMPTS"] == "9"
 
 
 def test_the_queue_calls_respond_with_an_oidc_token_of_the_tasks_account(tf: Configuration) -> None:

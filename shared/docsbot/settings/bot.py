@@ -98,7 +98,7 @@ def load_bot_settings(env: Mapping[str, str] | None = None) -> BotSettings:
         staff_roles=frozenset(r.strip() for r in (env.get("DOCSBOT_STAFF_ROLES") or "").split(",") if r.strip()),
         user_questions_per_hour=integer(env, "DOCSBOT_USER_QUESTIONS_PER_HOUR", 20, 0, 10**6, problems),
         guild_questions_per_hour=integer(env, "DOCSBOT_GUILD_QUESTIONS_PER_HOUR", 300, 0, 10**6, problems),
-        max_attempts=integer(env, "DOCSBOT_RESPOND_MAX_ATTEMPTS", 5, 1, 100, problems),
+        max_attempts=integer(env, "DOCSBOT_RESPOND_MAX_ATTEMPTS", 9, 1, 100, problems),
         collections_file=collections_file(env, problems),
         allowed_guilds=_guild_ids(env.get("DOCSBOT_ALLOWED_GUILDS"), problems),
     )

@@ -57,7 +57,7 @@ module "docsbot" {
 
   # Cloud Tasks (interactions -> respond).
   tasks = {
-    max_attempts              = 5
+    max_attempts              = 9
     min_backoff               = "30s"
     max_backoff               = "120s"
     max_doublings             = 3

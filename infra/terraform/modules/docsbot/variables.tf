@@ -412,7 +412,7 @@ variable "chat_model" {
 variable "tasks" {
   description = <<-EOT
     The Cloud Tasks queue between interactions and respond; every field is optional (default in brackets).
-    max_attempts [5]: attempts to deliver one question; the user gets an apology after the last (1-100, never unlimited).
+    max_attempts [9]: attempts to deliver one question; the user gets an apology after the last (1-100, never unlimited). With the default backoff the 9th comes about 13.5 minutes in: retries cover the interaction token's 15 minutes, so a Discord or model outage of several minutes still ends in the answer.
     min_backoff ["30s"]: wait before the first retry; with the doublings, the retries must outlast respond's 120 s work lease, so a retry after a crashed attempt finds the work free.
     max_backoff ["120s"]: longest wait between retries (the wait doubles from min_backoff up to this).
     max_doublings [3]: how many times the wait doubles before growing linearly (0-16).
@@ -421,7 +421,7 @@ variable "tasks" {
     max_concurrent_dispatches [20]: respond attempts running at once.
   EOT
   type = object({
-    max_attempts              = optional(number, 5)
+    max_attempts              = optional(number, 9)
     min_backoff               = optional(string, "30s")
     max_backoff               = optional(string, "120s")
     max_doublings             = optional(number, 3)

@@ -206,6 +206,7 @@ class Settings:
     openai_api_key: str | None
     openai_base_url: str | None
     chat: ChatSettings = field(default_factory=lambda: ChatSettings())
+    reranker: str = "auto"  # "auto" (local when its verified model is installed), "local" or "none"
 
     @property
     def index_path(self) -> Path:
@@ -261,6 +262,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
 
     chat = _chat_settings(env, openai_api_key, openai_base_url, problems)
 
+    reranker = (env.get("DOCSBOT_RERANKER") or "auto").strip().lower()
+    if reranker not in RERANKER_KINDS:
+        problems.append(f"DOCSBOT_RERANKER: must be one of {', '.join(RERANKER_KINDS)}, got {reranker!r}")
+
     if problems:
         raise ConfigError("configuration problems:\n" + "\n".join(f"  - {p}" for p in problems))
     return Settings(
@@ -274,9 +279,11 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         openai_api_key=openai_api_key,
         openai_base_url=openai_base_url,
         chat=chat,
+        reranker=reranker,
     )
 
 
+RERANKER_KINDS = ("auto", "local", "none")
 DEFAULT_CHAT_MODEL = "gpt-4.1-mini"
 _OFF = {"none", "off", "false", "0", "extractive"}
 

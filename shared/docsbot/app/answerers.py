@@ -6,6 +6,7 @@ from docsbot.answer.abstain import AbstainPolicy
 from docsbot.answer.chat import ChatModel, OpenAIChat
 from docsbot.answer.pipeline import Answerer, AnswerOptions
 from docsbot.answer.prompt import Product
+from docsbot.index.rerank import Reranker
 from docsbot.index.search import Searcher, SearchResult
 from docsbot.settings.config import CollectionConfig, Settings
 
@@ -16,6 +17,16 @@ def make_chat(settings: Settings) -> ChatModel | None:
     if chat.model is None or chat.api_key is None:
         return None
     return OpenAIChat(chat.model, api_key=chat.api_key, base_url=chat.base_url, timeout_s=chat.timeout_s)
+
+
+def make_reranker(settings: Settings) -> Reranker | None:
+    """The second search stage: the verified local model unless DOCSBOT_RERANKER=none; None when absent."""
+    if settings.reranker == "none":
+        return None
+    # Imported here: the model adapter is only needed by processes that answer questions.
+    from docsbot.index.mpnet import load_local_reranker
+
+    return load_local_reranker()
 
 
 def product_for(collection: str, config: CollectionConfig | None) -> Product:
@@ -31,6 +42,7 @@ def make_answerer(
     collection: str,
     config: CollectionConfig | None = None,
     chat: ChatModel | None = None,
+    reranker: Reranker | None = None,
 ) -> Answerer:
     """An answerer over `searcher` for one collection, with the configured (or given) chat model."""
     policy = AbstainPolicy()
@@ -42,8 +54,10 @@ def make_answerer(
         policy=policy,
     )
 
+    reranker = reranker if reranker is not None else make_reranker(settings)
+
     def search(query: str, limit: int) -> SearchResult:
-        return searcher.search(query, limit=limit)
+        return searcher.search(query, limit=limit, reranker=reranker)
 
     return Answerer(
         search,

@@ -14,7 +14,14 @@ from docsbot.index.bm25 import Bm25Encoder
 from docsbot.index.embedders import HashingEmbedder
 from docsbot.index.mpnet import WEIGHTS_FILE, Expected, ModelVerificationError, load_local_reranker, verify_weights
 from docsbot.index.qdrant_edge import EdgeIndex
-from docsbot.index.rerank import NoReranker, Ranked, SimilarityReranker, rerank_safely, section_text
+from docsbot.index.rerank import (
+    NoReranker,
+    PersistentVectorCache,
+    Ranked,
+    SimilarityReranker,
+    rerank_safely,
+    section_text,
+)
 from docsbot.index.search import Searcher
 from docsbot.index.sync import sync_pages
 from tests.harness.builders import src
@@ -79,6 +86,22 @@ def test_a_section_is_embedded_once_however_often_it_is_a_candidate() -> None:
     reranker.rerank("query", _candidates())
     reranker.rerank("query", _candidates()[1:])
     assert sorted(embedder.embedded) == sorted(section_text(s) for s in _candidates())
+
+
+def test_section_vectors_persist_across_processes_per_model(tmp_path: Path) -> None:
+    words = ("alpha", "beta", "gamma", "delta", "omega")
+    first = TableEmbedder({"query": [1.0, 0.0], **{w: [0.5, 0.25] for w in words}})
+    SimilarityReranker(first, cache=PersistentVectorCache(tmp_path / "v.sqlite", "m1")).rerank("query", _candidates())
+    again = TableEmbedder(first.vectors)
+    reopened = PersistentVectorCache(tmp_path / "v.sqlite", "m1")
+    SimilarityReranker(again, cache=reopened).rerank("query", _candidates())
+    assert again.embedded == []  # read back, not embedded again
+    assert reopened.get(PersistentVectorCache.key(section_text(_candidates()[0]))) == [0.5, 0.25]
+    other_model = TableEmbedder(first.vectors)
+    SimilarityReranker(other_model, cache=PersistentVectorCache(tmp_path / "v.sqlite", "m2")).rerank(
+        "query", _candidates()
+    )
+    assert len(other_model.embedded) == 5  # another model's vectors are never reused
 
 
 class Broken:

@@ -26,7 +26,8 @@ def make_reranker(settings: Settings) -> Reranker | None:
     # Imported here: the model adapter is only needed by processes that answer questions.
     from docsbot.index.mpnet import load_local_reranker
 
-    return load_local_reranker()
+    # Section vectors persist beside the index: a restarted process does not embed them again.
+    return load_local_reranker(cache_file=settings.data_dir / "rerank-vectors.sqlite")
 
 
 def product_for(collection: str, config: CollectionConfig | None) -> Product:

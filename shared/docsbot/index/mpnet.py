@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from docsbot.index.embedders import EmbeddingStats
-from docsbot.index.rerank import SimilarityReranker, VectorCache
+from docsbot.index.rerank import PersistentVectorCache, SimilarityReranker, VectorCache
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,6 @@ WEIGHTS_FILE = "model.safetensors"
 WEIGHTS_SIZE = 437_971_872
 WEIGHTS_SHA256 = "78c0197b6159d92658e319bc1d72e4c73a9a03dd03815e70e555c5ef05615658"
 MODEL_DIR_ENV = "DOCSBOT_RERANK_MODEL_DIR"
-MAX_SECTION_TOKENS = 256  # word pieces of a section the model reads: its heading path and first paragraphs
 
 
 class ModelVerificationError(RuntimeError):
@@ -87,7 +86,6 @@ class MpnetEmbedder:
         except ImportError as error:
             raise RuntimeError("the local reranker needs the `local` extra (sentence-transformers)") from error
         self._model: Any = SentenceTransformer(str(model_dir), device="cpu", local_files_only=True)
-        self._model.max_seq_length = MAX_SECTION_TOKENS
         self.batch_size = batch_size
         self.stats = EmbeddingStats()
 
@@ -114,8 +112,13 @@ _lock = threading.Lock()
 _loaded: dict[Path, tuple[MpnetEmbedder, VectorCache] | None] = {}
 
 
-def load_local_reranker(model_dir: Path | None = None, *, weight: float = 1.0) -> SimilarityReranker | None:
-    """The mpnet similarity reranker, or None (logged once) when the model is absent or fails verification."""
+def load_local_reranker(
+    model_dir: Path | None = None, *, weight: float = 1.0, cache_file: Path | None = None
+) -> SimilarityReranker | None:
+    """The mpnet similarity reranker, or None (logged once) when the model is absent or fails verification.
+
+    With `cache_file`, section vectors persist there (the model reads at most 384 word pieces per section).
+    """
     model_dir = model_dir or default_model_dir()
     with _lock:
         if model_dir not in _loaded:
@@ -130,6 +133,7 @@ def load_local_reranker(model_dir: Path | None = None, *, weight: float = 1.0) -
                 except (ModelVerificationError, RuntimeError, OSError) as error:
                     log.warning("reranker: %s; keeping the hybrid order", error)
             # One section-vector cache per model, shared by every collection's reranker in this process.
-            _loaded[model_dir] = (embedder, VectorCache()) if embedder is not None else None
+            cache = PersistentVectorCache(cache_file, MpnetEmbedder.name) if cache_file else VectorCache()
+            _loaded[model_dir] = (embedder, cache) if embedder is not None else None
         loaded = _loaded[model_dir]
     return SimilarityReranker(loaded[0], weight=weight, cache=loaded[1]) if loaded is not None else None

@@ -18,9 +18,13 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+import sqlite3
+import threading
+from array import array
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Protocol
 
 from docsbot.documents.model import Source
@@ -106,6 +110,47 @@ class VectorCache:
 
     def __len__(self) -> int:
         return len(self._items)
+
+
+class PersistentVectorCache(VectorCache):
+    """A `VectorCache` backed by a SQLite file, so section vectors survive restarts (float32, per model).
+
+    Embedding a section with a base-size model costs far more than a search on a small CPU; a process
+    that starts with the file reads the vectors instead. A damaged file only costs re-embedding.
+    """
+
+    def __init__(self, path: Path, model: str, capacity: int = 50_000) -> None:
+        super().__init__(capacity)
+        self.model = model
+        self._lock = threading.Lock()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(str(path), check_same_thread=False)
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS vectors (model TEXT, key TEXT, vector BLOB, PRIMARY KEY (model, key))"
+        )
+
+    def get(self, key: str) -> list[float] | None:
+        vector = super().get(key)
+        if vector is not None:
+            return vector
+        with self._lock:
+            row = self._db.execute(
+                "SELECT vector FROM vectors WHERE model = ? AND key = ?", (self.model, key)
+            ).fetchone()
+        if row is None:
+            return None
+        stored = array("f")
+        stored.frombytes(row[0])
+        vector = stored.tolist()
+        super().put(key, vector)
+        return vector
+
+    def put(self, key: str, vector: list[float]) -> None:
+        super().put(key, vector)
+        with self._lock, self._db:
+            self._db.execute(
+                "INSERT OR REPLACE INTO vectors VALUES (?, ?, ?)", (self.model, key, array("f", vector).tobytes())
+            )
 
 
 def _cosine(a: Sequence[float], b: Sequence[float]) -> float:

@@ -172,6 +172,7 @@ class SimilarityReranker:
         self.weight = weight
         self.cache = cache if cache is not None else VectorCache()
         self.name = f"similarity:{embedder.name}"
+        self.sections_embedded = 0  # cache misses: the expensive part on a small CPU
 
     def similarities(self, query: str, candidates: Sequence[Source]) -> list[float]:
         """The cosine of the query and each candidate, embedding only the sections not cached yet."""
@@ -179,6 +180,7 @@ class SimilarityReranker:
         keys = [VectorCache.key(t) for t in texts]
         missing = {k: t for k, t in zip(keys, texts, strict=True) if self.cache.get(k) is None}
         if missing:
+            self.sections_embedded += len(missing)
             for key, vector in zip(missing, self.embedder.embed_documents(list(missing.values())), strict=True):
                 self.cache.put(key, vector)
         query_vector = self.embedder.embed_query(query)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from docsbot.answer.abstain import AbstainPolicy
+from docsbot.answer.abstain import DEFAULT_MIN_SIMILARITY, AbstainPolicy
 from docsbot.answer.chat import ChatModel, OpenAIChat
 from docsbot.answer.pipeline import Answerer, AnswerOptions
 from docsbot.answer.prompt import Product
@@ -48,7 +48,11 @@ def make_answerer(
     """An answerer over `searcher` for one collection, with the configured (or given) chat model."""
     policy = AbstainPolicy()
     if config is not None:
-        policy = AbstainPolicy(min_keyword_score=config.min_keyword_score, min_dense_score=config.min_dense_score)
+        policy = AbstainPolicy(
+            min_keyword_score=config.min_keyword_score,
+            min_dense_score=config.min_dense_score,
+            min_similarity=config.min_similarity if config.min_similarity is not None else DEFAULT_MIN_SIMILARITY,
+        )
     options = AnswerOptions(
         context_tokens=settings.chat.context_tokens,
         condense=settings.chat.condense_questions,

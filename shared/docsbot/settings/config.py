@@ -93,6 +93,7 @@ class CollectionConfig(_Strict):
     # Abstention thresholds (see docsbot.answer.abstain): below them the bot says the docs don't cover it.
     min_keyword_score: float = Field(default=1.3, ge=0)
     min_dense_score: float | None = Field(default=None, ge=-1, le=1)
+    min_similarity: float | None = Field(default=None, ge=-1, le=1)  # None: the measured default of abstain.py
 
     @field_validator("discord_channels")
     @classmethod

@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from bench import answering, bot, freshness, knowledge_base, relay, scrape, soak
+from bench import answering, bot, freshness, knowledge_base, relay, retrieval, scrape, soak
 
 PARTS: dict[str, Callable[[], None]] = {
     **knowledge_base.PARTS,
+    **retrieval.PARTS,
     **answering.PARTS,
     **scrape.PARTS,
     **bot.PARTS,

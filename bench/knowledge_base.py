@@ -198,7 +198,7 @@ def latency_path() -> None:
 
 
 PARTS: dict[str, Callable[[], None]] = {
-    "retrieval": retrieval,
+    "retrieval-redux": retrieval,
     "ingest": ingest,
     "latency": latency,
     "latency-path": latency_path,

@@ -75,3 +75,22 @@ def test_unanswerable_development_questions_get_the_not_found_answer(redux_searc
     assert answerable_abstained == []  # every question the docs answer gets an answer
     # The questions whose key terms the docs lack (Flutter/Dart, Jotai/Recoil, SvelteKit) are refused.
     assert {"redux-047", "redux-048", "redux-051"} <= set(unanswerable_abstained)
+
+
+def test_one_not_in_the_docs_setting_holds_on_a_second_corpus(tmp_path_factory: pytest.TempPathFactory) -> None:
+    # The default threshold was chosen on Redux and Ionic together: on Ionic it must not refuse answerable
+    # questions either, and it refuses the unanswerable question whose key terms Ionic lacks entirely.
+    corpus = require_redux().parent / "ionic-docs"
+    if not (corpus / "questions.jsonl").is_file():
+        pytest.skip(f"the Ionic development corpus is not at {corpus}")
+    index = EdgeIndex(tmp_path_factory.mktemp("ionic-index"), "ionic")
+    embedder, sparse = HashingEmbedder(), Bm25Encoder()
+    source = MarkdownFolderSource(kind="markdown_folder", name="docs", path=corpus, url_map=corpus / "urls.tsv")
+    ingest_folder(index, embedder, sparse, source)
+    searcher = Searcher(index, embedder, sparse)
+    answerer = Answerer(lambda q, n: searcher.search(q, limit=n), None, Product("Ionic"))
+    questions = load_questions(corpus / "questions.jsonl")
+    refused = {q.id for q in questions if answerer.answer(q.question).kind is AnswerKind.NOT_FOUND}
+    index.close()
+    assert not refused & {q.id for q in questions if q.answerable}
+    assert refused & {q.id for q in questions if not q.answerable}

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from docsbot.answer.abstain import AbstainPolicy
+from docsbot.answer.abstain import DEFAULT_MIN_SIMILARITY, AbstainPolicy
 from docsbot.answer.chat import ChatModel, OpenAIChat
 from docsbot.answer.pipeline import Answerer, AnswerOptions
 from docsbot.answer.prompt import Product
+from docsbot.index.rerank import Reranker
 from docsbot.index.search import Searcher, SearchResult
 from docsbot.settings.config import CollectionConfig, Settings
 
@@ -16,6 +17,17 @@ def make_chat(settings: Settings) -> ChatModel | None:
     if chat.model is None or chat.api_key is None:
         return None
     return OpenAIChat(chat.model, api_key=chat.api_key, base_url=chat.base_url, timeout_s=chat.timeout_s)
+
+
+def make_reranker(settings: Settings) -> Reranker | None:
+    """The second search stage: the verified local model unless DOCSBOT_RERANKER=none; None when absent."""
+    if settings.reranker == "none":
+        return None
+    # Imported here: the model adapter is only needed by processes that answer questions.
+    from docsbot.index.mpnet import load_local_reranker
+
+    # Section vectors persist beside the index: a restarted process does not embed them again.
+    return load_local_reranker(cache_file=settings.data_dir / "rerank-vectors.sqlite")
 
 
 def product_for(collection: str, config: CollectionConfig | None) -> Product:
@@ -31,19 +43,26 @@ def make_answerer(
     collection: str,
     config: CollectionConfig | None = None,
     chat: ChatModel | None = None,
+    reranker: Reranker | None = None,
 ) -> Answerer:
     """An answerer over `searcher` for one collection, with the configured (or given) chat model."""
     policy = AbstainPolicy()
     if config is not None:
-        policy = AbstainPolicy(min_keyword_score=config.min_keyword_score, min_dense_score=config.min_dense_score)
+        policy = AbstainPolicy(
+            min_keyword_score=config.min_keyword_score,
+            min_dense_score=config.min_dense_score,
+            min_similarity=config.min_similarity if config.min_similarity is not None else DEFAULT_MIN_SIMILARITY,
+        )
     options = AnswerOptions(
         context_tokens=settings.chat.context_tokens,
         condense=settings.chat.condense_questions,
         policy=policy,
     )
 
+    reranker = reranker if reranker is not None else make_reranker(settings)
+
     def search(query: str, limit: int) -> SearchResult:
-        return searcher.search(query, limit=limit)
+        return searcher.search(query, limit=limit, reranker=reranker)
 
     return Answerer(
         search,

@@ -1,4 +1,8 @@
-"""Hybrid search over a docs collection, returning one `Source` per documentation section."""
+"""Hybrid search over a docs collection, returning one `Source` per documentation section.
+
+With a `Reranker` (index/rerank.py), the hybrid stage fetches `candidates` sections (30 by default) and the
+reranker reorders them before the best `limit` are returned; a failing reranker leaves the hybrid order.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from docsbot.documents.model import Source
 from docsbot.index.bm25 import Bm25Encoder
 from docsbot.index.embedders import Embedder
 from docsbot.index.ports import Hit, IndexInfo, SearchFilter, VectorIndex
+from docsbot.index.rerank import DEFAULT_CANDIDATES, Reranker, rerank_safely
 
 SearchMode = Literal["hybrid", "dense", "sparse"]
 SNIPPET_CHARS = 280
@@ -23,6 +28,7 @@ class SearchResult:
     best_dense_score: float | None  # cosine similarity of the closest chunk (None in sparse mode)
     best_sparse_score: float | None = None  # BM25 score of the best keyword match (None in dense mode)
     keyword_scale: float = 1.0  # ln(1 + chunks in the collection): BM25 scores grow with it
+    rerank_similarity: float | None = None  # the reranker's best query-section similarity, when it has one
 
     @property
     def keyword_score(self) -> float | None:
@@ -76,10 +82,20 @@ def collapse_sections(hits: list[Hit], limit: int) -> list[Source]:
 class Searcher:
     """Searches one collection with the embedder and sparse encoder it was built with."""
 
-    def __init__(self, index: VectorIndex, embedder: Embedder | None, sparse: Bm25Encoder) -> None:
+    def __init__(
+        self,
+        index: VectorIndex,
+        embedder: Embedder | None,
+        sparse: Bm25Encoder,
+        *,
+        reranker: Reranker | None = None,
+        candidates: int = DEFAULT_CANDIDATES,
+    ) -> None:
         self.index = index
         self.embedder = embedder
         self.sparse = sparse
+        self.reranker = reranker
+        self.candidates = candidates
         self._keyword_scale: float | None = None
         if embedder is not None:
             index.check(IndexInfo(embedder=embedder.name, dimensions=embedder.dimensions, sparse=sparse.name))
@@ -91,8 +107,11 @@ class Searcher:
         limit: int = 5,
         mode: SearchMode = "hybrid",
         search_filter: SearchFilter | None = None,
+        reranker: Reranker | None = None,
     ) -> SearchResult:
-        """The `limit` best sections for `query`."""
+        """The `limit` best sections for `query`, reordered by `reranker` (else the searcher's own) if any."""
+        reranker = reranker if reranker is not None else self.reranker
+        wanted = max(limit, self.candidates) if reranker is not None else limit
         query = query.strip()[:MAX_QUERY_CHARS]
         if not query:
             return SearchResult(query=query, sources=[], best_dense_score=None)
@@ -108,13 +127,19 @@ class Searcher:
         result = self.index.query(
             dense=dense,
             sparse=sparse,
-            limit=limit * 4,
-            prefetch_limit=max(40, limit * 8),
+            limit=wanted * 4,
+            prefetch_limit=max(40, wanted * 8),
             search_filter=search_filter,
         )
+        sources = collapse_sections(result.hits, wanted)
+        similarity = None
+        if reranker is not None:
+            ranked = rerank_safely(reranker, query, sources)
+            sources, similarity = ranked.sources, ranked.best_similarity
         return SearchResult(
             query=query,
-            sources=collapse_sections(result.hits, limit),
+            sources=sources[:limit],
+            rerank_similarity=similarity,
             best_dense_score=result.best_dense_score,
             best_sparse_score=result.best_sparse_score,
             keyword_scale=self.keyword_scale(),

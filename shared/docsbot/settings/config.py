@@ -93,8 +93,9 @@ class CollectionConfig(_Strict):
     discord_channels: tuple[str, ...] = ()  # channel or forum ids mapped to this collection
     sources: tuple[SourceConfig, ...] = Field(default=(), alias="source")
     # Abstention thresholds (see docsbot.answer.abstain): below them the bot says the docs don't cover it.
-    min_keyword_score: float = Field(default=1.3, ge=0)
+    min_keyword_score: float = Field(default=1.5, ge=0)
     min_dense_score: float | None = Field(default=None, ge=-1, le=1)
+    min_similarity: float | None = Field(default=None, ge=-1, le=1)  # None: the measured default of abstain.py
     # What the gateway relay answers without a command in these channels (docsbot.settings.catalog).
     auto_answer: AutoAnswer = "off"
     auto_answer_channels: dict[str, AutoAnswer] = Field(default_factory=dict)  # per mapped channel, overrides
@@ -222,6 +223,7 @@ class Settings:
     openai_api_key: str | None
     openai_base_url: str | None
     chat: ChatSettings = field(default_factory=lambda: ChatSettings())
+    reranker: str = "auto"  # "auto" (local when its verified model is installed), "local" or "none"
 
     @property
     def index_path(self) -> Path:
@@ -277,6 +279,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
 
     chat = _chat_settings(env, openai_api_key, openai_base_url, problems)
 
+    reranker = (env.get("DOCSBOT_RERANKER") or "auto").strip().lower()
+    if reranker not in RERANKER_KINDS:
+        problems.append(f"DOCSBOT_RERANKER: must be one of {', '.join(RERANKER_KINDS)}, got {reranker!r}")
+
     if problems:
         raise ConfigError("configuration problems:\n" + "\n".join(f"  - {p}" for p in problems))
     return Settings(
@@ -290,9 +296,11 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         openai_api_key=openai_api_key,
         openai_base_url=openai_base_url,
         chat=chat,
+        reranker=reranker,
     )
 
 
+RERANKER_KINDS = ("auto", "local", "none")
 DEFAULT_CHAT_MODEL = "gpt-4.1-mini"
 _OFF = {"none", "off", "false", "0", "extractive"}
 

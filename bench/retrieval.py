@@ -1,0 +1,188 @@
+"""`bench retrieval`: retrieval quality, latency and "not in the docs" on both development sets, side by side.
+
+For `redux-docs` and `ionic-docs` (../shared/corpora, each with questions.jsonl and urls.tsv) it indexes the
+corpus with the local MiniLM embedder and BM25 in the embedded index (Qdrant Edge), then runs every question
+through: BM25 only, dense only, hybrid (RRF), and hybrid + the mpnet reranker (the configuration shipped
+offline when the model is installed). For each: page hit@1/5, section hit@5, MRR@10 and nDCG@10 (page
+level), search latency p50 / p95 per query in a warm process, and the indexing cost per 1,000 chunks. The
+reranker's section vectors persist in a SQLite file (as in the product, beside the index); the latency
+table says how many sections had to be embedded during the run and what one cost, because on a small CPU
+embedding a section, not searching, dominates. Then the abstention figures of the shipped policy: refused
+for answerable and unanswerable questions, and the ROC AUC of each signal the policy uses.
+
+Set DOCSBOT_BENCH_CACHE to a folder to keep the built indexes between runs (they are rebuilt when absent).
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.table import Table
+
+from bench.knowledge_base import CORPORA, console
+from docsbot.answer.abstain import AbstainPolicy
+from docsbot.documents.model import Source
+from docsbot.index.bm25 import Bm25Encoder
+from docsbot.index.embedders import LocalEmbedder
+from docsbot.index.eval import Question, _auc, evaluate, load_questions
+from docsbot.index.mpnet import load_local_reranker
+from docsbot.index.qdrant_edge import EdgeIndex
+from docsbot.index.rerank import Reranker, SimilarityReranker
+from docsbot.index.search import Searcher, SearchMode, SearchResult
+from docsbot.refresh.pipeline import ingest_folder
+from docsbot.settings.config import MarkdownFolderSource
+
+DEV_SETS = ("redux-docs", "ionic-docs")
+
+
+@dataclass(frozen=True)
+class Config:
+    label: str
+    mode: SearchMode
+    reranker: Reranker | None = None
+
+
+def _percentile(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(q * (len(ordered) - 1) + 0.5))]
+
+
+def _open_index(name: str, root: Path, embedder: LocalEmbedder, sparse: Bm25Encoder) -> tuple[EdgeIndex, str]:
+    source = MarkdownFolderSource(kind="markdown_folder", name="docs", path=root, url_map=root / "urls.tsv")
+    cache = os.environ.get("DOCSBOT_BENCH_CACHE")
+    folder = Path(cache) / name if cache else Path(tempfile.mkdtemp(prefix=f"bench-{name}-"))
+    cost = "cached index"
+    if not (folder / ".built").exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        index = EdgeIndex(folder, "docs")
+        started = time.perf_counter()
+        summary = ingest_folder(index, embedder, sparse, source).summary
+        index.close()
+        seconds = time.perf_counter() - started
+        cost = f"{summary.chunks} chunks, {seconds / summary.chunks * 1000:.0f} s per 1,000 chunks (MiniLM + BM25)"
+        (folder / ".built").write_text(cost, encoding="utf-8")
+    else:
+        cost = (folder / ".built").read_text(encoding="utf-8") + " (cached)"
+    return EdgeIndex(folder, "docs"), cost
+
+
+def _run(
+    searcher: Searcher, questions: list[Question], config: Config, keep: dict[str, SearchResult]
+) -> tuple[dict[str, Any], list[float]]:
+    latencies: list[float] = []
+
+    def search(text: str) -> tuple[list[Source], float | None]:
+        started = time.perf_counter()
+        result = searcher.search(text, limit=10, mode=config.mode, reranker=config.reranker)
+        latencies.append((time.perf_counter() - started) * 1000)
+        keep[text] = result
+        return result.sources, None
+
+    return evaluate(questions, search).as_dict(), latencies
+
+
+def retrieval() -> None:
+    """Both development sets side by side: quality and latency per configuration, then abstention."""
+    embedder, sparse = LocalEmbedder(), Bm25Encoder()
+    cache = os.environ.get("DOCSBOT_BENCH_CACHE")
+    folder = Path(cache) if cache else Path(tempfile.mkdtemp(prefix="bench-rerank-"))
+    mpnet = load_local_reranker(cache_file=folder / "rerank-vectors.sqlite")
+    embedding_seconds = 0.0
+    if mpnet is None:
+        console.print("[red]the mpnet reranker is not installed (scripts/bootstrap.sh); rerank rows are skipped[/]")
+    configs = [Config("BM25", "sparse"), Config("dense (MiniLM)", "dense"), Config("hybrid (RRF)", "hybrid")]
+    if mpnet is not None:
+        configs.append(Config("hybrid + mpnet rerank (RRF, top 30)", "hybrid", mpnet))
+    policy = AbstainPolicy()
+    metrics: dict[tuple[str, str], tuple[dict[str, Any], list[float]]] = {}
+    shipped: dict[str, dict[str, SearchResult]] = {}
+    questions_of: dict[str, list[Question]] = {}
+    costs: dict[str, str] = {}
+    for name in DEV_SETS:
+        root = CORPORA / name
+        questions = questions_of[name] = load_questions(root / "questions.jsonl")
+        index, costs[name] = _open_index(name, root, embedder, sparse)
+        searcher = Searcher(index, embedder, sparse)
+        searcher.search("warm up", limit=10, reranker=mpnet)  # model loading is not a per-query cost
+        for config in configs:
+            keep: dict[str, SearchResult] = {}
+            started = time.perf_counter()
+            metrics[(name, config.label)] = _run(searcher, questions, config, keep)
+            if config.reranker is mpnet:
+                embedding_seconds += time.perf_counter() - started
+            if config.reranker is mpnet:
+                shipped[name] = keep
+        index.close()
+
+    table = Table(title="Retrieval on the development sets (page level unless marked; latency per query, warm)")
+    table.add_column("configuration")
+    for name in DEV_SETS:
+        short = name.removesuffix("-docs")
+        for column in ("page hit@1", "page hit@5", "section hit@5", "MRR@10", "nDCG@10", "p50 ms", "p95 ms"):
+            table.add_column(f"{short} {column}", justify="right")
+    for config in configs:
+        cells: list[str] = []
+        for name in DEV_SETS:
+            data, latencies = metrics[(name, config.label)]
+            cells += [
+                f"{data['hit@1']:.3f}",
+                f"{data['hit@5']:.3f}",
+                f"{data['section']['hit@5']:.3f}",
+                f"{data['mrr@10']:.3f}",
+                f"{data['ndcg@10']:.3f}",
+                f"{statistics.median(latencies):.0f}",
+                f"{_percentile(latencies, 0.95):.0f}",
+            ]
+        label = config.label + (
+            " [shipped]" if config.reranker is mpnet or (mpnet is None and config.mode == "hybrid") else ""
+        )
+        table.add_row(label, *cells)
+    console.print(table)
+    for name in DEV_SETS:
+        console.print(f"indexing {name}: {costs[name]}")
+    if isinstance(mpnet, SimilarityReranker):
+        embedded = mpnet.sections_embedded
+        console.print(
+            f"reranker: {embedded} section(s) embedded during the reranked runs (the rest read from "
+            f"{folder / 'rerank-vectors.sqlite'}); reranked runs took {embedding_seconds:.0f} s in all"
+        )
+
+    abstention = Table(title=f"'Not in the docs' with one setting on both sets: {policy.describe()}")
+    for column in ("set", "answerable refused", "unanswerable refused", "keyword score AUC", "similarity AUC"):
+        abstention.add_column(column, justify="right")
+    for name in DEV_SETS:
+        if name in shipped:
+            abstention.add_row(name, *_abstention_row(policy, questions_of[name], shipped[name]))
+    console.print(abstention)
+
+
+def _abstention_row(policy: AbstainPolicy, questions: list[Question], results: dict[str, SearchResult]) -> list[str]:
+    """Refused answerable, refused unanswerable, and each signal's ROC AUC (answerable above unanswerable)."""
+    answerable = [results[q.question] for q in questions if q.answerable]
+    unanswerable = [results[q.question] for q in questions if not q.answerable]
+
+    def refused(group: list[SearchResult]) -> str:
+        n = sum(1 for r in group if not policy.covered(r))
+        return f"{n} of {len(group)} ({n / len(group):.0%})"
+
+    def auc(signal: Callable[[SearchResult], float | None]) -> str:
+        pos = [v for r in answerable if (v := signal(r)) is not None]
+        neg = [v for r in unanswerable if (v := signal(r)) is not None]
+        return str(_auc(pos, neg))
+
+    return [
+        refused(answerable),
+        refused(unanswerable),
+        auc(lambda r: r.keyword_score),
+        auc(lambda r: r.rerank_similarity),
+    ]
+
+
+PARTS: dict[str, Callable[[], None]] = {"retrieval": retrieval}

@@ -1,0 +1,216 @@
+"""The second retrieval stage: reorder the first stage's candidate sections for one query.
+
+`Reranker` is the port: it takes the query and the hybrid search's candidate sections (best first) and
+returns the same sections reordered, each carrying the reranker's score in `Source.score`. Implementations:
+- `NoReranker`: keeps the first-stage order (the offline default when no verified model is installed);
+- `SimilarityReranker`: cosine similarity of the query and each candidate section under a sentence
+  embedder (all-mpnet-base-v2 locally, see `index/mpnet.py`), fused with the first-stage order by
+  reciprocal rank fusion. Section vectors are cached by content hash, so a section is embedded once per
+  process however often it is a candidate.
+
+`rerank_safely` is what the search calls: a reranker that fails never aborts a search; the first-stage
+order is returned and the failure logged once per call. No model library is imported here: embedders load
+their models lazily in their adapters.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import sqlite3
+import threading
+from array import array
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Protocol
+
+from docsbot.documents.model import Source
+
+log = logging.getLogger(__name__)
+
+RRF_K = 60  # the usual reciprocal-rank-fusion constant: ranks deep in the list still count a little
+DEFAULT_CANDIDATES = 30  # how many first-stage sections the second stage reorders
+
+
+@dataclass(frozen=True)
+class Ranked:
+    """The reranked sections and, when the reranker computes one, its similarity for the best section."""
+
+    sources: list[Source]
+    best_similarity: float | None = None
+
+
+class Reranker(Protocol):
+    """Reorders candidate sections for a query; must return each candidate exactly once."""
+
+    name: str
+
+    def rerank(self, query: str, candidates: Sequence[Source]) -> Ranked: ...
+
+
+class NoReranker:
+    """The first-stage order, unchanged."""
+
+    name = "none"
+
+    def rerank(self, query: str, candidates: Sequence[Source]) -> Ranked:
+        return Ranked(list(candidates))
+
+
+class SentenceEmbedder(Protocol):
+    """What `SimilarityReranker` needs from a model: unit-length vectors for queries and documents."""
+
+    name: str
+
+    def embed_documents(self, texts: Sequence[str]) -> list[list[float]]: ...
+
+    def embed_query(self, text: str) -> list[float]: ...
+
+
+def section_text(source: Source) -> str:
+    """What the reranker reads of a section: its page title and heading path, then its text."""
+    path = [source.title, *[h for h in source.heading_path if h != source.title]]
+    return " > ".join(p for p in path if p) + "\n\n" + source.text
+
+
+def rrf_fuse(orders: Sequence[Sequence[str]], weights: Sequence[float], k: int = RRF_K) -> dict[str, float]:
+    """Weighted reciprocal rank fusion: key → sum of weight / (k + rank) over the orders it appears in."""
+    fused: dict[str, float] = {}
+    for order, weight in zip(orders, weights, strict=True):
+        for rank, key in enumerate(order, start=1):
+            fused[key] = fused.get(key, 0.0) + weight / (k + rank)
+    return fused
+
+
+class VectorCache:
+    """A bounded in-memory map from text hash to vector, least recently used evicted first."""
+
+    def __init__(self, capacity: int = 50_000) -> None:
+        self.capacity = capacity
+        self._items: OrderedDict[str, list[float]] = OrderedDict()
+
+    @staticmethod
+    def key(text: str) -> str:
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+    def get(self, key: str) -> list[float] | None:
+        vector = self._items.get(key)
+        if vector is not None:
+            self._items.move_to_end(key)
+        return vector
+
+    def put(self, key: str, vector: list[float]) -> None:
+        self._items[key] = vector
+        self._items.move_to_end(key)
+        while len(self._items) > self.capacity:
+            self._items.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+class PersistentVectorCache(VectorCache):
+    """A `VectorCache` backed by a SQLite file, so section vectors survive restarts (float32, per model).
+
+    Embedding a section with a base-size model costs far more than a search on a small CPU; a process
+    that starts with the file reads the vectors instead. A damaged file only costs re-embedding.
+    """
+
+    def __init__(self, path: Path, model: str, capacity: int = 50_000) -> None:
+        super().__init__(capacity)
+        self.model = model
+        self._lock = threading.Lock()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(str(path), check_same_thread=False)
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS vectors (model TEXT, key TEXT, vector BLOB, PRIMARY KEY (model, key))"
+        )
+
+    def get(self, key: str) -> list[float] | None:
+        vector = super().get(key)
+        if vector is not None:
+            return vector
+        with self._lock:
+            row = self._db.execute(
+                "SELECT vector FROM vectors WHERE model = ? AND key = ?", (self.model, key)
+            ).fetchone()
+        if row is None:
+            return None
+        stored = array("f")
+        stored.frombytes(row[0])
+        vector = stored.tolist()
+        super().put(key, vector)
+        return vector
+
+    def put(self, key: str, vector: list[float]) -> None:
+        super().put(key, vector)
+        with self._lock, self._db:
+            self._db.execute(
+                "INSERT OR REPLACE INTO vectors VALUES (?, ?, ?)", (self.model, key, array("f", vector).tobytes())
+            )
+
+
+def _cosine(a: Sequence[float], b: Sequence[float]) -> float:
+    dot = sum(x * y for x, y in zip(a, b, strict=True))
+    norm = math.sqrt(sum(x * x for x in a)) * math.sqrt(sum(y * y for y in b))
+    return dot / norm if norm else 0.0
+
+
+class SimilarityReranker:
+    """Query-section similarity under `embedder`, fused with the first-stage order by weighted RRF.
+
+    `weight` is the similarity order's weight against the first stage's 1.0 (1.0 = equal-weight RRF).
+    Ties keep the first-stage order. `Source.score` becomes the fused score; `Ranked.best_similarity` is
+    the highest cosine among the candidates (a per-query signal for "not in the docs").
+    """
+
+    def __init__(self, embedder: SentenceEmbedder, *, weight: float = 1.0, cache: VectorCache | None = None) -> None:
+        self.embedder = embedder
+        self.weight = weight
+        self.cache = cache if cache is not None else VectorCache()
+        self.name = f"similarity:{embedder.name}"
+        self.sections_embedded = 0  # cache misses: the expensive part on a small CPU
+
+    def similarities(self, query: str, candidates: Sequence[Source]) -> list[float]:
+        """The cosine of the query and each candidate, embedding only the sections not cached yet."""
+        texts = [section_text(s) for s in candidates]
+        keys = [VectorCache.key(t) for t in texts]
+        missing = {k: t for k, t in zip(keys, texts, strict=True) if self.cache.get(k) is None}
+        if missing:
+            self.sections_embedded += len(missing)
+            for key, vector in zip(missing, self.embedder.embed_documents(list(missing.values())), strict=True):
+                self.cache.put(key, vector)
+        query_vector = self.embedder.embed_query(query)
+        vectors = [self.cache.get(k) for k in keys]
+        return [_cosine(query_vector, v) if v is not None else 0.0 for v in vectors]
+
+    def rerank(self, query: str, candidates: Sequence[Source]) -> Ranked:
+        if not candidates:
+            return Ranked([])
+        sims = self.similarities(query, candidates)
+        ids = [str(i) for i in range(len(candidates))]
+        by_similarity = sorted(ids, key=lambda i: -sims[int(i)])
+        fused = rrf_fuse([ids, by_similarity], [1.0, self.weight])
+        order = sorted(ids, key=lambda i: (-fused[i], int(i)))
+        return Ranked(
+            [replace(candidates[int(i)], score=round(fused[i], 6)) for i in order],
+            best_similarity=max(sims),
+        )
+
+
+def rerank_safely(reranker: Reranker, query: str, candidates: Sequence[Source]) -> Ranked:
+    """`reranker`'s order, or the first-stage order when it fails or breaks the port's contract."""
+    try:
+        ranked = reranker.rerank(query, candidates)
+    except Exception as error:  # any fault of a model must not cost the user their answer
+        log.warning("reranker %s failed; keeping the first-stage order: %r", reranker.name, error)
+        return Ranked(list(candidates))
+    if len(ranked.sources) != len(candidates):
+        log.warning(
+            "reranker %s returned %d of %d candidates; ignored", reranker.name, len(ranked.sources), len(candidates)
+        )
+        return Ranked(list(candidates))
+    return ranked

@@ -3,7 +3,7 @@
 Indexes the small Redux docs sample shipped in the package into the embedded Qdrant (incrementally: a
 second run embeds nothing), then answers a few real-world questions with the cited sections: with the
 configured chat model when there is one, else extractively; one question the docs do not cover shows the
-"not in the docs" answer.
+"not in the docs" answer. It ends by pointing at `docsbot simulate`, the learning loop without Discord.
 """
 
 from __future__ import annotations
@@ -62,3 +62,8 @@ def run_demo(settings: Settings, out: Console, err: Console) -> None:
     finally:
         index.close()
     out.print('\nTry your own: docsbot ask "..."  (or docsbot search --collection demo "...")')
+    out.print(
+        "See the learning loop without Discord: docsbot simulate --collection demo --questions FILE (a JSONL file of "
+        '{"id", "question", "relevant", "answerable"}), then docsbot gaps --collection demo',
+        markup=False,
+    )

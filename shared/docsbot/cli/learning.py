@@ -1,4 +1,5 @@
-"""The learning loop's commands of `docsbot`: export (solved threads as training or eval data).
+"""The learning loop's commands of `docsbot`: export (solved threads as training or eval data), simulate (a
+question file replayed as threads, to try the loop without Discord).
 
 The logic lives in `docsbot.learning`; this module reads options, opens the configured store (DOCSBOT_STATE:
 the local SQLite file or Firestore) and writes the result. Exports and this module's log lines are scrubbed of
@@ -16,7 +17,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from docsbot.cli.common import check_collection_name, deps, err, fail
+from docsbot.cli.common import check_collection_name, deps, err, fail, load_settings_or_fail, out
 
 if TYPE_CHECKING:
     from docsbot.store.ports import Store
@@ -88,6 +89,58 @@ def export_command(
     err.print(f"exported {stats.written} of {stats.threads} threads ({format}); skipped: {skipped}", markup=False)
 
 
+def simulate_command(
+    ctx: typer.Context,
+    collection: Annotated[str, typer.Option(help="The indexed collection that answers the questions.")],
+    questions: Annotated[
+        Path, typer.Option("--questions", help='A JSONL question file: {"id","question","relevant","answerable"}.')
+    ],
+    seed: Annotated[int, typer.Option(help="Seed of the simulated people, times and reasons.")] = 0,
+) -> None:
+    """Replay a question file as threads through the real respond path into the local SQLite store."""
+    from rich.table import Table
+
+    from docsbot.app.bot import Collections
+    from docsbot.app.stores import open_store
+    from docsbot.index.errors import IndexStoreError
+    from docsbot.index.eval import QuestionFileError, load_questions
+    from docsbot.learning.simulate import simulate
+
+    check_collection_name(collection)
+    try:
+        asked = load_questions(questions)
+    except QuestionFileError as error:
+        fail(str(error))
+    settings = load_settings_or_fail()
+    services = Collections(settings)
+    try:
+        services.searcher(collection)  # says now, in one line, when the collection is not indexed
+    except IndexStoreError as error:
+        fail(str(error))
+    # Always the local file: simulated threads must never land in a deployment's Firestore.
+    store = open_store("sqlite", data_dir=settings.data_dir)
+    try:
+        with err.status(f"answering {len(asked)} questions…"):
+            report = simulate(
+                asked, store=store, services=services, collection=collection, end=deps(ctx).clock(), seed=seed
+            )
+    finally:
+        store.close()
+    counts = report.counts()
+    table = Table(title=f"simulated {len(report.threads)} threads in {collection!r}")
+    table.add_column("how the thread ended")
+    table.add_column("threads", justify="right")
+    for verdict in ("solved_by_bot", "solved_by_person", "not_solved", "failed"):
+        table.add_row(verdict.replace("_", " "), str(counts[verdict]))
+    table.add_row("bot answers: answered / not found", f"{counts['answer:answered']} / {counts['answer:not_found']}")
+    out.print(table)
+    out.print(
+        f"next: docsbot gaps --collection {collection}  ·  docsbot export --collection {collection} --format eval",
+        markup=False,
+    )
+
+
 def register(app: typer.Typer) -> None:
     """Add this area's commands to the `docsbot` app."""
     app.command("export")(export_command)
+    app.command("simulate")(simulate_command)

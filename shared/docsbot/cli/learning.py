@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from docsbot.cli.common import check_collection_name, deps, err, fail, load_settings_or_fail, out
+from docsbot.cli.common import check_collection_name, deps, err, fail, load_settings_or_fail
+from docsbot.cli.common import out as out_console
 
 if TYPE_CHECKING:
     from docsbot.store.ports import Store
@@ -133,14 +134,90 @@ def simulate_command(
     for verdict in ("solved_by_bot", "solved_by_person", "not_solved", "failed"):
         table.add_row(verdict.replace("_", " "), str(counts[verdict]))
     table.add_row("bot answers: answered / not found", f"{counts['answer:answered']} / {counts['answer:not_found']}")
-    out.print(table)
-    out.print(
+    out_console.print(table)
+    out_console.print(
         f"next: docsbot gaps --collection {collection}  ·  docsbot export --collection {collection} --format eval",
         markup=False,
     )
+
+
+def gaps_command(
+    ctx: typer.Context,
+    collection: Annotated[str, typer.Option(help="The collection whose failed questions to cluster.")],
+    since: Annotated[str | None, typer.Option(help="Only threads active since: 30d, 12h, 2w or a date.")] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Also write the report as a self-contained HTML file.")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the clustering (the same seed, the same clusters).")] = 0,
+    max_clusters: Annotated[int, typer.Option(min=2, max=200, help="At most this many clusters.")] = 30,
+) -> None:
+    """Cluster the questions the docs failed and show, per cluster, the nearest docs and how people solved them."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    from docsbot.app.bot import Collections
+    from docsbot.index.errors import IndexStoreError
+    from docsbot.learning.gaps import build_report
+    from docsbot.learning.pii import Scrubber, ScrubbingFilter
+    from docsbot.learning.report import render_html
+    from docsbot.learning.threads import load_threads
+
+    check_collection_name(collection)
+    scrubber = Scrubber()
+    log.addFilter(ScrubbingFilter(scrubber))
+    now = deps(ctx).clock()
+    start = parse_since(since, now)
+    settings = load_settings_or_fail()
+    services = Collections(settings)
+    try:
+        searcher = services.searcher(collection)
+    except IndexStoreError as error:
+        fail(str(error))
+    store = open_learning_store()
+    try:
+        views = load_threads(store, collection, since=start)
+    finally:
+        store.close()
+    with err.status("clustering…") as status:
+        report = build_report(
+            views,
+            collection=collection,
+            embedder=services.embedder,
+            index=searcher.index,
+            now=now,
+            since=start,
+            seed=seed,
+            max_clusters=max_clusters,
+            scrubber=scrubber,
+            on_progress=lambda step: status.update(step + "…"),
+        )
+    table = Table(title=f"{report.gaps} questions the docs failed in {collection!r} ({report.threads} threads)")
+    for name, justify in (("#", "right"), ("size", "right"), ("label", "left"), ("doc sim.", "right")):
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    table.add_column("representative question")
+    table.add_column("nearest doc section")
+    for number, cluster in enumerate(report.clusters, start=1):
+        similarity = f"{cluster.similarity:.3f}" + (" far" if cluster.far_from_docs else "")
+        nearest = cluster.nearest_docs[0].url if cluster.nearest_docs else ""
+        question = cluster.representatives[0] if cluster.representatives else ""
+        table.add_row(
+            str(number), str(cluster.size), escape(cluster.label), similarity, escape(question), escape(nearest)
+        )
+    out_console.print(table)
+    if report.answered_similarity is not None:
+        out_console.print(
+            f"answered questions: {sum(c.size for c in report.answered)} in {len(report.answered)} clusters, "
+            f"median nearest-doc similarity {report.answered_similarity:.3f} ('far': a gap cluster below it)",
+            markup=False,
+        )
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(render_html(report), encoding="utf-8")
+        err.print(f"report written to {out}", markup=False, highlight=False)
 
 
 def register(app: typer.Typer) -> None:
     """Add this area's commands to the `docsbot` app."""
     app.command("export")(export_command)
     app.command("simulate")(simulate_command)
+    app.command("gaps")(gaps_command)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from bench import answering, bot, freshness, knowledge_base, scrape, soak
+from bench import answering, bot, freshness, knowledge_base, learning, scrape, soak
 
 PARTS: dict[str, Callable[[], None]] = {
     **knowledge_base.PARTS,
@@ -14,6 +14,7 @@ PARTS: dict[str, Callable[[], None]] = {
     **bot.PARTS,
     **freshness.PARTS,
     **soak.PARTS,
+    **learning.PARTS,
 }
 
 

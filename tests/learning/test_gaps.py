@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from docsbot.cli.common import CliDeps
 from docsbot.cli.main import app
+from docsbot.learning import gaps
 from docsbot.learning.gaps import (
     AskedQuestion,
     Cluster,
@@ -96,15 +97,21 @@ def blobs(seed: int) -> tuple[np.ndarray, list[int]]:
     return points / np.linalg.norm(points, axis=1, keepdims=True), truth
 
 
-def test_clusters_recover_separate_topics_and_are_seeded() -> None:
+def same_partition(labels: list[int], truth: list[int]) -> bool:
+    return len(set(labels)) == len(set(truth)) == len(set(zip(truth, labels, strict=True)))
+
+
+def test_clusters_recover_separate_topics_and_leave_an_outlier_alone(monkeypatch: pytest.MonkeyPatch) -> None:
     points, truth = blobs(3)
-    labels = choose_clusters(points, seed=0)
-    # The same partition as the truth (cluster numbers may differ).
-    assert len(set(labels)) == 3
-    assert len({(t, lab) for t, lab in zip(truth, labels, strict=True)}) == 3
-    assert choose_clusters(points, seed=0) == labels
-    assert choose_clusters(points[:3], seed=0) == [0, 0, 0]  # too few to split
-    assert choose_clusters(np.repeat(points[:1], 6, axis=0), seed=0) == [0] * 6  # identical questions
+    outlier = np.eye(16)[[15]]
+    labels = choose_clusters(np.vstack([points, outlier]))
+    assert same_partition(labels, [*truth, 3])  # three topics, and the odd question in a cluster of its own
+    assert choose_clusters(points) == choose_clusters(points)  # deterministic
+    assert choose_clusters(points[:1]) == [0]
+    assert choose_clusters(np.repeat(points[:1], 6, axis=0)) == [0] * 6  # identical questions: one cluster
+    # Past the full-linkage size only nearest neighbours are linked: the same topics come out.
+    monkeypatch.setattr(gaps, "FULL_LINKAGE_MAX", 10)
+    assert same_partition(choose_clusters(points), truth)
 
 
 def test_keyword_labels_name_what_sets_a_cluster_apart() -> None:

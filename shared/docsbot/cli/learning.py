@@ -148,8 +148,7 @@ def gaps_command(
     out: Annotated[
         Path | None, typer.Option("--out", help="Also write the report as a self-contained HTML file.")
     ] = None,
-    seed: Annotated[int, typer.Option(help="Seed of the clustering (the same seed, the same clusters).")] = 0,
-    max_clusters: Annotated[int, typer.Option(min=2, max=200, help="At most this many clusters.")] = 30,
+    top: Annotated[int, typer.Option(min=1, help="Clusters shown in the terminal (the HTML report has all).")] = 15,
 ) -> None:
     """Cluster the questions the docs failed and show, per cluster, the nearest docs and how people solved them."""
     from rich.markup import escape
@@ -186,8 +185,6 @@ def gaps_command(
             index=searcher.index,
             now=now,
             since=start,
-            seed=seed,
-            max_clusters=max_clusters,
             scrubber=scrubber,
             on_progress=lambda step: status.update(step + "…"),
         )
@@ -195,8 +192,8 @@ def gaps_command(
     for name, justify in (("#", "right"), ("size", "right"), ("label", "left"), ("doc sim.", "right")):
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
     table.add_column("representative question")
-    table.add_column("nearest doc section")
-    for number, cluster in enumerate(report.clusters, start=1):
+    table.add_column("nearest doc section", overflow="fold")
+    for number, cluster in enumerate(report.clusters[:top], start=1):
         similarity = f"{cluster.similarity:.3f}" + (" far" if cluster.far_from_docs else "")
         nearest = cluster.nearest_docs[0].url if cluster.nearest_docs else ""
         question = cluster.representatives[0] if cluster.representatives else ""
@@ -204,6 +201,10 @@ def gaps_command(
             str(number), str(cluster.size), escape(cluster.label), similarity, escape(question), escape(nearest)
         )
     out_console.print(table)
+    if len(report.clusters) > top:
+        out_console.print(
+            f"… and {len(report.clusters) - top} smaller clusters (--top, or the --out report)", markup=False
+        )
     if report.answered_similarity is not None:
         out_console.print(
             f"answered questions: {sum(c.size for c in report.answered)} in {len(report.answered)} clusters, "

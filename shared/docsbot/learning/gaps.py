@@ -11,8 +11,8 @@ A question the bot's answer solved (voted or marked), or a person solved with a 
 **answered**: the docs did their job. Open threads without a verdict are neither.
 
 `build_report` embeds the gap questions with the collection's own embedder, clusters them with scikit-learn
-(k-means on unit vectors, the number of clusters chosen by the silhouette score, seeded: the same input gives
-the same clusters), and per cluster gives: its size, its most central questions, the doc sections nearest to its
+(agglomerative, average linkage on cosine distance, cut at `distance`: deterministic, and the number of clusters
+follows the data), and per cluster gives: its size, its most central questions, the doc sections nearest to its
 centroid with their cosine similarity, the people's solutions, and a keyword label (the cluster's most
 distinctive words, TF-IDF over clusters). The answered questions are clustered the same way: a gap cluster whose
 questions sit further from the docs (mean nearest-section similarity) than the typical answered cluster (the
@@ -46,12 +46,13 @@ if TYPE_CHECKING:
 
 GapKind = Literal["not_found", "uncertain", "not_solved", "solved_by_person"]
 GAP_KINDS: tuple[GapKind, ...] = ("not_found", "uncertain", "not_solved", "solved_by_person")
-MAX_CLUSTERS = 30
+DISTANCE = 0.5  # cosine distance: questions closer than this on average are about the same thing
+FULL_LINKAGE_MAX = 3000  # rows clustered with every pairwise distance (3,000² floats: 72 MB)
+NEIGHBOURS = 15  # above that, each row is linked to its nearest neighbours only
 REPRESENTATIVES = 3
 NEAREST_DOCS = 3
 MAX_SOLUTIONS = 5
 MAX_TEXT = 600  # characters of a question or solution shown in a report
-SILHOUETTE_SAMPLE = 2000  # points the silhouette score is computed on: it is quadratic
 _URL = re.compile(r"https?://[^\s<>()\[\]\"'`]+")
 
 
@@ -154,37 +155,28 @@ def classify(view: ThreadView, scrubber: Scrubber) -> AskedQuestion | None:
     return None
 
 
-def choose_clusters(vectors: NDArray[np.float64], *, seed: int, max_clusters: int = MAX_CLUSTERS) -> list[int]:
-    """A cluster number per row: k-means on the (unit) rows, k with the best silhouette score; seeded."""
-    import numpy as np
-    from sklearn.cluster import KMeans
-    from sklearn.metrics import silhouette_score
+def choose_clusters(vectors: NDArray[np.float64], *, distance: float = DISTANCE) -> list[int]:
+    """A cluster number per row: agglomerative clustering (average linkage on cosine distance), cut where the
+    average distance between two groups passes `distance`. Deterministic; the number of clusters follows the
+    data (a question unlike any other stays alone). Above `FULL_LINKAGE_MAX` rows only each row's nearest
+    neighbours are linked, so memory grows with n, not n²."""
+    from sklearn.cluster import AgglomerativeClustering
+    from sklearn.neighbors import kneighbors_graph
 
     n = len(vectors)
-    distinct = len(np.unique(vectors.round(6), axis=0)) if n else 0
-    top = min(max_clusters, n // 2, distinct)
-    if top < 2:
+    if n < 2:
         return [0] * n
-    best: tuple[float, list[int]] | None = None
-    for k in _ladder(top):
-        model = KMeans(n_clusters=k, n_init=3, random_state=seed).fit(vectors)
-        labels = [int(x) for x in model.labels_]
-        if len(set(labels)) < 2:
-            continue
-        score = float(silhouette_score(vectors, labels, sample_size=min(n, SILHOUETTE_SAMPLE), random_state=seed))
-        if best is None or score > best[0]:
-            best = (score, labels)
-    return best[1] if best is not None else [0] * n
-
-
-def _ladder(top: int) -> list[int]:
-    """The cluster counts tried: every one up to 12, then a geometric ladder to `top` (about 1.4× a step)."""
-    ks = list(range(2, min(top, 12) + 1))
-    k = 12
-    while k < top:
-        k = min(top, round(k * 1.4))
-        ks.append(k)
-    return ks
+    connectivity = None
+    if n > FULL_LINKAGE_MAX:
+        connectivity = kneighbors_graph(vectors, n_neighbors=NEIGHBOURS, metric="cosine", include_self=False)
+    model = AgglomerativeClustering(
+        n_clusters=None,
+        metric="cosine",
+        linkage="average",
+        distance_threshold=distance,
+        connectivity=connectivity,
+    ).fit(vectors)
+    return [int(label) for label in model.labels_]
 
 
 def keywords_per_cluster(texts: list[list[str]], *, top: int = 4) -> list[tuple[str, ...]]:
@@ -223,18 +215,20 @@ def _clusters(
     nearest: list[float],
     index: VectorIndex,
     *,
-    seed: int,
-    max_clusters: int,
+    distance: float,
 ) -> list[Cluster]:
     import numpy as np
 
     if not asked:
         return []
-    labels = choose_clusters(vectors, seed=seed, max_clusters=max_clusters)
+    labels = choose_clusters(vectors, distance=distance)
     members: dict[int, list[int]] = {}
     for row, label in enumerate(labels):
         members.setdefault(label, []).append(row)
-    groups = sorted(members.values(), key=lambda rows: (-len(rows), rows[0]))
+    # Largest first; among equals, the furthest from the docs first.
+    groups = sorted(
+        members.values(), key=lambda rows: (-len(rows), statistics.fmean(nearest[r] for r in rows), rows[0])
+    )
     words = keywords_per_cluster([[asked[r].question for r in rows] for rows in groups])
     clusters: list[Cluster] = []
     for rows, keywords in zip(groups, words, strict=True):
@@ -262,8 +256,7 @@ def build_report(
     index: VectorIndex,
     now: datetime,
     since: datetime | None = None,
-    seed: int = 0,
-    max_clusters: int = MAX_CLUSTERS,
+    distance: float = DISTANCE,
     scrubber: Scrubber | None = None,
     on_progress: Callable[[str], None] | None = None,
 ) -> GapsReport:
@@ -287,16 +280,13 @@ def build_report(
     answered_rows = [i for i, c in enumerate(classified) if c.kind == "answered"]
     if on_progress is not None:
         on_progress("clustering")
-    clusters = _clusters(
-        gaps, vectors[gap_rows], [nearest[i] for i in gap_rows], index, seed=seed, max_clusters=max_clusters
-    )
+    clusters = _clusters(gaps, vectors[gap_rows], [nearest[i] for i in gap_rows], index, distance=distance)
     baseline = _clusters(
         answered,
         vectors[answered_rows],
         [nearest[i] for i in answered_rows],
         index,
-        seed=seed,
-        max_clusters=max_clusters,
+        distance=distance,
     )
     answered_similarity = statistics.median(c.similarity for c in baseline) if baseline else None
     for cluster in clusters:

@@ -109,8 +109,9 @@ def test_clusters_recover_separate_topics_and_leave_an_outlier_alone(monkeypatch
     assert choose_clusters(points) == choose_clusters(points)  # deterministic
     assert choose_clusters(points[:1]) == [0]
     assert choose_clusters(np.repeat(points[:1], 6, axis=0)) == [0] * 6  # identical questions: one cluster
-    # Past the full-linkage size only nearest neighbours are linked: the same topics come out.
+    # Past the full-linkage size, fine k-means groups are clustered in the rows' place: the same topics come out.
     monkeypatch.setattr(gaps, "FULL_LINKAGE_MAX", 10)
+    monkeypatch.setattr(gaps, "MICRO_GROUP", 4)
     assert same_partition(choose_clusters(points), truth)
 
 

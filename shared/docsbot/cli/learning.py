@@ -1,5 +1,6 @@
 """The learning loop's commands of `docsbot`: export (solved threads as training or eval data), simulate (a
-question file replayed as threads, to try the loop without Discord).
+question file replayed as threads, to try the loop without Discord), gaps (clusters of the questions the docs failed)
+and map (questions and doc sections in 2-D).
 
 The logic lives in `docsbot.learning`; this module reads options, opens the configured store (DOCSBOT_STATE:
 the local SQLite file or Firestore) and writes the result. Exports and this module's log lines are scrubbed of
@@ -217,8 +218,46 @@ def gaps_command(
         err.print(f"report written to {out}", markup=False, highlight=False)
 
 
+def map_command(
+    ctx: typer.Context,
+    collection: Annotated[str, typer.Option(help="The collection whose questions and docs to map.")],
+    out: Annotated[Path, typer.Option("--out", help="The HTML file to write (self-contained, works offline).")],
+    since: Annotated[str | None, typer.Option(help="Only threads active since: 30d, 12h, 2w or a date.")] = None,
+) -> None:
+    """Write an interactive 2-D map of the doc sections and the asked questions, coloured by outcome."""
+    from docsbot.app.bot import Collections
+    from docsbot.index.errors import IndexStoreError
+    from docsbot.learning.map import map_points, project, render_map
+    from docsbot.learning.pii import Scrubber
+    from docsbot.learning.threads import load_threads
+
+    check_collection_name(collection)
+    start = parse_since(since, deps(ctx).clock())
+    settings = load_settings_or_fail()
+    services = Collections(settings)
+    try:
+        searcher = services.searcher(collection)
+    except IndexStoreError as error:
+        fail(str(error))
+    store = open_learning_store()
+    try:
+        views = load_threads(store, collection, since=start)
+    finally:
+        store.close()
+    with err.status("projecting…"):
+        points, vectors = map_points(views, embedder=services.embedder, index=searcher.index, scrubber=Scrubber())
+        placed = project(points, vectors)
+    questions = sum(p.category != "doc section" for p in placed)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(render_map(placed, title=f"{collection}: questions and doc sections"), encoding="utf-8")
+    out_console.print(
+        f"map of {questions} questions and {len(placed) - questions} doc sections written to {out}", markup=False
+    )
+
+
 def register(app: typer.Typer) -> None:
     """Add this area's commands to the `docsbot` app."""
     app.command("export")(export_command)
     app.command("simulate")(simulate_command)
     app.command("gaps")(gaps_command)
+    app.command("map")(map_command)

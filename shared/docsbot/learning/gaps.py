@@ -48,7 +48,7 @@ GapKind = Literal["not_found", "uncertain", "not_solved", "solved_by_person"]
 GAP_KINDS: tuple[GapKind, ...] = ("not_found", "uncertain", "not_solved", "solved_by_person")
 DISTANCE = 0.5  # cosine distance: questions closer than this on average are about the same thing
 FULL_LINKAGE_MAX = 3000  # rows clustered with every pairwise distance (3,000² floats: 72 MB)
-NEIGHBOURS = 15  # above that, each row is linked to its nearest neighbours only
+MICRO_GROUP = 10  # above that, rows per fine k-means group clustered in their place
 REPRESENTATIVES = 3
 NEAREST_DOCS = 3
 MAX_SOLUTIONS = 5
@@ -158,25 +158,30 @@ def classify(view: ThreadView, scrubber: Scrubber) -> AskedQuestion | None:
 def choose_clusters(vectors: NDArray[np.float64], *, distance: float = DISTANCE) -> list[int]:
     """A cluster number per row: agglomerative clustering (average linkage on cosine distance), cut where the
     average distance between two groups passes `distance`. Deterministic; the number of clusters follows the
-    data (a question unlike any other stays alone). Above `FULL_LINKAGE_MAX` rows only each row's nearest
-    neighbours are linked, so memory grows with n, not n²."""
-    from sklearn.cluster import AgglomerativeClustering
-    from sklearn.neighbors import kneighbors_graph
+    data (a question unlike any other stays alone). Above `FULL_LINKAGE_MAX` rows, the rows are first grouped
+    into fine k-means groups (about `MICRO_GROUP` rows each, seeded) whose centres are then clustered the same way,
+    so memory grows with n, not n²."""
+    import numpy as np
+    from sklearn.cluster import AgglomerativeClustering, MiniBatchKMeans
 
     n = len(vectors)
     if n < 2:
         return [0] * n
-    connectivity = None
+    micro: NDArray[np.int64] | None = None
+    points = vectors
     if n > FULL_LINKAGE_MAX:
-        connectivity = kneighbors_graph(vectors, n_neighbors=NEIGHBOURS, metric="cosine", include_self=False)
-    model = AgglomerativeClustering(
-        n_clusters=None,
-        metric="cosine",
-        linkage="average",
-        distance_threshold=distance,
-        connectivity=connectivity,
-    ).fit(vectors)
-    return [int(label) for label in model.labels_]
+        groups = min(FULL_LINKAGE_MAX, max(2, n // MICRO_GROUP))
+        model = MiniBatchKMeans(n_clusters=groups, random_state=0, n_init=1, batch_size=4096).fit(vectors)
+        micro = np.asarray(model.labels_, dtype=np.int64)
+        points = np.asarray(model.cluster_centers_, dtype=np.float64)
+    labels = (
+        AgglomerativeClustering(n_clusters=None, metric="cosine", linkage="average", distance_threshold=distance)
+        .fit(points)
+        .labels_
+    )
+    if micro is not None:
+        labels = labels[micro]
+    return [int(label) for label in labels]
 
 
 def keywords_per_cluster(texts: list[list[str]], *, top: int = 4) -> list[tuple[str, ...]]:

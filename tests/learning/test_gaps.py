@@ -3,9 +3,11 @@ report in the terminal and as a self-contained, safe HTML page."""
 
 from __future__ import annotations
 
+import json
 import random
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -28,6 +30,7 @@ from docsbot.learning.report import render_html
 from docsbot.learning.threads import load_threads
 from docsbot.store.model import Feedback, MessageRecord, NewThread, Solution, SourceRef
 from docsbot.store.sqlite import SqliteStore
+from tests.harness.fakes.openai_server import FakeOpenAIServer
 
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
 REF = SourceRef("Reducers", ("Reducers",), "https://redux.js.org/faq/reducers", "rules")
@@ -164,3 +167,42 @@ def test_gaps_after_simulate_clusters_the_failed_questions_and_writes_the_report
     result = CliRunner().invoke(app, ["gaps", "--collection", "demo", "--since", "30d"], env=indexed, obj=later)
     assert result.exit_code == 0, result.output
     assert "0 questions the docs failed" in result.stdout
+
+
+def test_with_a_chat_model_each_cluster_gets_a_title_and_a_proposed_change(
+    indexed: dict[str, str], question_file: Path, tmp_path: Path, fake_openai: FakeOpenAIServer
+) -> None:
+    obj = CliDeps(clock=lambda: NOW)
+    args = ["simulate", "--collection", "demo", "--questions", str(question_file)]
+    assert CliRunner().invoke(app, args, env=indexed, obj=obj).exit_code == 0
+    prompts: list[str] = []
+
+    def responder(body: dict[str, Any]) -> str:
+        prompt = str(body["messages"][-1]["content"])
+        prompts.append(prompt)
+        if "flutter" in prompt:
+            return "Sorry, here is no JSON."  # a reply of the wrong shape: the keywords stay
+        return json.dumps(
+            {
+                "title": "Middleware for re-renders",
+                "change": "edit",
+                "page": "https://redux.js.org/api/applymiddleware",
+                "proposal": "Explain when components re-render after dispatch [S1].",
+            }
+        )
+
+    fake_openai.chat_responder = responder
+    env = {**indexed, "DOCSBOT_CHAT_MODEL": "gpt-4.1-mini", "OPENAI_API_KEY": "test-key"}
+    env["DOCSBOT_CHAT_BASE_URL"] = fake_openai.base_url
+    out = tmp_path / "gaps.html"
+    result = CliRunner().invoke(app, ["gaps", "--collection", "demo", "--out", str(out)], env=env, obj=obj)
+    assert result.exit_code == 0, result.output
+    # One prompt per cluster, with the people's solutions numbered for citing.
+    # One prompt per cluster (the two failed questions are unalike: two clusters); the people's solutions are
+    # numbered for citing.
+    assert len(prompts) == 2 and any("[S1] This is covered in the docs" in p for p in prompts)
+    html = out.read_text(encoding="utf-8")
+    assert html.count("Proposed doc change") == 1  # the flutter cluster's reply was not JSON: keywords only
+    assert "Middleware for re-renders" in html and "flutter" in html
+    assert "Edit: https://redux.js.org/api/applymiddleware. Explain when components re-render" in html
+    assert "Middleware for re-renders: Edit:" in result.stdout

@@ -155,11 +155,13 @@ def gaps_command(
     from rich.markup import escape
     from rich.table import Table
 
+    from docsbot.app.answerers import make_chat
     from docsbot.app.bot import Collections
     from docsbot.index.errors import IndexStoreError
     from docsbot.learning.gaps import build_report
     from docsbot.learning.pii import Scrubber, ScrubbingFilter
     from docsbot.learning.report import render_html
+    from docsbot.learning.suggest import suggest_changes
     from docsbot.learning.threads import load_threads
 
     check_collection_name(collection)
@@ -189,6 +191,10 @@ def gaps_command(
             scrubber=scrubber,
             on_progress=lambda step: status.update(step + "…"),
         )
+    chat = make_chat(settings)
+    if chat is not None and report.clusters:
+        with err.status(f"asking {chat.model} for titles and proposed doc changes…"):
+            suggest_changes(report.clusters, chat, collection=collection, limit=top)
     table = Table(title=f"{report.gaps} questions the docs failed in {collection!r} ({report.threads} threads)")
     for name, justify in (("#", "right"), ("size", "right"), ("label", "left"), ("doc sim.", "right")):
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
@@ -202,6 +208,9 @@ def gaps_command(
             str(number), str(cluster.size), escape(cluster.label), similarity, escape(question), escape(nearest)
         )
     out_console.print(table)
+    for number, cluster in enumerate(report.clusters[:top], start=1):
+        if cluster.proposal:
+            out_console.print(f"{number}. {cluster.title}: {cluster.proposal}", markup=False, highlight=False)
     if len(report.clusters) > top:
         out_console.print(
             f"… and {len(report.clusters) - top} smaller clusters (--top, or the --out report)", markup=False

@@ -80,6 +80,8 @@ class Cluster:
     similarity: float  # the mean, over its questions, of the cosine similarity of each one's nearest doc section
     nearest_docs: list[NearDoc] = field(default_factory=list)
     far_from_docs: bool = False
+    title: str = ""  # with a chat model: a one-line title (`docsbot.learning.suggest`)
+    proposal: str = ""  # with a chat model: the doc change to make, citing the solutions as [S1]…
 
     @property
     def size(self) -> int:
@@ -87,7 +89,8 @@ class Cluster:
 
     @property
     def label(self) -> str:
-        return ", ".join(self.keywords) or "(no keywords)"
+        """The model's title when there is one, else the keywords."""
+        return self.title or ", ".join(self.keywords) or "(no keywords)"
 
     @property
     def representatives(self) -> list[str]:

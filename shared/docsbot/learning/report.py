@@ -57,10 +57,11 @@ def _cluster_html(number: int, cluster: Cluster) -> str:
         f"<h2>{number}. {escape(cluster.label)}</h2>"
         f'<p><span class="badge">{cluster.size} questions</span>'
         f'<span class="badge">nearest-doc similarity {cluster.similarity:.3f}</span>{far}</p>'
-        f'<p class="meta">{escape(kinds)}</p>'
+        f'<p class="meta">{escape(kinds)} · keywords: {escape(", ".join(cluster.keywords))}</p>'
         f"<h3>Representative questions</h3><ul>{questions}</ul>"
         f"<h3>Nearest doc sections</h3><table><tr><th>section</th><th>similarity</th></tr>{docs}</table>"
         + (f"<h3>How people solved them</h3>{solutions}" if solutions else "")
+        + (f"<h3>Proposed doc change</h3><p>{escape(cluster.proposal)}</p>" if cluster.proposal else "")
         + "</section>"
     )
 

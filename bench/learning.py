@@ -9,6 +9,8 @@ the threads, classify, embed, nearest doc per question, cluster, label, HTML) an
 and peak RSS (the child's resident memory after imports is shown too, to tell the libraries from the work).
 `python -m bench export`: the same store; a child exports it as `chat` and as `eval` (read, scrub, validate,
 write). Sizes: `LEARNING_THREADS=2000` for a shorter run.
+`python -m bench gaps-devsets`: both development sets through ingest, `docsbot simulate` and the gaps report: where
+the unanswerable questions land (docs/learning.md reports the numbers).
 """
 
 from __future__ import annotations
@@ -238,7 +240,7 @@ def export() -> None:
     _table(f"docsbot export on {THREADS} simulated threads (chat, then eval; scrubbed)", data, extra)
 
 
-def far_share(data_dir: Path, collection: str, questions: Path) -> dict[str, object]:
+def far_share(data_dir: Path, collection: str, questions: Path, embedder: str = "local") -> dict[str, object]:
     """On a simulated collection: where the gaps report puts the question file's unanswerable questions."""
     from docsbot.app.bot import Collections
     from docsbot.index.eval import load_questions
@@ -248,7 +250,13 @@ def far_share(data_dir: Path, collection: str, questions: Path) -> dict[str, obj
     from docsbot.settings.config import load_settings
     from docsbot.store.sqlite import open_sqlite
 
-    settings = load_settings({**os.environ, "DOCSBOT_DATA_DIR": str(data_dir), "DOCSBOT_COLLECTIONS_FILE": ""})
+    env = {
+        **os.environ,
+        "DOCSBOT_DATA_DIR": str(data_dir),
+        "DOCSBOT_COLLECTIONS_FILE": "",
+        "DOCSBOT_EMBEDDER": embedder,
+    }
+    settings = load_settings(env)
     services = Collections(settings)
     searcher = services.searcher(collection)
     store = open_sqlite(data_dir)
@@ -289,8 +297,8 @@ def gaps_devsets() -> None:
                 "DOCSBOT_EMBEDDER": "local",
                 "DOCSBOT_COLLECTIONS_FILE": "",
                 "DOCSBOT_STATE": "sqlite",
+                "DOCSBOT_CHAT_MODEL": "off",  # extractive answers, even with an OpenAI key around
             }
-            env.pop("DOCSBOT_CHAT_MODEL", None)
             cli = [sys.executable, "-m", "docsbot.cli.main"]
             ingest = [
                 "ingest",
@@ -305,7 +313,6 @@ def gaps_devsets() -> None:
             questions = folder / "questions.jsonl"
             simulate = ["simulate", "--collection", name, "--questions", str(questions)]
             subprocess.run([*cli, *simulate], env=env, check=True, capture_output=True)
-            os.environ["DOCSBOT_EMBEDDER"] = "local"
             rows.append(far_share(Path(data_dir), name, questions))
     table.add_column("measure")
     for name in names:

@@ -102,3 +102,20 @@ def test_an_unindexed_collection_or_a_bad_file_is_one_line(indexed: dict[str, st
     good.write_text('{"question": "hi?"}\n', encoding="utf-8")
     result = CliRunner().invoke(app, ["simulate", "--collection", "nope", "--questions", str(good)], env=indexed)
     assert result.exit_code == 2 and "not been indexed" in result.stderr
+
+
+def test_the_demo_collection_has_sample_questions(indexed: dict[str, str]) -> None:
+    result = CliRunner().invoke(app, ["simulate", "--collection", "demo"], env=indexed, obj=CliDeps(clock=lambda: NOW))
+    assert result.exit_code == 0, result.output
+    assert "simulated 12 threads in 'demo'" in result.stdout
+    store = SqliteStore(Path(indexed["DOCSBOT_DATA_DIR"]) / SQLITE_FILE)
+    try:
+        outcomes = [v.outcome for v in load_threads(store, "demo")]
+    finally:
+        store.close()
+    # Five of the twelve are not in the docs: voted not solved; the rest solved, by the bot or by a person.
+    assert outcomes.count("not_solved") == 5
+    assert outcomes.count("solved_by_bot") + outcomes.count("solved_by_person") == 7
+    assert outcomes.count("solved_by_bot") >= 1
+    result = CliRunner().invoke(app, ["simulate", "--collection", "docs"], env=indexed)
+    assert result.exit_code == 2 and "--questions FILE is needed" in result.stderr

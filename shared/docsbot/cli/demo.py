@@ -41,6 +41,11 @@ def demo_source() -> MarkdownFolderSource:
     return MarkdownFolderSource(kind="markdown_folder", name="redux-sample", path=root, url_map=root / "urls.tsv")
 
 
+def demo_questions() -> Path:
+    """Questions about the sample in the evaluation set's format, some it answers and some it does not."""
+    return demo_source().path / "questions.jsonl"
+
+
 def run_demo(settings: Settings, out: Console, err: Console) -> None:
     """Index the sample and print the sections that answer each demo question."""
     out.print(
@@ -63,7 +68,7 @@ def run_demo(settings: Settings, out: Console, err: Console) -> None:
         index.close()
     out.print('\nTry your own: docsbot ask "..."  (or docsbot search --collection demo "...")')
     out.print(
-        "See the learning loop without Discord: docsbot simulate --collection demo --questions FILE (a JSONL file of "
-        '{"id", "question", "relevant", "answerable"}), then docsbot gaps --collection demo',
+        "See the learning loop without Discord: docsbot simulate --collection demo (replays sample questions as "
+        "threads), then docsbot gaps --collection demo and docsbot map --collection demo --out map.html",
         markup=False,
     )

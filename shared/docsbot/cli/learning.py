@@ -95,8 +95,12 @@ def simulate_command(
     ctx: typer.Context,
     collection: Annotated[str, typer.Option(help="The indexed collection that answers the questions.")],
     questions: Annotated[
-        Path, typer.Option("--questions", help='A JSONL question file: {"id","question","relevant","answerable"}.')
-    ],
+        Path | None,
+        typer.Option(
+            "--questions",
+            help='A JSONL question file: {"id","question","relevant","answerable"} (demo: the shipped sample).',
+        ),
+    ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the simulated people, times and reasons.")] = 0,
 ) -> None:
     """Replay a question file as threads through the real respond path into the local SQLite store."""
@@ -109,6 +113,12 @@ def simulate_command(
     from docsbot.learning.simulate import simulate
 
     check_collection_name(collection)
+    if questions is None:
+        from docsbot.cli.demo import DEMO_COLLECTION, demo_questions
+
+        if collection != DEMO_COLLECTION:
+            fail(f"--questions FILE is needed (only the {DEMO_COLLECTION!r} collection has sample questions)")
+        questions = demo_questions()
     try:
         asked = load_questions(questions)
     except QuestionFileError as error:

@@ -55,7 +55,7 @@ def _cluster_html(number: int, cluster: Cluster) -> str:
     return (
         f'<section class="cluster{" far" if cluster.far_from_docs else ""}" data-size="{cluster.size}">'
         f"<h2>{number}. {escape(cluster.label)}</h2>"
-        f'<p><span class="badge">{cluster.size} questions</span>'
+        f'<p><span class="badge">{cluster.size} question{"" if cluster.size == 1 else "s"}</span>'
         f'<span class="badge">nearest-doc similarity {cluster.similarity:.3f}</span>{far}</p>'
         f'<p class="meta">{escape(kinds)} · keywords: {escape(", ".join(cluster.keywords))}</p>'
         f"<h3>Representative questions</h3><ul>{questions}</ul>"

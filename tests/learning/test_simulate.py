@@ -98,6 +98,10 @@ def test_an_unindexed_collection_or_a_bad_file_is_one_line(indexed: dict[str, st
     bad.write_text('{"question": 3}\n', encoding="utf-8")
     result = CliRunner().invoke(app, ["simulate", "--collection", "demo", "--questions", str(bad)], env=indexed)
     assert result.exit_code == 2 and "line 1" in result.stderr
+    twice = tmp_path / "twice.jsonl"
+    twice.write_text('{"id": "a", "question": "x?"}\n{"id": "a", "question": "y?"}\n', encoding="utf-8")
+    result = CliRunner().invoke(app, ["simulate", "--collection", "demo", "--questions", str(twice)], env=indexed)
+    assert result.exit_code == 2 and "repeated: a" in result.stderr
     good = tmp_path / "good.jsonl"
     good.write_text('{"question": "hi?"}\n', encoding="utf-8")
     result = CliRunner().invoke(app, ["simulate", "--collection", "nope", "--questions", str(good)], env=indexed)

@@ -110,7 +110,7 @@ def simulate_command(
     from docsbot.app.stores import open_store
     from docsbot.index.errors import IndexStoreError
     from docsbot.index.eval import QuestionFileError, load_questions
-    from docsbot.learning.simulate import simulate
+    from docsbot.learning.simulate import repeated_ids, simulate
 
     check_collection_name(collection)
     if questions is None:
@@ -123,6 +123,8 @@ def simulate_command(
         asked = load_questions(questions)
     except QuestionFileError as error:
         fail(str(error))
+    if repeated_ids(asked):
+        fail(f"{questions}: question ids must be unique; repeated: {', '.join(repeated_ids(asked)[:10])}")
     settings = load_settings_or_fail()
     services = Collections(settings)
     try:

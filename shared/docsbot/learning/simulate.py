@@ -89,6 +89,12 @@ def _pages(urls: Iterable[str]) -> set[str]:
     return {normalise_url(url)[0] for url in urls}
 
 
+def repeated_ids(questions: Sequence[Question]) -> list[str]:
+    """The ids more than one question has (each would not get a thread of its own)."""
+    counts = Counter(q.id for q in questions)
+    return sorted(qid for qid, n in counts.items() if n > 1)
+
+
 def simulate(
     questions: Sequence[Question],
     *,
@@ -99,7 +105,11 @@ def simulate(
     seed: int = 0,
     on_thread: Callable[[SimulatedThread], None] | None = None,
 ) -> SimulationReport:
-    """Replay `questions` as threads of `collection` in `store`, ending at `end` (see the module docstring)."""
+    """Replay `questions` as threads of `collection` in `store`, ending at `end` (see the module docstring).
+    ValueError when two questions share an id (they would be one thread)."""
+    twice = repeated_ids(questions)
+    if twice:
+        raise ValueError(f"question ids must be unique; repeated: {', '.join(twice[:10])}")
     rng = random.Random(seed)
     gaps = [timedelta(minutes=rng.randint(1, MAX_GAP_MINUTES)) for _ in questions]
     moment = end - sum(gaps, timedelta())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from bench import answering, bot, freshness, knowledge_base, relay, retrieval, scrape, soak
+from bench import answering, bot, freshness, knowledge_base, learning, relay, retrieval, scrape, soak
 
 PARTS: dict[str, Callable[[], None]] = {
     **knowledge_base.PARTS,
@@ -16,6 +16,7 @@ PARTS: dict[str, Callable[[], None]] = {
     **freshness.PARTS,
     **soak.PARTS,
     **relay.PARTS,
+    **learning.PARTS,
 }
 
 

@@ -3,7 +3,7 @@
 Indexes the small Redux docs sample shipped in the package into the embedded Qdrant (incrementally: a
 second run embeds nothing), then answers a few real-world questions with the cited sections: with the
 configured chat model when there is one, else extractively; one question the docs do not cover shows the
-"not in the docs" answer.
+"not in the docs" answer. It ends by pointing at `docsbot simulate`, the learning loop without Discord.
 """
 
 from __future__ import annotations
@@ -41,6 +41,11 @@ def demo_source() -> MarkdownFolderSource:
     return MarkdownFolderSource(kind="markdown_folder", name="redux-sample", path=root, url_map=root / "urls.tsv")
 
 
+def demo_questions() -> Path:
+    """Questions about the sample in the evaluation set's format, some it answers and some it does not."""
+    return demo_source().path / "questions.jsonl"
+
+
 def run_demo(settings: Settings, out: Console, err: Console) -> None:
     """Index the sample and print the sections that answer each demo question."""
     out.print(
@@ -62,3 +67,8 @@ def run_demo(settings: Settings, out: Console, err: Console) -> None:
     finally:
         index.close()
     out.print('\nTry your own: docsbot ask "..."  (or docsbot search --collection demo "...")')
+    out.print(
+        "See the learning loop without Discord: docsbot simulate --collection demo (replays sample questions as "
+        "threads), then docsbot gaps --collection demo and docsbot map --collection demo --out map.html",
+        markup=False,
+    )

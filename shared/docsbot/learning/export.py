@@ -111,7 +111,7 @@ def eval_item(view: ThreadView, scrubber: Scrubber) -> dict[str, Any] | None:
     return {
         "id": f"{view.thread.collection}-{scrubber.pseudonym('thread', view.thread.thread_id)[1:-1]}",
         "question": scrubber.scrub(questions[0]).strip(),
-        "relevant": list(urls),
+        "relevant": list(dict.fromkeys(urls)),  # a page cited for two sections is one relevant page
         "answerable": bool(urls),
         "notes": notes,
     }

@@ -22,6 +22,9 @@ from docsbot.cli.common import check_collection_name, deps, err, fail, load_sett
 from docsbot.cli.common import out as out_console
 
 if TYPE_CHECKING:
+    from docsbot.app.bot import Collections
+    from docsbot.index.search import Searcher
+    from docsbot.learning.threads import ThreadView
     from docsbot.store.ports import Store
 
 log = logging.getLogger("docsbot.learning")
@@ -53,6 +56,25 @@ def open_learning_store() -> Store:
         return open_configured_store(load_store_settings())
     except ConfigError as error:
         fail(str(error))
+
+
+def collection_threads(collection: str, since: datetime | None) -> tuple[Collections, Searcher, list[ThreadView]]:
+    """The collection's services and searcher, and its threads active since `since` (exit on a bad index)."""
+    from docsbot.app.bot import Collections
+    from docsbot.index.errors import IndexStoreError
+    from docsbot.learning.threads import load_threads
+
+    services = Collections(load_settings_or_fail())
+    try:
+        searcher = services.searcher(collection)
+    except IndexStoreError as error:
+        fail(str(error))
+    store = open_learning_store()
+    try:
+        views = load_threads(store, collection, since=since)
+    finally:
+        store.close()
+    return services, searcher, views
 
 
 def export_command(
@@ -168,30 +190,17 @@ def gaps_command(
     from rich.table import Table
 
     from docsbot.app.answerers import make_chat
-    from docsbot.app.bot import Collections
-    from docsbot.index.errors import IndexStoreError
     from docsbot.learning.gaps import build_report
     from docsbot.learning.pii import Scrubber, ScrubbingFilter
     from docsbot.learning.report import render_html
     from docsbot.learning.suggest import suggest_changes
-    from docsbot.learning.threads import load_threads
 
     check_collection_name(collection)
     scrubber = Scrubber()
     log.addFilter(ScrubbingFilter(scrubber))
     now = deps(ctx).clock()
     start = parse_since(since, now)
-    settings = load_settings_or_fail()
-    services = Collections(settings)
-    try:
-        searcher = services.searcher(collection)
-    except IndexStoreError as error:
-        fail(str(error))
-    store = open_learning_store()
-    try:
-        views = load_threads(store, collection, since=start)
-    finally:
-        store.close()
+    services, searcher, views = collection_threads(collection, start)
     with err.status("clustering…") as status:
         report = build_report(
             views,
@@ -203,7 +212,7 @@ def gaps_command(
             scrubber=scrubber,
             on_progress=lambda step: status.update(step + "…"),
         )
-    chat = make_chat(settings)
+    chat = make_chat(services.settings)
     if chat is not None and report.clusters:
         with err.status(f"asking {chat.model} for titles and proposed doc changes…"):
             suggest_changes(report.clusters, chat, collection=collection, limit=top)
@@ -246,25 +255,12 @@ def map_command(
     since: Annotated[str | None, typer.Option(help="Only threads active since: 30d, 12h, 2w or a date.")] = None,
 ) -> None:
     """Write an interactive 2-D map of the doc sections and the asked questions, coloured by outcome."""
-    from docsbot.app.bot import Collections
-    from docsbot.index.errors import IndexStoreError
     from docsbot.learning.map import map_points, project, render_map
     from docsbot.learning.pii import Scrubber
-    from docsbot.learning.threads import load_threads
 
     check_collection_name(collection)
     start = parse_since(since, deps(ctx).clock())
-    settings = load_settings_or_fail()
-    services = Collections(settings)
-    try:
-        searcher = services.searcher(collection)
-    except IndexStoreError as error:
-        fail(str(error))
-    store = open_learning_store()
-    try:
-        views = load_threads(store, collection, since=start)
-    finally:
-        store.close()
+    services, searcher, views = collection_threads(collection, start)
     with err.status("projecting…"):
         points, vectors = map_points(views, embedder=services.embedder, index=searcher.index, scrubber=Scrubber())
         placed = project(points, vectors)

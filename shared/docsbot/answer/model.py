@@ -22,6 +22,7 @@ class Turn:
 
 class AnswerKind(StrEnum):
     GENERATED = "generated"  # written by the chat model from the sources
+    UNCERTAIN = "uncertain"  # written by the chat model, which said the sources do not cover the question fully
     EXTRACTIVE = "extractive"  # no model configured: the best passages, quoted with their citations
     NOT_FOUND = "not_found"  # retrieval too weak: the bot says so and shows the closest sections
     FAILED = "failed"  # the model could not be reached; `text` says so in words a user can read

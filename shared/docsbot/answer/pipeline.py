@@ -3,6 +3,13 @@
 `Answerer` holds the adapters (a search function and an optional chat model) and turns
 `(question, history)` into an `Answer`. It never raises for a model failure: the user gets a FAILED
 answer saying so, with the most relevant sections.
+
+With a chat model, the model's own verdict is kept: a reply ending with the not-covered marker
+(`docsbot.answer.verdict`) becomes an UNCERTAIN answer, the marker removed from its text and from the stream.
+With `condense`, every question is first rewritten by the model into one standalone search query in the
+docs' language (`Product.language`): a follow-up gets its references resolved, a question in another
+language is translated, so search sees the words the docs use; the answer is still written in the asker's
+language (the system prompt says so).
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ from docsbot.answer.conversation import DEFAULT_WINDOW, search_text
 from docsbot.answer.extractive import extractive_answer
 from docsbot.answer.model import Answer, AnswerKind, Turn
 from docsbot.answer.prompt import Product, build_prompt
+from docsbot.answer.verdict import MarkerFilter, split_verdict
 from docsbot.index.search import SearchResult
 
 log = logging.getLogger(__name__)
@@ -34,7 +42,7 @@ class AnswerOptions:
     max_answer_tokens: int = 800
     prompt_budget_tokens: int = 12_000  # a ceiling for cost; the model's context window bounds it too
     context_tokens: int | None = None  # overrides the known context window of the model
-    condense: bool = False  # rewrite follow-ups into one standalone search question with the model
+    condense: bool = False  # rewrite each question into one standalone search query in the docs' language
     policy: AbstainPolicy = field(default_factory=AbstainPolicy)
 
 
@@ -106,8 +114,13 @@ class Answerer:
             model=self.chat.model,
             budget_tokens=self.prompt_budget(),
         )
+        stream = MarkerFilter(on_delta) if on_delta is not None else None
         try:
-            reply = self.chat.complete(prompt.messages, max_tokens=self.options.max_answer_tokens, on_delta=on_delta)
+            reply = self.chat.complete(
+                prompt.messages,
+                max_tokens=self.options.max_answer_tokens,
+                on_delta=stream.feed if stream is not None else None,
+            )
         except ChatError as error:
             log.warning("chat model failed", extra={"kind": error.kind})
             return Answer(
@@ -118,9 +131,14 @@ class Answerer:
                 search_query=query,
                 model=self.chat.model,
             )
-        text, citations = renumber_citations(reply.text, prompt.sources)
+        if stream is not None:
+            stream.flush()
+        reply_text, not_covered = split_verdict(reply.text)
+        if not_covered:
+            log.info("the model said the sources do not cover the question")
+        text, citations = renumber_citations(reply_text, prompt.sources)
         return Answer(
-            kind=AnswerKind.GENERATED,
+            kind=AnswerKind.UNCERTAIN if not_covered else AnswerKind.GENERATED,
             text=text,
             citations=citations,
             collection=self.collection,
@@ -136,30 +154,35 @@ class Answerer:
         return max(256, min(self.options.prompt_budget_tokens, window - self.options.max_answer_tokens - 64))
 
     def search_query(self, question: str, history: Sequence[Turn]) -> str:
-        """The conversation window; condensed into one standalone question when configured."""
+        """The conversation window; with `condense`, one standalone query in the docs' language instead."""
         window_text = search_text(history, question, window=self.options.window)
-        if not (self.options.condense and self.chat is not None and any(t.role == "user" for t in history)):
+        if not (self.options.condense and self.chat is not None):
             return window_text
         try:
-            return condense_question(self.chat, history, question) or window_text
+            return condense_question(self.chat, history, question, language=self.product.language) or window_text
         except ChatError as error:
             log.warning("condensing the question failed; searching with the window", extra={"kind": error.kind})
             return window_text
 
 
-CONDENSE_SYSTEM = (
-    "Rewrite the user's latest message as one standalone search query for the product documentation, "
-    "resolving pronouns and references from the earlier messages. Output only the query, in the language "
-    "of the documentation if you can tell it, otherwise the user's."
-)
+def condense_system(language: str) -> str:
+    return (
+        "Rewrite the user's latest message as one standalone search query for the product documentation, "
+        "resolving pronouns and references from the earlier messages. The documentation is written in "
+        f"{language}: write the query in {language}, translating it if the user wrote in another language. "
+        "Keep code identifiers, API names and error messages exactly as written. Output only the query."
+    )
 
 
-def condense_question(chat: ChatModel, history: Sequence[Turn], question: str, *, turns: int = 6) -> str:
-    """One standalone search question for a follow-up, written by the chat model."""
+def condense_question(
+    chat: ChatModel, history: Sequence[Turn], question: str, *, language: str = "English", turns: int = 6
+) -> str:
+    """One standalone search query in `language` for the latest question, written by the chat model."""
     recent = [t for t in history if t.content.strip()][-turns:]
     transcript = "\n".join(f"{t.role}: {strip_citations(t.content)[:800]}" for t in recent)
+    context = f"Conversation so far:\n{transcript}\n\n" if transcript else ""
     messages = [
-        ChatMessage("system", CONDENSE_SYSTEM),
-        ChatMessage("user", f"Conversation so far:\n{transcript}\n\nLatest message: {question}"),
+        ChatMessage("system", condense_system(language)),
+        ChatMessage("user", f"{context}Latest message: {question}"),
     ]
     return chat.complete(messages, max_tokens=100).text.strip().strip('"')[:500]

@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 
 from docsbot.answer.chat import ChatMessage
 from docsbot.answer.model import Turn
+from docsbot.answer.verdict import NOT_COVERED_MARKER
 from docsbot.documents.model import Source
 from docsbot.documents.tokens import encoding_for_model
 
@@ -30,6 +31,7 @@ class Product:
 
     name: str
     description: str = ""
+    language: str = "English"  # what the documentation is written in (the collection's `language`)
 
 
 @dataclass(frozen=True)
@@ -53,7 +55,11 @@ def system_prompt(product: Product) -> str:
         "- Cite the sources you use inline as [n], right after the sentence they support.\n"
         "- If the sources do not answer the question, say clearly that the documentation does not seem to "
         "cover it, and suggest asking a human in this thread. Do not guess.\n"
-        "- Write in the language of the user's latest message, whatever language the documentation is in.\n"
+        f"- Whenever the sources do not fully answer the question, end your reply with the marker "
+        f"{NOT_COVERED_MARKER} alone on its last line (exactly as written, never translated); "
+        "never write it when they do.\n"
+        f"- The documentation is written in {product.language}. Write in the language of the user's latest "
+        "message, whatever language the documentation is in.\n"
         "- Be concise: short paragraphs, lists and fenced code blocks with a language where they help. "
         "Discord markdown only (no HTML, no tables)."
     )

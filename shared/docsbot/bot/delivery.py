@@ -46,6 +46,7 @@ class StoredAnswer:
     text: str
     sources: tuple[SourceRef, ...]
     set_controller: bool  # a real answer takes the thread's controls; "not in the docs" does not
+    outcome: str = ""  # the answer's `AnswerOutcome`; "" (older plans): from set_controller
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,7 @@ class Plan:
                     SourceRef(s["title"], tuple(s["heading_path"]), s["url"], s["anchor"]) for s in stored["sources"]
                 ),
                 set_controller=bool(stored["set_controller"]),
+                outcome=str(stored.get("outcome") or ""),
             ),
         )
 

@@ -285,6 +285,7 @@ class RespondHandler:
             text=answer.text,
             sources=tuple(_source_ref(c.source) for c in answer.citations),
             set_controller=answer.kind is not AnswerKind.NOT_FOUND,
+            outcome="uncertain" if answer.kind is AnswerKind.UNCERTAIN else "",
         )
         return Plan(messages, stored)
 
@@ -333,7 +334,7 @@ class RespondHandler:
                 created_at=now + timedelta(microseconds=1),
                 sources=stored.sources,
                 # The learning loop's record of how this answer ended (a real answer takes the controls).
-                outcome="answered" if stored.set_controller else "not_found",
+                outcome=stored.outcome or ("answered" if stored.set_controller else "not_found"),
             )
         )
         if stored.set_controller:

@@ -35,6 +35,11 @@ _MAX_QUERY_SHOWN = 200
 DISCORD_HOSTS = frozenset({"discord.com", ".discord.com", "discord.gg", "discord.new"})
 
 EXTRACTIVE_FOOTER = "Extractive answer: passages quoted from the docs, not written by an AI model."
+# An UNCERTAIN answer (the model said the sources do not cover the question fully) says so before anything else,
+# and its sources embed takes a warning colour, so nobody mistakes it for a confident answer.
+UNCERTAIN_NOTICE = "⚠️ **The docs may not cover this fully.** Check the sources, or ask someone here."
+UNCERTAIN_FOOTER = "The AI model said these sources may not fully answer the question."
+UNCERTAIN_COLOUR = 0xE3A008  # amber
 
 
 # --- public API ------------------------------------------------------------------------------------------
@@ -46,6 +51,8 @@ def render_answer(answer: Answer, *, thread_key: str, buttons: bool = True) -> l
     components = vote_buttons(thread_key) if buttons else None
 
     text = restrict_links(neutralize_mentions(answer.text), answer_hosts(answer))
+    if answer.kind == AnswerKind.UNCERTAIN:
+        text = f"{UNCERTAIN_NOTICE}\n\n{text}" if text.strip() else UNCERTAIN_NOTICE
     parts = split_markdown(text)
     embeds = _answer_embeds(answer)
     if not parts and not embeds:
@@ -118,12 +125,14 @@ def _answer_embeds(answer: Answer) -> list[dict[str, Any]]:
         budget -= len(title) + len(description)
     if answer.citations:
         title = "Sources"
-        footer = EXTRACTIVE_FOOTER if answer.kind == AnswerKind.EXTRACTIVE else ""
+        footer = {AnswerKind.EXTRACTIVE: EXTRACTIVE_FOOTER, AnswerKind.UNCERTAIN: UNCERTAIN_FOOTER}.get(answer.kind, "")
         lines = [_citation_line(citation) for citation in answer.citations]
         description = _fit_lines(lines, limit=min(MAX_EMBED_DESCRIPTION, budget - len(title) - len(footer)))
         embed: dict[str, Any] = {"title": title, "description": description}
         if footer:
             embed["footer"] = {"text": footer}
+        if answer.kind == AnswerKind.UNCERTAIN:
+            embed["color"] = UNCERTAIN_COLOUR
         embeds.append(embed)
     return embeds
 

@@ -34,7 +34,7 @@ def product_for(collection: str, config: CollectionConfig | None) -> Product:
     """The product the prompt names: the collection's title and description, else its name."""
     if config is None:
         return Product(name=collection)
-    return Product(name=config.title, description=config.description)
+    return Product(name=config.title, description=config.description, language=config.language)
 
 
 def make_answerer(

@@ -89,6 +89,9 @@ class CollectionConfig(_Strict):
     name: str = Field(pattern=COLLECTION_NAME_PATTERN)
     title: str = Field(min_length=1, max_length=100)
     description: str = Field(default="", max_length=500)  # one line, used in the prompt
+    # The language the docs are written in: with a chat model and DOCSBOT_CONDENSE_QUESTIONS, questions in other
+    # languages are searched translated into it (answers are written in the asker's language either way).
+    language: str = Field(default="English", min_length=2, max_length=40, pattern=r"^[^\n\r]+$")
     enabled: bool = True
     discord_channels: tuple[str, ...] = ()  # channel or forum ids mapped to this collection
     sources: tuple[SourceConfig, ...] = Field(default=(), alias="source")

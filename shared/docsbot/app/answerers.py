@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from docsbot.answer.abstain import DEFAULT_MIN_SIMILARITY, AbstainPolicy
 from docsbot.answer.chat import ChatModel, OpenAIChat
+from docsbot.answer.judge import ModelJudgeReranker
 from docsbot.answer.pipeline import Answerer, AnswerOptions
 from docsbot.answer.prompt import Product
 from docsbot.index.rerank import Reranker
@@ -19,15 +20,23 @@ def make_chat(settings: Settings) -> ChatModel | None:
     return OpenAIChat(chat.model, api_key=chat.api_key, base_url=chat.base_url, timeout_s=chat.timeout_s)
 
 
-def make_reranker(settings: Settings) -> Reranker | None:
-    """The second search stage: the verified local model unless DOCSBOT_RERANKER=none; None when absent."""
+def make_reranker(settings: Settings, chat: ChatModel | None = None) -> Reranker | None:
+    """The second search stage: the verified local model unless DOCSBOT_RERANKER=none; None when absent.
+
+    DOCSBOT_RERANKER=model adds the chat model's relevance grades over the top sections (`answer/judge.py`)."""
     if settings.reranker == "none":
         return None
     # Imported here: the model adapter is only needed by processes that answer questions.
     from docsbot.index.mpnet import load_local_reranker
 
     # Section vectors persist beside the index: a restarted process does not embed them again.
-    return load_local_reranker(cache_file=settings.data_dir / "rerank-vectors.sqlite")
+    local = load_local_reranker(cache_file=settings.data_dir / "rerank-vectors.sqlite")
+    if settings.reranker != "model":
+        return local
+    chat = chat if chat is not None else make_chat(settings)
+    if chat is None:  # load_settings refuses this; a hand-built Settings may not
+        raise ValueError("DOCSBOT_RERANKER=model needs a chat model")
+    return ModelJudgeReranker(chat, inner=local, judged=settings.judge_sections)
 
 
 def product_for(collection: str, config: CollectionConfig | None) -> Product:
@@ -59,14 +68,15 @@ def make_answerer(
         policy=policy,
     )
 
-    reranker = reranker if reranker is not None else make_reranker(settings)
+    chat = chat if chat is not None else make_chat(settings)
+    reranker = reranker if reranker is not None else make_reranker(settings, chat)
 
     def search(query: str, limit: int) -> SearchResult:
         return searcher.search(query, limit=limit, reranker=reranker)
 
     return Answerer(
         search,
-        chat if chat is not None else make_chat(settings),
+        chat,
         product_for(collection, config),
         collection=collection,
         options=options,

@@ -19,7 +19,7 @@ from docsbot.settings import catalog, envvars
 from docsbot.settings.catalog import AUTO_ANSWER_MODES, Catalog, CollectionRecord, build_catalog
 from docsbot.settings.envvars import collections_file as env_collections_file
 from docsbot.settings.envvars import data_dir as env_data_dir
-from docsbot.settings.envvars import number
+from docsbot.settings.envvars import integer, number
 
 # "hashing" is a deterministic stand-in with no semantics, for tests and benchmarks only.
 EMBEDDER_KINDS = ("auto", "openai", "local", "hashing")
@@ -226,7 +226,8 @@ class Settings:
     openai_api_key: str | None
     openai_base_url: str | None
     chat: ChatSettings = field(default_factory=lambda: ChatSettings())
-    reranker: str = "auto"  # "auto" (local when its verified model is installed), "local" or "none"
+    reranker: str = "auto"  # "auto" (local when its verified model is installed), "local", "model" or "none"
+    judge_sections: int = 8  # DOCSBOT_RERANKER=model: sections the chat model grades per question
 
     @property
     def index_path(self) -> Path:
@@ -285,6 +286,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     reranker = (env.get("DOCSBOT_RERANKER") or "auto").strip().lower()
     if reranker not in RERANKER_KINDS:
         problems.append(f"DOCSBOT_RERANKER: must be one of {', '.join(RERANKER_KINDS)}, got {reranker!r}")
+    if reranker == "model" and chat.model is None:
+        problems.append("DOCSBOT_RERANKER=model needs a chat model (DOCSBOT_CHAT_MODEL with OPENAI_API_KEY)")
+    judge_sections = integer(env, "DOCSBOT_JUDGE_SECTIONS", 8, 1, 20, problems)
 
     if problems:
         raise ConfigError("configuration problems:\n" + "\n".join(f"  - {p}" for p in problems))
@@ -300,10 +304,12 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         openai_base_url=openai_base_url,
         chat=chat,
         reranker=reranker,
+        judge_sections=judge_sections,
     )
 
 
-RERANKER_KINDS = ("auto", "local", "none")
+# "model": the local reranker (when installed), then the chat model grades the top sections (docsbot.answer.judge).
+RERANKER_KINDS = ("auto", "local", "model", "none")
 DEFAULT_CHAT_MODEL = "gpt-4.1-mini"
 _OFF = {"none", "off", "false", "0", "extractive"}
 

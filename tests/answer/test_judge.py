@@ -75,7 +75,7 @@ def test_the_request_is_bounded_whatever_the_candidates(fake_openai: FakeOpenAIS
     assert user.count("\n[") == 8
     heading_and_numbering = 20
     assert count_tokens(user) <= MAX_QUESTION_TOKENS + 8 * (100 + heading_and_numbering) + 50
-    assert request.body["max_tokens"] == 4 * 8 + 8
+    assert request.body["max_tokens"] == 6 * 8 + 8
 
 
 @pytest.mark.parametrize("reply", ["1: 3\n2: 1", "I think section 1 is best.", ""])

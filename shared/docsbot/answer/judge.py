@@ -35,7 +35,7 @@ DEFAULT_JUDGED = 8  # sections graded per question: the top of the first stage, 
 MAX_JUDGED = 20
 DEFAULT_SNIPPET_TOKENS = 120  # of each section: its heading path and opening, enough to tell what it is about
 MAX_QUESTION_TOKENS = 300
-GRADE_TOKENS = 4  # "12: 3" and a newline
+GRADE_TOKENS = 6  # "12: 3" and a newline is 5 tokens (cl100k, o200k); one spare
 _GRADE_LINE = re.compile(r"^\W*(\d{1,2})\W*[:=\-–]\s*([0-3])\b")
 
 JUDGE_SYSTEM = (

@@ -17,7 +17,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from docsbot.answer.abstain import DEFAULT_MIN_KEYWORD_SCORE, AbstainPolicy
+from docsbot.answer.abstain import AbstainPolicy
 from docsbot.index.bm25 import Bm25Encoder
 from docsbot.index.embedders import LocalEmbedder
 from docsbot.index.eval import load_questions
@@ -72,7 +72,7 @@ def abstention() -> None:
     caught = [q.id for q in refused if not q.answerable]
     unanswerable = sum(1 for q in questions if not q.answerable)
     console.print(
-        f"threshold {DEFAULT_MIN_KEYWORD_SCORE}: answerable questions refused {len(wrongly)} {wrongly}; "
+        f"{policy.describe()}: answerable questions refused {len(wrongly)} {wrongly}; "
         f"unanswerable refused {len(caught)} of {unanswerable} {caught}"
     )
 

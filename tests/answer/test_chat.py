@@ -172,7 +172,9 @@ def test_the_answerer_prompts_with_sources_and_cites_what_the_model_cited(fake_o
 
 def test_the_answer_streams_through_the_answerer(fake_openai: FakeOpenAIServer) -> None:
     pieces: list[str] = []
-    answer = Answerer(covered_search, make_chat(fake_openai), Product("Acme")).answer("q?", on_delta=pieces.append)
+    answer = Answerer(covered_search, make_chat(fake_openai), Product("Acme")).answer(
+        "how does feature 2 work?", on_delta=pieces.append
+    )
     assert "".join(pieces) == "The documentation covers this [1]."
     assert answer.text == "The documentation covers this [1]." and len(answer.citations) == 1
 

@@ -72,14 +72,16 @@ def test_unanswerable_development_questions_get_the_not_found_answer(redux_searc
     kinds = {q.id: (q.answerable, answerer.answer(q.question).kind) for q in questions}
     answerable_abstained = [qid for qid, (ok, kind) in kinds.items() if ok and kind is AnswerKind.NOT_FOUND]
     unanswerable_abstained = [qid for qid, (ok, kind) in kinds.items() if not ok and kind is AnswerKind.NOT_FOUND]
-    assert answerable_abstained == []  # every question the docs answer gets an answer
+    # The target: at most 5 % of the questions the docs answer refused (decision 0012: the grounded score
+    # refuses 2 of 46 here, both phrased with words the docs do not use).
+    assert len(answerable_abstained) <= 0.05 * sum(1 for ok, _ in kinds.values() if ok), answerable_abstained
     # The questions whose key terms the docs lack (Flutter/Dart, Jotai/Recoil, SvelteKit) are refused.
     assert {"redux-047", "redux-048", "redux-051"} <= set(unanswerable_abstained)
 
 
 def test_one_not_in_the_docs_setting_holds_on_a_second_corpus(tmp_path_factory: pytest.TempPathFactory) -> None:
-    # The default threshold holds on Ionic too: it refuses no answerable question there. (It refuses none of
-    # Ionic's unanswerable ones either: the keyword score alone does not transfer; docs/decisions/0009.)
+    # The default setting holds on Ionic too: at most 5 % of its answerable questions refused, and now some of its
+    # unanswerable ones (the keyword score alone refused none: docs/decisions/0009 and 0012).
     corpus = require_redux().parent / "ionic-docs"
     if not (corpus / "questions.jsonl").is_file():
         pytest.skip(f"the Ionic development corpus is not at {corpus}")
@@ -92,4 +94,6 @@ def test_one_not_in_the_docs_setting_holds_on_a_second_corpus(tmp_path_factory: 
     questions = load_questions(corpus / "questions.jsonl")
     refused = {q.id for q in questions if answerer.answer(q.question).kind is AnswerKind.NOT_FOUND}
     index.close()
-    assert not refused & {q.id for q in questions if q.answerable}
+    answerable = {q.id for q in questions if q.answerable}
+    assert len(refused & answerable) <= 0.05 * len(answerable), refused & answerable
+    assert len(refused - answerable) >= 4  # of 8 (the grounded score; the keyword score alone: 0)

@@ -55,7 +55,7 @@ def test_an_injected_page_cannot_post_a_masked_phishing_link(fake_openai: FakeOp
     fake_openai.chat_responder = obeys_the_page
     client = openai.OpenAI(base_url=fake_openai.base_url, api_key="test-key", max_retries=0)
     chat = OpenAIChat("gpt-4o-mini", api_key="test-key", base_url=fake_openai.base_url, client=client)
-    answer = Answerer(search, chat, Product("Acme")).answer("how do I log in?", [])
+    answer = Answerer(search, chat, Product("Acme")).answer("how do I sign in?", [])
     assert "evil.example" in answer.text  # the model did follow the page
 
     posted = "\n".join(m["content"] for m in render_answer(answer, thread_key="1180000000000000001"))

@@ -20,7 +20,7 @@ def src(n: int, text: str = "", url: str = "") -> Source:
 
 def result(keyword: float | None, sources: int = 3, dense: float | None = 0.5) -> SearchResult:
     return SearchResult(
-        query="q",
+        query="text",  # a term every `src` has: the query coverage is 1, so `keyword` alone decides
         sources=[src(n) for n in range(1, sources + 1)],
         best_dense_score=dense,
         best_sparse_score=None if keyword is None else keyword * 7.0,

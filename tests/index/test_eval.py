@@ -90,3 +90,52 @@ def test_bad_question_files_name_the_line(tmp_path: Path, line: str, message: st
     path.write_text(line + "\n", encoding="utf-8")
     with pytest.raises(QuestionFileError, match=message):
         load_questions(path)
+
+
+def test_the_report_gives_the_products_decisions_and_its_signals_auc(tmp_path: Path) -> None:
+    from docsbot.index.eval import Decision, Retrieved
+
+    questions = load_questions(
+        write_questions(
+            tmp_path,
+            [
+                {"id": "a", "question": "qa", "relevant": ["https://d.io/x"], "answerable": True},
+                {"id": "b", "question": "qb", "relevant": ["https://d.io/x"], "answerable": True},
+                {"id": "c", "question": "qc", "relevant": [], "answerable": False},
+                {"id": "d", "question": "qd", "relevant": [], "answerable": False},
+            ],
+        )
+    )
+    decisions = {
+        "qa": Decision(2.0, True),
+        "qb": Decision(1.0, False),
+        "qc": Decision(1.5, True),
+        "qd": Decision(0.2, False),
+    }
+    # The dense cosine (0.9 for unanswerable, 0.1 for answerable) would say the opposite: it is not reported.
+    dense = {"qa": 0.1, "qb": 0.1, "qc": 0.9, "qd": 0.9}
+    report = evaluate(questions, lambda q: Retrieved([source("https://d.io/x")], dense[q], decisions[q])).as_dict()
+    abstention = report["abstention"]
+    assert abstention["score"] == "the product's abstention signal"
+    assert (abstention["answerable_refused"], abstention["answerable_total"]) == (1, 2)
+    assert (abstention["unanswerable_refused"], abstention["unanswerable_total"]) == (1, 2)
+    assert abstention["unanswerable_refused_share"] == 0.5
+    assert abstention["auc"] == 0.75  # 2.0 beats 1.5 and 0.2, 1.0 beats only 0.2: 3 of 4 pairs
+
+
+def test_product_search_decides_on_what_the_product_would_retrieve() -> None:
+    from docsbot.index.eval import Decision, product_search
+    from docsbot.index.search import SearchResult
+
+    limits: list[int] = []
+
+    def search(question: str, limit: int) -> SearchResult:
+        limits.append(limit)
+        sources = [source(f"https://d.io/{n}") for n in range(limit)]
+        return SearchResult(query=question, sources=sources, best_dense_score=0.7)
+
+    run = product_search(search, lambda r: Decision(float(len(r.sources)), True), limit=20, answer_sources=6)
+    retrieved = run("q")
+    assert limits == [20, 6]
+    assert len(retrieved.sections) == 20 and retrieved.top_score == 0.7
+    assert retrieved.decision == Decision(6.0, True)  # decided on the answerer's 6 sources, not the 20 ranked

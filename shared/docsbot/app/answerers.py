@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from docsbot.answer.abstain import DEFAULT_MIN_SIMILARITY, AbstainPolicy
+from docsbot.answer.abstain import DEFAULT_MIN_GROUNDED_SCORE, DEFAULT_MIN_SIMILARITY, AbstainPolicy
 from docsbot.answer.chat import ChatModel, OpenAIChat
 from docsbot.answer.judge import ModelJudgeReranker
 from docsbot.answer.pipeline import Answerer, AnswerOptions
@@ -46,6 +46,19 @@ def product_for(collection: str, config: CollectionConfig | None) -> Product:
     return Product(name=config.title, description=config.description, language=config.language)
 
 
+def abstain_policy(config: CollectionConfig | None) -> AbstainPolicy:
+    """The collection's "not in the docs" policy: its own thresholds, else the measured defaults."""
+    if config is None:
+        return AbstainPolicy()
+    grounded = config.min_grounded_score
+    return AbstainPolicy(
+        min_grounded_score=grounded if grounded is not None else DEFAULT_MIN_GROUNDED_SCORE,
+        min_keyword_score=config.min_keyword_score,
+        min_dense_score=config.min_dense_score,
+        min_similarity=config.min_similarity if config.min_similarity is not None else DEFAULT_MIN_SIMILARITY,
+    )
+
+
 def make_answerer(
     settings: Settings,
     searcher: Searcher,
@@ -55,13 +68,7 @@ def make_answerer(
     reranker: Reranker | None = None,
 ) -> Answerer:
     """An answerer over `searcher` for one collection, with the configured (or given) chat model."""
-    policy = AbstainPolicy()
-    if config is not None:
-        policy = AbstainPolicy(
-            min_keyword_score=config.min_keyword_score,
-            min_dense_score=config.min_dense_score,
-            min_similarity=config.min_similarity if config.min_similarity is not None else DEFAULT_MIN_SIMILARITY,
-        )
+    policy = abstain_policy(config)
     options = AnswerOptions(
         context_tokens=settings.chat.context_tokens,
         condense=settings.chat.condense_questions,

@@ -1,4 +1,8 @@
-"""The knowledge-base commands of `docsbot`: ingest, scrape, search and eval."""
+"""The knowledge-base commands of `docsbot`: ingest, scrape, search and eval.
+
+Long because: the four commands share their option types and index helpers, and `eval` prints one table for
+several question sets.
+"""
 
 from __future__ import annotations
 
@@ -25,6 +29,7 @@ from docsbot.cli.common import (
 )
 from docsbot.index.errors import IndexStoreError
 from docsbot.settings.config import (
+    CollectionConfig,
     ConfigError,
     MarkdownFolderSource,
     Settings,
@@ -34,8 +39,8 @@ from docsbot.settings.config import (
 )
 
 if TYPE_CHECKING:  # imported lazily at run time so `docsbot --help` stays fast
-    from docsbot.documents.model import Source
-    from docsbot.index.search import Searcher, SearchMode
+    from docsbot.index.eval import Question
+    from docsbot.index.search import Searcher, SearchMode, SearchResult
     from docsbot.sources.registry import SnapshotSource
     from docsbot.sources.site.crawl import CrawlOutcome
 
@@ -290,36 +295,109 @@ def open_searcher(collection: str, mode: str) -> Searcher:
 
 
 def eval_command(
-    collection: CollectionOpt,
-    questions: Annotated[Path, typer.Option(help="JSONL question file (DESIGN.md §6 format).")],
+    collection: Annotated[
+        list[str], typer.Option("--collection", "-c", help="Docs collection name; repeat, one per --questions.")
+    ],
+    questions: Annotated[
+        list[Path], typer.Option(help="JSONL question file (DESIGN.md §6 format); repeat, one per --collection.")
+    ],
     json_output: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     mode: Annotated[str, typer.Option(help="hybrid, dense or sparse.")] = "hybrid",
 ) -> None:
-    """Measure retrieval quality on a question set."""
-    from docsbot.index.eval import QuestionFileError, evaluate, load_questions
+    """Measure retrieval quality and the "not in the docs" decisions on one or several question sets."""
+    from docsbot.index.eval import QuestionFileError, load_questions
+
+    if len(collection) != len(questions):
+        fail(f"give one --questions file per --collection ({len(collection)} collections, {len(questions)} files)")
+    settings = load_settings_or_fail()
+    configs: dict[str, CollectionConfig] = {}
+    if settings.collections_file is not None:
+        try:
+            configs = {c.name: c for c in load_collections(settings.collections_file).collections}
+        except ConfigError as error:
+            fail(str(error))
+    loaded = []
+    for path in questions:
+        try:
+            loaded.append(load_questions(path))
+        except QuestionFileError as error:
+            fail(str(error))
+    search_mode = _mode(mode)
+    results: dict[str, dict[str, object]] = {}
+    for name, questions_of_set in zip(collection, loaded, strict=True):
+        results[name] = _evaluate_set(settings, name, configs.get(name), questions_of_set, search_mode)
+    if json_output:
+        single = len(results) == 1
+        print(json.dumps(next(iter(results.values())) if single else results, indent=2))
+        return
+    if len(results) == 1:
+        name, data = next(iter(results.items()))
+        _print_eval(name, data)
+        return
+    _print_eval_table(results)
+
+
+def _evaluate_set(
+    settings: Settings, name: str, config: CollectionConfig | None, questions: list[Question], mode: SearchMode
+) -> dict[str, object]:
+    """One question set through the product's search and "not in the docs" policy (hybrid), as a report."""
+    from docsbot.app.answerers import abstain_policy, make_answerer
+    from docsbot.index.eval import Decision, evaluate, product_search
+
+    searcher = open_searcher(name, mode)
+    policy = abstain_policy(config)
+    # The product's own search (its reranker included); another mode only changes the ranking measured.
+    answerer = make_answerer(settings, searcher, name, config) if mode == "hybrid" else None
+
+    def search(question: str, limit: int) -> SearchResult:
+        if answerer is not None:
+            return answerer.search(question, limit)
+        return searcher.search(question, limit=limit, mode=mode)
+
+    def decide(result: SearchResult) -> Decision:
+        return Decision(signal=policy.signal(result), answered=policy.covered(result))
 
     try:
-        loaded = load_questions(questions)
-    except QuestionFileError as error:
-        fail(str(error))
-    search_mode = _mode(mode)
-    searcher = open_searcher(collection, mode)
+        with progress_bar() as progress:
+            task = progress.add_task(f"questions ({name})", total=len(questions))
+            report = evaluate(
+                questions, product_search(search, decide, limit=20), on_question=lambda: progress.advance(task)
+            )
+    finally:
+        searcher.index.close()
+    return report.as_dict()
 
-    def run(question: str) -> tuple[list[Source], float | None]:
-        result = searcher.search(question, limit=20, mode=search_mode)
-        top = result.best_dense_score
-        if top is None and result.sources:
-            top = result.sources[0].score
-        return result.sources, top
 
-    with progress_bar() as progress:
-        task = progress.add_task("questions", total=len(loaded))
-        report = evaluate(loaded, run, on_question=lambda: progress.advance(task))
-    data = report.as_dict()
-    if json_output:
-        print(json.dumps(data, indent=2))
-        return
-    _print_eval(collection, data)
+def _print_eval_table(results: dict[str, dict[str, object]]) -> None:
+    """One row per question set: the retrieval figures and the product's refusals."""
+    table = Table(title="retrieval and 'not in the docs' per question set")
+    for column in ("set", "questions", "page hit@5", "section hit@5", "MRR@10", "nDCG@10"):
+        table.add_column(column, justify="right")
+    for column in ("answerable refused", "unanswerable refused", "signal ROC AUC"):
+        table.add_column(column, justify="right")
+    for name, data in results.items():
+        section = data["section"]
+        abstention = data["abstention"]
+        assert isinstance(section, dict) and isinstance(abstention, dict)
+        table.add_row(
+            name,
+            str(data["questions"]),
+            f"{data.get('hit@5', 0):.3f}",
+            f"{section.get('hit@5', 0):.3f}",
+            f"{data.get('mrr@10', 0):.3f}",
+            f"{data.get('ndcg@10', 0):.3f}",
+            _refused(abstention, "answerable"),
+            _refused(abstention, "unanswerable"),
+            str(abstention.get("auc")),
+        )
+    out.print(table)
+
+
+def _refused(abstention: dict[str, object], group: str) -> str:
+    total = abstention.get(f"{group}_total")
+    if not total:
+        return "-"
+    return f"{abstention[f'{group}_refused']} of {total}"
 
 
 def _print_eval(collection: str, data: dict[str, object]) -> None:
@@ -337,6 +415,8 @@ def _print_eval(collection: str, data: dict[str, object]) -> None:
     out.print(f"top score ({abstention['score']}):")
     for group in ("answerable", "unanswerable"):
         out.print(f"  {group:>12}: {abstention[group]}")
+        if abstention.get(f"{group}_total"):
+            out.print(f"  {'':>12}  refused by the product: {_refused(abstention, group)}")
     out.print(f"  separation (ROC AUC): {abstention['auc']}")
     misses = data["misses"]
     assert isinstance(misses, list)

@@ -11,7 +11,10 @@ Metrics, averaged over answerable questions that list relevant URLs:
   that page whose text covers that anchor (the section itself or a small sub-section merged into it); a
   relevant entry without anchor is found by any section of its page.
 For abstention it reports the top retrieval score of answerable vs unanswerable questions and their
-separation (ROC AUC: the chance an answerable question scores above an unanswerable one).
+separation (ROC AUC: the chance an answerable question scores above an unanswerable one). When the search
+function also returns the product's `Decision` (the signal its "not in the docs" policy compares and whether it
+answered), the report says how many answerable and unanswerable questions the product refused, and the ROC AUC
+is that signal's, not the dense cosine's.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from docsbot.documents.model import Source
+from docsbot.index.search import SearchResult
 
 K_VALUES = (1, 5, 10)
 
@@ -91,6 +95,23 @@ def normalise_url(url: str) -> tuple[str, str]:
     return page, parts.fragment
 
 
+@dataclass(frozen=True)
+class Decision:
+    """What the product decided for one question: its abstention signal and whether it answered."""
+
+    signal: float | None
+    answered: bool
+
+
+@dataclass(frozen=True)
+class Retrieved:
+    """One question's search: ranked sections, a top score, and (optionally) the product's decision."""
+
+    sections: list[Source]
+    top_score: float | None
+    decision: Decision | None = None
+
+
 @dataclass
 class QuestionResult:
     question: Question
@@ -99,6 +120,7 @@ class QuestionResult:
     top_score: float | None
     page_ranks: list[int]  # 1-based ranks at which relevant pages were found
     section_ranks: list[int]
+    decision: Decision | None = None
 
 
 def _page_ranks(relevant_pages: list[str], pages: list[str]) -> list[int]:
@@ -180,22 +202,66 @@ class EvalReport:
             for r in scored
             if not any(rank <= miss_k for rank in r.page_ranks)
         ]
+        abstention: dict[str, Any] = {
+            "score": "best dense cosine similarity (fused RRF score when there is no dense vector)",
+            "answerable": _distribution(answerable),
+            "unanswerable": _distribution(unanswerable),
+            "auc": _auc(answerable, unanswerable),
+        }
+        decided = [r for r in self.results if r.decision is not None]
+        if decided:
+            abstention = _decisions(decided)
         return {
             "questions": len(self.results),
             "evaluated": len(scored),
             **_metrics(page_input),
             "section": _metrics(section_input),
-            "abstention": {
-                "score": "best dense cosine similarity (fused RRF score when there is no dense vector)",
-                "answerable": _distribution(answerable),
-                "unanswerable": _distribution(unanswerable),
-                "auc": _auc(answerable, unanswerable),
-            },
+            "abstention": abstention,
             "misses": misses,
         }
 
 
-SearchFn = Callable[[str], tuple[list[Source], float | None]]
+def _decisions(results: list[QuestionResult]) -> dict[str, Any]:
+    """The product's refusals per group and the ROC AUC of the signal it decided on."""
+    out: dict[str, Any] = {"score": "the product's abstention signal"}
+    signals: dict[bool, list[float]] = {True: [], False: []}
+    for group, answerable in (("answerable", True), ("unanswerable", False)):
+        members = [r.decision for r in results if r.question.answerable is answerable and r.decision is not None]
+        refused = sum(1 for d in members if not d.answered)
+        signals[answerable] = [d.signal for d in members if d.signal is not None]
+        out[group] = _distribution(signals[answerable])
+        out[f"{group}_refused"] = refused
+        out[f"{group}_total"] = len(members)
+        out[f"{group}_refused_share"] = round(refused / len(members), 4) if members else None
+    out["auc"] = _auc(signals[True], signals[False])
+    return out
+
+
+SearchFn = Callable[[str], "tuple[list[Source], float | None] | Retrieved"]
+
+
+def product_search(
+    search: Callable[[str, int], SearchResult],
+    decide: Callable[[SearchResult], Decision],
+    *,
+    limit: int = 20,
+    answer_sources: int = 6,
+) -> Callable[[str], Retrieved]:
+    """A `SearchFn` ranking `limit` sections and deciding on the `answer_sources` the product answers from.
+
+    Two searches when the sizes differ, because the first stage's candidate pool depends on the limit and the
+    product's decision must be measured on exactly what the product would retrieve.
+    """
+
+    def run(question: str) -> Retrieved:
+        ranked = search(question, limit)
+        answered = ranked if answer_sources == limit else search(question, answer_sources)
+        top = ranked.best_dense_score
+        if top is None and ranked.sources:
+            top = ranked.sources[0].score
+        return Retrieved(ranked.sources, top, decide(answered))
+
+    return run
 
 
 def evaluate(
@@ -204,7 +270,9 @@ def evaluate(
     """Run every question through `search` (returning ranked sections and a top score) and score it."""
     report = EvalReport()
     for question in questions:
-        sections, top_score = search(question.question)
+        found = search(question.question)
+        retrieved = found if isinstance(found, Retrieved) else Retrieved(list(found[0]), found[1])
+        sections, top_score = retrieved.sections, retrieved.top_score
         pages = list(dict.fromkeys(normalise_url(s.url)[0] for s in sections))
         relevant_pages = list(dict.fromkeys(normalise_url(u)[0] for u in question.relevant))
         report.results.append(
@@ -215,6 +283,7 @@ def evaluate(
                 top_score=top_score,
                 page_ranks=_page_ranks(relevant_pages, pages),
                 section_ranks=_section_ranks(question.relevant, sections[:10]),
+                decision=retrieved.decision,
             )
         )
         if on_question:

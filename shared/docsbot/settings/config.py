@@ -96,7 +96,8 @@ class CollectionConfig(_Strict):
     discord_channels: tuple[str, ...] = ()  # channel or forum ids mapped to this collection
     sources: tuple[SourceConfig, ...] = Field(default=(), alias="source")
     # Abstention thresholds (see docsbot.answer.abstain): below them the bot says the docs don't cover it.
-    min_keyword_score: float = Field(default=1.3, ge=0)
+    min_grounded_score: float | None = Field(default=None, ge=0)  # None: the measured default of abstain.py
+    min_keyword_score: float | None = Field(default=None, ge=0)  # optional extra gate on the keyword score alone
     min_dense_score: float | None = Field(default=None, ge=-1, le=1)
     min_similarity: float | None = Field(default=None, ge=-1, le=1)  # None: the measured default of abstain.py
     # What the gateway relay answers without a command in these channels (docsbot.settings.catalog).

@@ -39,8 +39,9 @@ def source(n: int, url: str = "https://docs.example.com/page") -> Source:
 
 
 def covered_search(query: str, limit: int) -> SearchResult:
+    """A search whose sections cover any question: the keyword score is high and every searched term is found."""
     return SearchResult(
-        query=query,
+        query="how feature works",  # terms every `source` has, so the query coverage is 1 whatever was asked
         sources=[source(n) for n in range(1, limit + 1)],
         best_dense_score=0.8,
         best_sparse_score=30.0,

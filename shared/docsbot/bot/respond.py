@@ -49,7 +49,15 @@ from docsbot.discord.verify import HeaderItems, header
 from docsbot.documents.model import Source
 from docsbot.errors import TransientError
 from docsbot.index.search import Searcher
-from docsbot.store.model import ClaimResult, DeliveryProgress, InteractionState, MessageRecord, NewThread, SourceRef
+from docsbot.store.model import (
+    ClaimResult,
+    DeliveryProgress,
+    InteractionState,
+    MessageRecord,
+    NewThread,
+    SourceRef,
+    ThreadRecord,
+)
 from docsbot.store.ports import StateStore
 
 log = logging.getLogger("docsbot.respond")
@@ -119,7 +127,7 @@ def history_turns(messages: list[MessageRecord]) -> list[Turn]:
             sources=tuple(_source(r) for r in m.sources),
         )
         for m in messages
-        if m.content.strip()
+        if m.content.strip() and m.outcome != "failed"  # an apology is no answer to build on
     ]
 
 
@@ -228,6 +236,9 @@ class RespondHandler:
                 guard.finish(InteractionState.QUEUED)
                 return RespondResult(503, "retry")
             return self._give_up(task, plan, guard)
+        if plan.stored is not None and plan.stored.outcome == "failed":
+            guard.finish(InteractionState.FAILED)  # the last chance's apology (with the closest sections)
+            return RespondResult(200, "failed")
         guard.finish(InteractionState.DONE)
         return RespondResult(200, "answered")
 
@@ -238,8 +249,31 @@ class RespondHandler:
             self._tell(task, guard, incomplete(plan.messages[0]))
         else:
             self._tell(task, guard, render_error(APOLOGY, ephemeral=False))
+        self._store_failure(task, plan, guard)
         guard.finish(InteractionState.FAILED)
         return RespondResult(200, "failed")
+
+    def _store_failure(self, task: RespondTask, plan: Plan | None, guard: ClaimGuard) -> None:
+        """Record the question and the failed answer ("failed") so the learning loop sees it; best effort (the
+        store may be what failed). Private questions and searches stay out of the conversation, as always."""
+        if task.private or task.kind == "search":
+            return
+        thread_id = plan.stored.thread_id if plan is not None and plan.stored is not None else None
+        text = plan.stored.text if plan is not None and plan.stored is not None else APOLOGY
+        try:
+            guard.check()
+            now = datetime.fromtimestamp(self.clock(), UTC)
+            if thread_id is None:
+                thread_id = self._thread(task, now).thread_id
+            failed = StoredAnswer(thread_id, text, (), set_controller=False, outcome="failed")
+            self._store(task, failed, guard.progress.message_id, now)
+        except Superseded:
+            raise
+        except Exception as error:
+            log.warning(
+                "could not store the failed answer",
+                extra={"interaction": task.interaction_id, "error": type(error).__name__},
+            )
 
     def _collection(self, task: RespondTask, thread_collection: str | None) -> str:
         collection = task.collection or thread_collection or self.default_collection
@@ -255,26 +289,19 @@ class RespondHandler:
             searcher = self.collections.searcher(self._collection(task, None))
             result = searcher.search(task.question, limit=5)
             return Plan([render_search_results(result.sources, query=task.question)])
-        thread = self.store.ensure_thread(
-            NewThread(
-                thread_id=task.thread_id or task.channel_id,
-                collection=self._collection(task, None),
-                author_id=task.author_id or task.user_id,
-                guild_id=task.guild_id,
-                channel_id=task.channel_id,
-                title=task.thread_title,
-            ),
-            now,
-        )
+        thread = self._thread(task, now)
         collection = task.collection or thread.collection
         history = history_turns(self.store.list_messages(thread.thread_id, limit=HISTORY_MESSAGES))
         answer = self.collections.answerer(collection).answer(task.question, history)
         if answer.kind is AnswerKind.FAILED:
             if not last_chance:
                 raise TransientError("the chat model failed")
-            # The last attempt: the failure text (with the closest sections) is the apology. No buttons, and
-            # nothing stored: it is not an answer the conversation should build on.
-            return Plan(self._private(task, render_answer(answer, thread_key=thread.thread_id, buttons=False)))
+            # The last attempt: the failure text (with the closest sections) is the apology. No buttons; stored
+            # as "failed" for the learning loop, and left out of the conversation the model sees next time.
+            messages = self._private(task, render_answer(answer, thread_key=thread.thread_id, buttons=False))
+            if task.private:
+                return Plan(messages)
+            return Plan(messages, StoredAnswer(thread.thread_id, answer.text, (), False, outcome="failed"))
         # A private answer has no buttons: it stays out of the thread's shared conversation, so nothing could
         # follow it up privately (issue 15, item 7).
         messages = self._private(task, render_answer(answer, thread_key=thread.thread_id, buttons=not task.private))
@@ -285,8 +312,22 @@ class RespondHandler:
             text=answer.text,
             sources=tuple(_source_ref(c.source) for c in answer.citations),
             set_controller=answer.kind is not AnswerKind.NOT_FOUND,
+            outcome="not_found" if answer.kind is AnswerKind.NOT_FOUND else "answered",
         )
         return Plan(messages, stored)
+
+    def _thread(self, task: RespondTask, now: datetime) -> ThreadRecord:
+        return self.store.ensure_thread(
+            NewThread(
+                thread_id=task.thread_id or task.channel_id,
+                collection=self._collection(task, None),
+                author_id=task.author_id or task.user_id,
+                guild_id=task.guild_id,
+                channel_id=task.channel_id,
+                title=task.thread_title,
+            ),
+            now,
+        )
 
     @staticmethod
     def _private(task: RespondTask, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -332,8 +373,7 @@ class RespondHandler:
                 from_bot=True,
                 created_at=now + timedelta(microseconds=1),
                 sources=stored.sources,
-                # The learning loop's record of how this answer ended (a real answer takes the controls).
-                outcome="answered" if stored.set_controller else "not_found",
+                outcome=stored.outcome,  # the learning loop's record of how this answer ended
             )
         )
         if stored.set_controller:

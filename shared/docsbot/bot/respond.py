@@ -14,6 +14,11 @@ Cloud Tasks delivers at least once and retries non-2xx answers, so every step is
 4. store the question and the answer (with its sources apart), set the thread's controller message;
 5. mark the interaction done.
 
+Each attempt has a time limit (`attempt_s`: the function's timeout, within the queue's dispatch deadline): the
+answer is computed under a deadline (`docsbot.answer.deadline`) that keeps `DELIVERY_RESERVE_S` of it for
+delivering and releasing the claim, and the model's timeout and retries shrink to fit, so an attempt ends (and
+hands the work back) before the queue gives up on it.
+
 Retryable failures (a `TransientError` from an adapter: Discord, the model or the index unavailable; a reply
 cut off) return 503 while the queue will deliver again and the 15-minute interaction token has time left for
 another try: the retries spread over the token's life. Only the last one tells the user (the apology; or, if
@@ -40,6 +45,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+from docsbot.answer.deadline import Deadline, within
 from docsbot.answer.model import AnswerKind, Turn
 from docsbot.answer.pipeline import Answerer
 from docsbot.bot.delivery import ClaimGuard, Heartbeat, Plan, StoredAnswer, Superseded, incomplete
@@ -68,6 +74,9 @@ TOKEN_MARGIN_S = 60  # stop retrying this long before the token dies, to still p
 # for while the token will still be alive when it comes, with time for the attempt.
 RETRY_GAP_S = 120
 HISTORY_MESSAGES = 20
+# Of an attempt's time limit, what the model may not use: for delivering (bounded Discord calls), storing, and
+# releasing the claim or apologising before the function's timeout / the queue's dispatch deadline.
+DELIVERY_RESERVE_S = 30.0
 APOLOGY = (
     "Sorry, I couldn't answer this time: something went wrong on my side. "
     "Please try again in a few minutes, or ask a human here."
@@ -145,7 +154,9 @@ class RespondHandler:
         lease: timedelta = timedelta(minutes=2),  # the queue's retries must outlast it (infra: tasks_min_backoff)
         retry_gap_s: float = RETRY_GAP_S,
         heartbeat_s: float | None = 30.0,  # renew the lease this often while the model works (None: never)
+        attempt_s: float = 300.0,  # an attempt's time limit: the function's timeout / the queue's dispatch deadline
         clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,  # the model's backoff between tries
         channels: DiscordChannels | None = None,  # for relay tasks (needs the bot token); None: refused
         relay_quotas: RelayQuotas | None = None,  # None: relay tasks are not limited
     ) -> None:
@@ -157,7 +168,9 @@ class RespondHandler:
         self.lease = lease
         self.retry_gap_s = retry_gap_s
         self.heartbeat_s = heartbeat_s
+        self.attempt_s = attempt_s
         self.clock = clock
+        self.sleep = sleep
         self.channels = channels
         self.relay_quotas = relay_quotas
 
@@ -211,7 +224,7 @@ class RespondHandler:
         plan: Plan | None = None
         try:
             if guard.progress.answer is None:
-                with Heartbeat(guard, self.heartbeat_s):
+                with Heartbeat(guard, self.heartbeat_s), within(self._model_deadline()):
                     plan = self._compute(task, now, last_chance=last_chance)
                 guard.check(DeliveryProgress(plan.to_json()))
             else:
@@ -241,6 +254,12 @@ class RespondHandler:
             return RespondResult(200, "failed")
         guard.finish(InteractionState.DONE)
         return RespondResult(200, "answered")
+
+    def _model_deadline(self) -> Deadline:
+        """Until when the answer may be computed: the attempt's limit (or its lease, when nothing renews it), less
+        the time kept to deliver, release the claim or apologise. The model's timeout and tries shrink to fit."""
+        limit = self.attempt_s if self.heartbeat_s else min(self.attempt_s, self.lease.total_seconds())
+        return Deadline(self.clock() + max(0.0, limit - DELIVERY_RESERVE_S), self.clock, self.sleep)
 
     def _give_up(self, task: RespondTask, plan: Plan | None, guard: ClaimGuard) -> RespondResult:
         """No more tries: tell the user what happened, whatever got through."""

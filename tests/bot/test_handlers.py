@@ -351,12 +351,7 @@ def test_a_private_answer_stays_private_and_out_of_the_thread(bot: Bot) -> None:
     assert posted.followups  # the answer needed several messages
     followup_requests = bot.discord.requests_to("POST", "/webhooks")
     assert followup_requests and all(r.json["flags"] & 64 for r in followup_requests)
-    # Stored for the learning loop as "failed", never as an answer: no controls, nothing the model sees later.
-    messages = bot.store.list_messages(payload["channel_id"])
-    assert [(m.from_bot, m.outcome) for m in messages] == [(False, ""), (True, "failed")]
-    thread = bot.store.get_thread(payload["channel_id"])
-    assert thread is not None and thread.thread_controller_id is None
-    assert [t.role for t in history_turns(messages)] == ["user"]
+    assert bot.store.list_messages(payload["channel_id"]) == []
 
 
 def test_a_failure_after_the_answer_was_posted_never_overwrites_it(bot: Bot, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -152,7 +152,8 @@ class OpenAIChat:
                 return self._call(client, kwargs, on_delta)
             except TransientChatError as error:
                 wait = _backoff_s(attempt, error)
-                if attempt == self.max_retries or deadline.remaining() - wait < MIN_TRY_S:
+                last = attempt == self.max_retries or error.kind == "cut_off"  # the client never retries a cut-off
+                if last or deadline.remaining() - wait < MIN_TRY_S:
                     raise
                 deadline.sleep(wait)
         raise AssertionError("unreachable")  # the last try returns or raises

@@ -246,7 +246,8 @@ class RespondHandler:
                 return RespondResult(200, "answered")
             if is_transient(error) and not last_chance:
                 # Hand the work back now (keeping the ledger), so the next delivery can take it whenever it comes.
-                guard.finish(InteractionState.QUEUED)
+                if not guard.finish(InteractionState.QUEUED):
+                    raise Superseded(f"interaction {task.interaction_id}: taken over while this attempt failed") from error
                 return RespondResult(503, "retry")
             return self._give_up(task, plan, guard)
         if plan.stored is not None and plan.stored.outcome == "failed":

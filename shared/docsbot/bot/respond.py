@@ -247,7 +247,9 @@ class RespondHandler:
             if is_transient(error) and not last_chance:
                 # Hand the work back now (keeping the ledger), so the next delivery can take it whenever it comes.
                 if not guard.finish(InteractionState.QUEUED):
-                    raise Superseded(f"interaction {task.interaction_id}: taken over while this attempt failed") from error
+                    raise Superseded(
+                        f"interaction {task.interaction_id}: taken over while this attempt failed"
+                    ) from error
                 return RespondResult(503, "retry")
             return self._give_up(task, plan, guard)
         if plan.stored is not None and plan.stored.outcome == "failed":

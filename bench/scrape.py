@@ -196,7 +196,27 @@ def crawl() -> None:
     console.print(table)
 
 
-PARTS = {"crawl": crawl}
+def html_markdown() -> None:
+    """HTML→markdown time for pages of growing size (a list and a linked table): linear means the time per
+    1,000 elements stays flat as pages grow."""
+    from docsbot.sources.site.html_markdown import extract_page
+
+    table = Table(title="HTML → markdown on large pages (list items + linked table rows)")
+    for column in ("elements", "html KB", "seconds", "ms per 1,000 elements"):
+        table.add_column(column, justify="right")
+    for scale in (1, 2, 4, 8):
+        items = "".join(f"<li>item {n}</li>" for n in range(5_000 * scale))
+        rows = "".join(f"<tr><td>{n}</td><td><a href='/r/{n}'>row</a></td></tr>" for n in range(1_250 * scale))
+        html = f"<main><ol>{items}</ol><table><tr><th>n</th><th>link</th></tr>{rows}</table></main>"
+        started = time.perf_counter()
+        extract_page(html, "https://docs.example.com/big")
+        seconds = time.perf_counter() - started
+        elements = 6_250 * scale
+        table.add_row(f"{elements:,}", f"{len(html) // 1024:,}", f"{seconds:.2f}", f"{seconds * 1e6 / elements:.1f}")
+    console.print(table)
+
+
+PARTS = {"crawl": crawl, "html-markdown": html_markdown}
 
 if __name__ == "__main__":
     if len(sys.argv) == 5 and sys.argv[1] == "child":

@@ -3,12 +3,18 @@
 `python -m bench soak` (or `scripts/bench.sh soak`). Each question is a signed `/ask` through the real
 interactions handler (SQLite state), then delivered to the real respond handler on Cloud Tasks' schedule
 (the Terraform defaults: 9 attempts, 30 s doubling to 120 s) on a simulated clock, against the loopback
-Discord and OpenAI fakes driven by the real `requests` and `openai` clients. One fault per question, at
-random (seeded): Discord 429 on follow-ups, a 40 s Discord outage (500 on every edit), model 500 / timeout /
-cut-off reply, duplicate interaction deliveries, a late task delivery after the answer, and an attempt that
-outlives its lease (stuck in the model while the retry answers). Then, per question, from what the fake
-Discord shows: lost (never told anything), posted twice, posted in part without saying so, told within the
-token's 15 minutes. Bounded: stops after SOAK_BUDGET_S seconds of wall time, saying how far it got.
+Discord and OpenAI fakes driven by the real `requests` and `openai` clients. Every question reaches the model.
+One fault per question, at random (seeded): Discord 429 on follow-ups, a 40 s Discord outage (500 on every
+edit), model 500 / timeout / cut-off reply on the first attempt, the model down for every attempt, duplicate
+interaction deliveries, a late task delivery after the answer, and an attempt that outlives its lease (stuck
+in the model while the retry answers). A fault scripted for one question and not served is cleared before
+the next (it must never be charged to another question).
+
+Per question, from what the fake Discord shows and the store holds: lost (never told anything), posted twice,
+posted in part without saying so, told after the token's 15 minutes, and every apology classified: explained
+only when the faults injected into that question exhausted its attempts (each unanswered delivery had an
+injected fault in it, and the fault outlasts every retry), unexplained otherwise. Bounded: stops after
+SOAK_BUDGET_S seconds of wall time, saying how far it got.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
@@ -27,9 +34,10 @@ import openai
 from rich.table import Table
 
 from bench.knowledge_base import console
+from docsbot.answer.abstain import AbstainPolicy
 from docsbot.answer.chat import OpenAIChat
 from docsbot.answer.model import Answer, Turn
-from docsbot.answer.pipeline import Answerer
+from docsbot.answer.pipeline import Answerer, AnswerOptions
 from docsbot.answer.prompt import Product
 from docsbot.bot.delivery import INCOMPLETE_NOTE, Plan
 from docsbot.bot.interactions import InteractionsHandler, Limits
@@ -53,6 +61,7 @@ SOAK_BUDGET_S = 900.0
 SCHEDULE_S = (0, 30, 90, 210, 330, 450, 570, 690, 810)  # Cloud Tasks, Terraform defaults: first try, 8 retries
 TOKEN_S = 15 * 60
 LEASE_S = 120
+MODEL_TIMEOUT_S = 1.0  # the chat client's timeout here; the timeout fault stalls the fake longer
 FAULTS = (
     "none",
     "discord_429_followups",
@@ -60,9 +69,24 @@ FAULTS = (
     "model_500",
     "model_timeout",
     "model_cut_off",
+    "model_down",  # 500 on every try of every attempt: the one fault that must end in the apology
     "duplicate_interaction",
     "late_task_delivery",
     "attempt_outlives_lease",
+)
+# Faults that exhaust every attempt: an apology is expected (and explained) only for these.
+EXHAUSTING = frozenset({"model_down"})
+COLUMNS = (
+    "questions",
+    "answered",
+    "apologised",
+    "apology_unexplained",
+    "stored_failed",
+    "lost",
+    "posted_twice",
+    "partial_unsaid",
+    "told_late",
+    "faulty_attempts",
 )
 LONG_REPLY = " ".join(f"Sentence {n} of a long answer about reducers and the store [1]." for n in range(120))
 
@@ -97,12 +121,47 @@ class Gated:
         return self.the_answerer.answer(question, history)
 
 
-def run_soak() -> None:
+@dataclass
+class Rig:
+    """Everything one question goes through: the real handlers, SQLite state, the loopback fakes."""
+
+    clock: SimClock
+    signer: TestSigner
+    interactions: InteractionsHandler
+    queue: RecordingQueue
+    respond: RespondHandler
+    collections: Gated
+    discord: FakeDiscordApi
+    openai: FakeOpenAIServer
+    store: SqliteStore
+    failed_stored: int = 0  # "failed" answers stored so far
+
+    def injected(self) -> int:
+        """Scripted faults the fakes have served so far."""
+        return self.openai.faults_served + self.discord.scripted_served
+
+
+@dataclass
+class SoakResult:
+    questions: int
+    wall_s: float
+    rows: dict[str, Counter[str]] = field(default_factory=dict)
+
+    def total(self) -> Counter[str]:
+        out: Counter[str] = Counter()
+        for row in self.rows.values():
+            out.update(row)
+        return out
+
+
+def soak(
+    questions: int = QUESTIONS, faults: tuple[str, ...] = FAULTS, *, seed: int = 15, budget_s: float = SOAK_BUDGET_S
+) -> SoakResult:
+    """Run `questions` questions, one random fault of `faults` each; per fault, what the asker saw."""
     logging.getLogger("docsbot").setLevel(logging.ERROR)  # a thousand expected retries would bury the table
-    rng = random.Random(15)
+    rng = random.Random(seed)
     clock = SimClock()
-    counts: Counter[str] = Counter()
-    results: dict[str, Counter[str]] = {fault: Counter() for fault in FAULTS}
+    result = SoakResult(0, 0.0, {fault: Counter() for fault in faults})
     with tempfile.TemporaryDirectory() as tmp, FakeDiscordApi() as discord, FakeOpenAIServer() as fake_openai:
         index = EdgeIndex(Path(tmp) / "index", "docs")
         embedder, sparse = HashingEmbedder(), Bm25Encoder()
@@ -110,44 +169,60 @@ def run_soak() -> None:
         searcher = Searcher(index, embedder, sparse)
         store = SqliteStore(Path(tmp) / "state.sqlite3")
         signer = TestSigner()
-        queue = RecordingQueue()
-        client = openai.OpenAI(base_url=fake_openai.base_url, api_key="test-key", max_retries=1, timeout=0.5)
+        client = openai.OpenAI(
+            base_url=fake_openai.base_url, api_key="test-key", max_retries=0, timeout=MODEL_TIMEOUT_S
+        )
         chat = OpenAIChat("gpt-4o-mini", api_key="test-key", base_url=fake_openai.base_url, client=client)
 
         def search(query: str, limit: int) -> SearchResult:
             return searcher.search(query, limit=limit)
 
-        collections = Gated(searcher, Answerer(search, chat, Product("Redux"), collection="docs"))
+        # Every question reaches the model (no "not in the docs"), so every model fault is exercised.
+        options = AnswerOptions(policy=AbstainPolicy(min_keyword_score=0.0))
+        collections = Gated(searcher, Answerer(search, chat, Product("Redux"), collection="docs", options=options))
         rest = DiscordRest(signer.application_id, base_url=discord.base_url, sleep=lambda s: None)
-        respond = RespondHandler(store, rest, collections, max_attempts=len(SCHEDULE_S), heartbeat_s=None, clock=clock)
-        interactions = InteractionsHandler(
-            signer.public_key_hex,
-            store,
+        queue = RecordingQueue()
+        rig = Rig(
+            clock,
+            signer,
+            InteractionsHandler(
+                signer.public_key_hex,
+                store,
+                queue,
+                build_catalog([CollectionRecord("docs", "Redux", "A JavaScript state container.")], {FORUM_ID: "docs"}),
+                limits=Limits(user_questions_per_hour=10**6, guild_questions_per_hour=10**6),
+                clock=clock,
+            ),
             queue,
-            build_catalog([CollectionRecord("docs", "Redux", "A JavaScript state container.")], {FORUM_ID: "docs"}),
-            limits=Limits(user_questions_per_hour=10**6, guild_questions_per_hour=10**6),
-            clock=clock,
+            RespondHandler(store, rest, collections, max_attempts=len(SCHEDULE_S), heartbeat_s=None, clock=clock),
+            collections,
+            discord,
+            fake_openai,
+            store,
         )
         started = time.monotonic()
-        done = 0
-        for number in range(QUESTIONS):
-            if time.monotonic() - started > SOAK_BUDGET_S:
+        for number in range(questions):
+            if time.monotonic() - started > budget_s:
                 break
-            fault = rng.choice(FAULTS)
-            counts[fault] += 1
+            fault = rng.choice(faults)
             fake_openai.chat_responder = (lambda body: LONG_REPLY) if rng.random() < 0.3 else _short
-            clock.now += 1000  # each question on its own: faults scripted for one never leak into the next
-            verdict = _one_question(
-                discord, fake_openai, number, fault, clock, signer, interactions, queue, respond, collections
-            )
+            clock.now += 1000  # each question on its own
+            verdict = _one_question(rig, number, fault)
+            # Whatever was scripted for this question and not served never reaches the next one.
             discord.clear_scripted()
-            fake_openai.chat_delay_s = 0.0
-            results[fault].update(_judge(verdict, discord, store))
-            done += 1
+            fake_openai.clear_scripted()
+            result.rows[fault].update(_judge(rig, verdict, fault))
+            result.questions += 1
+        result.wall_s = time.monotonic() - started
         client.close()
         store.close()
         index.close()
-    _table(done, counts, results, time.monotonic() - started)
+    return result
+
+
+def run_soak() -> None:
+    result = soak()
+    _table(result)
 
 
 def _short(body: dict[str, Any]) -> str:
@@ -155,75 +230,74 @@ def _short(body: dict[str, Any]) -> str:
     return "The documentation covers this [1]." if "[1]" in prompt else "The sources do not answer this."
 
 
-def _one_question(
-    discord: FakeDiscordApi,
-    fake_openai: FakeOpenAIServer,
-    number: int,
-    fault: str,
-    clock: SimClock,
-    signer: TestSigner,
-    interactions: InteractionsHandler,
-    queue: RecordingQueue,
-    respond: RespondHandler,
-    collections: Gated,
-) -> dict[str, Any]:
-    payload = signer.slash_command("ask", {"question": f"how do reducers update the store? ({number})"})
-    body, headers = signer.signed(payload, timestamp=str(int(clock.now)))
-    sends = 3 if fault == "duplicate_interaction" else 1
-    for _ in range(sends):
-        interactions.handle(headers, body)
-    task = queue.tasks.pop()
-    start = clock.now
+def _one_question(rig: Rig, number: int, fault: str) -> dict[str, Any]:
+    payload = rig.signer.slash_command("ask", {"question": f"how do reducers update the store? ({number})"})
+    body, headers = rig.signer.signed(payload, timestamp=str(int(rig.clock.now)))
+    for _ in range(3 if fault == "duplicate_interaction" else 1):
+        rig.interactions.handle(headers, body)
+    task = rig.queue.tasks.pop()
+    start = rig.clock.now
     told_at: float | None = None
+    attempts: list[tuple[str, bool]] = []  # (outcome, whether an injected fault hit this delivery)
     for position, offset in enumerate(SCHEDULE_S):
-        clock.now = start + offset
+        rig.clock.now = start + offset
+        stalled = False
         if position == 0:
             if fault == "discord_429_followups":
-                discord.rate_limit_next(retry_after=0.01, times=8, method="POST")
+                rig.discord.rate_limit_next(retry_after=0.01, times=8, method="POST")
             elif fault == "model_500":
-                fake_openai.fail_next(500, headers={"retry-after-ms": "1"}, times=2)
+                rig.openai.fail_next(500, headers={"retry-after-ms": "1"})
             elif fault == "model_timeout":
-                fake_openai.chat_delay_s = 0.7  # beyond the client's 0.5 s timeout
+                rig.openai.chat_delay_s = MODEL_TIMEOUT_S * 1.5
+                stalled = True
             elif fault == "model_cut_off":
-                fake_openai.cut_off_next()
+                rig.openai.cut_off_next()
+        if fault == "model_down":
+            rig.openai.fail_next(500, headers={"retry-after-ms": "1"}, times=10)
         if fault == "discord_outage_40s":
-            discord.clear_scripted()
+            rig.discord.clear_scripted()
             if offset < 40:
-                discord.fail_next(500, times=50, method="PATCH")
+                rig.discord.fail_next(500, times=50, method="PATCH")
+        before = rig.injected()
         if fault == "attempt_outlives_lease" and position == 0:
-            outcome = _stuck_then_retry(task.to_json(), clock, respond, collections)
+            outcome = _stuck_then_retry(task.to_json(), rig)
+            stalled = True
         else:
-            outcome = respond.handle(task.to_json()).outcome
-        fake_openai.chat_delay_s = 0.0
+            outcome = rig.respond.handle(task.to_json()).outcome
+        rig.openai.chat_delay_s = 0.0
+        attempts.append((outcome, stalled or rig.injected() > before))
         if outcome in ("answered", "failed", "duplicate"):
-            told_at = clock.now
+            told_at = rig.clock.now
             break
     if fault == "late_task_delivery":
-        clock.now = start + 600
-        respond.handle(task.to_json())
-    return {"payload": payload, "told_s": None if told_at is None else told_at - task.created_at}
+        rig.clock.now = start + 600
+        rig.respond.handle(task.to_json())
+    return {"payload": payload, "attempts": attempts, "told_s": None if told_at is None else told_at - task.created_at}
 
 
-def _stuck_then_retry(body: bytes, clock: SimClock, respond: RespondHandler, collections: Gated) -> str:
+def _stuck_then_retry(body: bytes, rig: Rig) -> str:
     hold = threading.Event()
-    collections.entered.clear()
-    collections.hold = hold
+    rig.collections.entered.clear()
+    rig.collections.hold = hold
     first: list[str] = []
-    stuck = threading.Thread(target=lambda: first.append(respond.handle(body).outcome))
+    stuck = threading.Thread(target=lambda: first.append(rig.respond.handle(body).outcome))
     stuck.start()
-    collections.entered.wait(timeout=60)
-    clock.now += 3 * LEASE_S  # the lease ran out; Cloud Tasks' next delivery comes
-    outcome = respond.handle(body).outcome
+    rig.collections.entered.wait(timeout=60)
+    rig.clock.now += 3 * LEASE_S  # the lease ran out; Cloud Tasks' next delivery comes
+    outcome = rig.respond.handle(body).outcome
     hold.set()
     stuck.join(timeout=60)
     return outcome
 
 
-def _judge(verdict: dict[str, Any], discord: FakeDiscordApi, store: SqliteStore) -> Counter[str]:
+def _judge(rig: Rig, verdict: dict[str, Any], fault: str) -> Counter[str]:
     payload = verdict["payload"]
-    shown = discord.messages.get(payload["token"])
-    record = store.get_interaction(payload["id"])
-    out: Counter[str] = Counter()
+    attempts: list[tuple[str, bool]] = verdict["attempts"]
+    shown = rig.discord.messages.get(payload["token"])
+    record = rig.store.get_interaction(payload["id"])
+    out: Counter[str] = Counter({"questions": 1})
+    # An attempt that did not answer, with an injected fault in it: what the fault cost.
+    out["faulty_attempts"] = sum(1 for outcome, hit in attempts if hit and outcome in ("retry", "failed"))
     if shown is None or shown.original is None or verdict["told_s"] is None:
         out["lost"] += 1
         return out
@@ -232,8 +306,18 @@ def _judge(verdict: dict[str, Any], discord: FakeDiscordApi, store: SqliteStore)
     content = str(shown.original.get("content") or "")
     if "Sorry" in content:
         out["apologised"] += 1
+        # Explained only when the faults injected into this question exhausted its attempts: each attempt that
+        # did not answer had a fault in it, and the fault is one that outlasts every retry.
+        unanswered = [(outcome, hit) for outcome, hit in attempts if outcome in ("retry", "failed")]
+        if fault not in EXHAUSTING or len(unanswered) < len(SCHEDULE_S) or not all(hit for _, hit in unanswered):
+            out["apology_unexplained"] += 1
     else:
         out["answered"] += 1
+    # This question's stored answer (every question asks in the same channel, so its thread holds them all).
+    messages = rig.store.list_messages(str(payload["channel_id"]), limit=10**6)
+    failed = sum(1 for m in messages if m.from_bot and m.outcome == "failed")
+    out["stored_failed"] += failed - rig.failed_stored
+    rig.failed_stored = failed
     plan = Plan.from_json(record.answer) if record is not None and record.answer else None
     followups = [str(f.get("content") or "") for f in shown.followups]
     if len(set(followups)) != len(followups) or (plan is not None and len(followups) > len(plan.messages) - 1):
@@ -243,21 +327,24 @@ def _judge(verdict: dict[str, Any], discord: FakeDiscordApi, store: SqliteStore)
     return out
 
 
-def _table(done: int, counts: Counter[str], results: dict[str, Counter[str]], wall_s: float) -> None:
-    table = Table(title=f"fault soak: {done} questions in {wall_s:.0f} s (simulated clock; Cloud Tasks schedule)")
-    columns = ("questions", "answered", "apologised", "lost", "posted_twice", "partial_unsaid", "told_late")
+def _table(result: SoakResult) -> None:
+    title = f"fault soak: {result.questions} questions in {result.wall_s:.0f} s (simulated clock; Cloud Tasks schedule)"
+    table = Table(title=title)
     table.add_column("fault")
-    for column in columns:
+    for column in COLUMNS:
         table.add_column(column, justify="right")
-    total: Counter[str] = Counter()
-    for fault in FAULTS:
-        row = results[fault]
-        total.update(row)
-        table.add_row(fault, str(counts[fault]), *(str(row[c]) for c in columns[1:]))
-    table.add_row("total", str(sum(counts.values())), *(str(total[c]) for c in columns[1:]), style="bold")
+    for fault, row in result.rows.items():
+        table.add_row(fault, *(str(row[c]) for c in COLUMNS))
+    total = result.total()
+    table.add_row("total", *(str(total[c]) for c in COLUMNS), style="bold")
     console.print(table)
-    if done < QUESTIONS:
-        console.print(f"stopped after {done} questions: the {SOAK_BUDGET_S:.0f} s budget ran out")
+    console.print(
+        "apologised: the asker was told it failed; apology_unexplained: an apology where the injected faults did not "
+        "exhaust the attempts (must be 0); stored_failed: failed answers stored for the learning loop; "
+        "faulty_attempts: deliveries an injected fault made fail (each retried later)"
+    )
+    if result.questions < QUESTIONS:
+        console.print(f"stopped after {result.questions} questions: the {SOAK_BUDGET_S:.0f} s budget ran out")
 
 
 PARTS = {"soak": run_soak}

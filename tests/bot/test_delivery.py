@@ -212,7 +212,8 @@ def test_the_chat_failure_message_shows_the_sections_it_promises(rig: Rig) -> No
     """Item 5: "These documentation sections look most relevant" comes with those sections."""
     payload, task = rig.ask()
     rig.bot.openai.fail_next(500, "down", error_type="server_error", headers={"retry-after-ms": "1"}, times=100)
-    assert rig.respond(max_attempts=1).handle(task.to_json()).outcome == "answered"
+    # "failed" (was "answered"): the user got the failure message, and it is recorded as a failure (item 3 rest).
+    assert rig.respond(max_attempts=1).handle(task.to_json()).outcome == "failed"
     original, followups = visible(rig.bot, payload["token"])
     last = followups[-1] if followups else original
     assert original is not None and last is not None
@@ -231,3 +232,73 @@ def test_duplicate_deliveries_of_one_interaction_take_the_quota_once(rig: Rig) -
     assert len(rig.bot.queue.tasks) == 4
     payload, response = rig.bot.ask("one more question about the store")
     assert response.body == {"type": 5}  # not refused: the duplicates cost nothing
+
+
+def _bot_answers(rig: Rig, thread_id: str) -> list[tuple[str, str]]:
+    return [(m.outcome, m.content) for m in rig.bot.store.list_messages(thread_id) if m.from_bot]
+
+
+def test_a_model_down_on_the_last_attempt_is_stored_as_a_failed_answer(rig: Rig) -> None:
+    """The learning loop sees the failure: the question and a "failed" answer, no controls, kept out of the
+    conversation the model sees next time."""
+    payload, task = rig.ask()
+    rig.bot.openai.fail_next(500, "down", error_type="server_error", headers={"retry-after-ms": "1"}, times=100)
+    assert rig.respond(max_attempts=1).handle(task.to_json()).outcome == "failed"
+    thread_id = payload["channel_id"]
+    ((outcome, text),) = _bot_answers(rig, thread_id)
+    assert outcome == "failed" and "couldn't write an answer" in text
+    questions = [m for m in rig.bot.store.list_messages(thread_id) if not m.from_bot]
+    assert [m.content for m in questions] == [task.question]
+    thread = rig.bot.store.get_thread(thread_id)
+    assert thread is not None and thread.thread_controller_id is None  # no buttons to honour
+    assert record_state(rig, task) is InteractionState.FAILED
+    # The next question of the thread: the model sees the question, never the apology as an answer.
+    rig.bot.openai.clear_scripted()
+    _, second = rig.ask()
+    assert rig.respond().handle(second.to_json()).outcome == "answered"
+    prompt = str(rig.bot.openai.requests_to("/v1/chat/completions")[-1].body["messages"])
+    assert "couldn't write an answer" not in prompt
+
+
+def test_an_apology_after_a_discord_outage_is_stored_as_a_failed_answer(rig: Rig) -> None:
+    payload, task = rig.ask()
+    rig.bot.discord.fail_next(500, times=10_000, method="PATCH")
+    assert rig.respond(max_attempts=1).handle(task.to_json()).outcome == "failed"
+    ((outcome, text),) = _bot_answers(rig, payload["channel_id"])
+    assert outcome == "failed"
+    assert text == "The documentation covers this [1]."  # what was computed, though never shown
+
+
+def test_an_apology_when_the_store_failed_early_is_still_recorded(rig: Rig) -> None:
+    """Nothing computed (the thread could not even be loaded): the apology itself is stored as the failure."""
+    payload, task = rig.ask()
+    broken = rig.respond(max_attempts=1)
+    calls = {"n": 0}
+    real = rig.bot.store.list_messages
+
+    def flaky(thread_id: str, limit: int = 50) -> list[Any]:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise ConnectionError("store unavailable")
+        return real(thread_id, limit)
+
+    broken.store = cast(Any, _Patched(rig.bot.store, list_messages=flaky))
+    assert broken.handle(task.to_json()).outcome == "failed"
+    ((outcome, text),) = _bot_answers(rig, payload["channel_id"])
+    assert outcome == "failed" and text.startswith("Sorry, I couldn't answer this time")
+
+
+class _Patched:
+    """A store with some methods replaced (the rest are the real store's)."""
+
+    def __init__(self, store: Any, **methods: Any) -> None:
+        self._store, self._methods = store, methods
+
+    def __getattr__(self, name: str) -> Any:
+        return self._methods.get(name) or getattr(self._store, name)
+
+
+def record_state(rig: Rig, task: RespondTask) -> InteractionState:
+    record = rig.bot.store.get_interaction(task.interaction_id)
+    assert record is not None
+    return record.state

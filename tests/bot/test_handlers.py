@@ -22,7 +22,7 @@ from docsbot.answer.chat import OpenAIChat
 from docsbot.answer.pipeline import Answerer
 from docsbot.answer.prompt import Product
 from docsbot.bot.interactions import HttpResponse, InteractionsHandler, Limits
-from docsbot.bot.respond import RespondHandler
+from docsbot.bot.respond import RespondHandler, history_turns
 from docsbot.cli.demo import demo_source
 from docsbot.discord.rest import DiscordRest
 from docsbot.index.bm25 import Bm25Encoder
@@ -244,7 +244,7 @@ def test_when_the_model_fails_every_time_the_user_gets_the_apology(bot: Bot) -> 
     bot.openai.fail_next(500, "down", error_type="server_error", headers={"retry-after-ms": "1"}, times=100)
     assert bot.respond.handle(task.to_json()).status == 503  # first attempt: Cloud Tasks will retry
     result = bot.respond.handle(task.to_json())  # the last attempt tells the user
-    assert (result.status, result.outcome) == (200, "answered")
+    assert (result.status, result.outcome) == (200, "failed")  # told, and recorded as a failure
     original = bot.discord.messages[payload["token"]].original
     assert original is not None and "Sorry, I couldn't write an answer" in original["content"]
 
@@ -368,7 +368,7 @@ def test_a_failure_after_the_answer_was_posted_never_overwrites_it(bot: Bot, mon
     assert len(patches) == 1 and "Sorry" not in patches[0].json["content"]
 
 
-def test_the_last_delivery_apologises_without_buttons_and_stores_nothing(bot: Bot) -> None:
+def test_the_last_delivery_apologises_without_buttons_and_stores_only_the_failure(bot: Bot) -> None:
     payload, _ = bot.ask()
     (task,) = bot.queue.tasks
     bot.openai.fail_next(500, "down", error_type="server_error", headers={"retry-after-ms": "1"}, times=100)
@@ -377,7 +377,12 @@ def test_the_last_delivery_apologises_without_buttons_and_stores_nothing(bot: Bo
     assert result.status == 200
     original = bot.discord.messages[payload["token"]].original
     assert original is not None and "Sorry" in original["content"] and not original.get("components")
-    assert bot.store.list_messages(payload["channel_id"]) == []
+    # Stored for the learning loop as "failed", never as an answer: no controls, nothing the model sees later.
+    messages = bot.store.list_messages(payload["channel_id"])
+    assert [(m.from_bot, m.outcome) for m in messages] == [(False, ""), (True, "failed")]
+    thread = bot.store.get_thread(payload["channel_id"])
+    assert thread is not None and thread.thread_controller_id is None
+    assert [t.role for t in history_turns(messages)] == ["user"]
 
 
 def test_the_follow_up_modal_continues_the_conversation_of_its_button(bot: Bot) -> None:

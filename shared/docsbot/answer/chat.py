@@ -7,7 +7,9 @@ goes wrong surfaces as one `ChatError` whose message can be shown to a user; the
 in it. Faults worth another attempt later (timeout, 429, 5xx, no connection, and a reply cut off: a stream
 that ends with no finish reason) are a `TransientChatError`, which is also a `TransientError`: a cut-off
 reply is never returned as if it were complete. The `openai` SDK is imported only by `OpenAIChat`, never at module load,
-so the answering core imports this module's shapes without it.
+so the answering core imports this module's shapes without it. Under a deadline (`docsbot.answer.deadline`: a
+respond attempt's), each try's timeout and the number of tries shrink to the time left, and no try starts with
+less than `MIN_TRY_S` left: the call ends before the deadline.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
+from docsbot.answer.deadline import Deadline, current
 from docsbot.errors import TransientError
 
 if TYPE_CHECKING:
@@ -35,6 +38,7 @@ CONTEXT_WINDOWS: dict[str, int] = {
     "o4-mini": 200_000,
 }
 UNKNOWN_MODEL_CONTEXT = 8_192
+MIN_TRY_S = 1.0  # under a deadline, a try with less time than this left is not started
 
 
 def context_window(model: str) -> int:
@@ -111,6 +115,11 @@ class OpenAIChat:
         self.client = client or openai.OpenAI(
             api_key=api_key, base_url=base_url, timeout=timeout_s, max_retries=max_retries
         )
+        given = self.client.timeout  # a number, or an httpx.Timeout whose read timeout is what a stall hits
+        self.timeout_s = (
+            float(given) if isinstance(given, int | float) else float(getattr(given, "read", None) or timeout_s)
+        )
+        self.max_retries = self.client.max_retries
 
     def complete(
         self,
@@ -119,7 +128,6 @@ class OpenAIChat:
         max_tokens: int,
         on_delta: Callable[[str], None] | None = None,
     ) -> ChatResult:
-        import openai
 
         kwargs: dict[str, Any] = {
             "model": self.model,
@@ -128,10 +136,37 @@ class OpenAIChat:
         }
         if self.temperature is not None:
             kwargs["temperature"] = self.temperature
+        deadline = current()
+        if deadline is not None:
+            return self._within(deadline, kwargs, on_delta)
+        return self._call(self.client, kwargs, on_delta)
+
+    def _within(self, deadline: Deadline, kwargs: dict[str, Any], on_delta: Callable[[str], None] | None) -> ChatResult:
+        """Tries (ours, not the client's) that each fit in the time left, with backoff only while time remains."""
+        for attempt in range(self.max_retries + 1):
+            left = deadline.remaining()
+            if left < MIN_TRY_S:
+                raise TransientChatError("timeout", "the language model did not answer in time")
+            client = self.client.with_options(timeout=min(self.timeout_s, left), max_retries=0)
+            try:
+                return self._call(client, kwargs, on_delta)
+            except TransientChatError as error:
+                wait = _backoff_s(attempt, error)
+                last = attempt == self.max_retries or error.kind == "cut_off"  # the client never retries a cut-off
+                if last or deadline.remaining() - wait < MIN_TRY_S:
+                    raise
+                deadline.sleep(wait)
+        raise AssertionError("unreachable")  # the last try returns or raises
+
+    def _call(
+        self, client: openai.OpenAI, kwargs: dict[str, Any], on_delta: Callable[[str], None] | None
+    ) -> ChatResult:
+        import openai
+
         try:
             if on_delta is None:
-                return self._complete(kwargs)
-            return self._stream(kwargs, on_delta)
+                return self._complete(client, kwargs)
+            return self._stream(client, kwargs, on_delta)
         except openai.APITimeoutError as error:
             raise TransientChatError("timeout", "the language model did not answer in time") from error
         except openai.RateLimitError as error:
@@ -144,8 +179,8 @@ class OpenAIChat:
                 raise TransientChatError("unavailable", message) from error
             raise ChatError("rejected", f"the language model refused the request (HTTP {error.status_code})") from None
 
-    def _complete(self, kwargs: dict[str, Any]) -> ChatResult:
-        response = self.client.chat.completions.create(**kwargs)
+    def _complete(self, client: openai.OpenAI, kwargs: dict[str, Any]) -> ChatResult:
+        response = client.chat.completions.create(**kwargs)
         if not response.choices or not response.choices[0].message.content:
             raise ChatError("empty", "the language model returned an empty answer")
         choice = response.choices[0]
@@ -158,8 +193,8 @@ class OpenAIChat:
             finish_reason=choice.finish_reason,
         )
 
-    def _stream(self, kwargs: dict[str, Any], on_delta: Callable[[str], None]) -> ChatResult:
-        stream = self.client.chat.completions.create(**kwargs, stream=True, stream_options={"include_usage": True})
+    def _stream(self, client: openai.OpenAI, kwargs: dict[str, Any], on_delta: Callable[[str], None]) -> ChatResult:
+        stream = client.chat.completions.create(**kwargs, stream=True, stream_options={"include_usage": True})
         pieces: list[str] = []
         usage: dict[str, int] = {}
         model = self.model
@@ -181,6 +216,18 @@ class OpenAIChat:
             # The connection ended before the model said it was done: the text may stop mid-sentence.
             raise TransientChatError("cut_off", "the language model's reply was cut off")
         return ChatResult(text=text, model=model, usage=usage, finish_reason=finish)
+
+
+def _backoff_s(attempt: int, error: ChatError) -> float:
+    """The wait before the next try: the server's Retry-After when it sent one, else 0.5 s doubling to 8 s."""
+    response = getattr(error.__cause__, "response", None)
+    headers = getattr(response, "headers", None) or {}
+    for name, scale in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
+        try:
+            return max(0.0, float(str(headers.get(name))) / scale)
+        except ValueError:  # absent ("None") or not a number (an HTTP date: use the backoff)
+            continue
+    return float(min(8.0, 0.5 * 2**attempt))
 
 
 def _usage(usage: Any) -> dict[str, int]:

@@ -112,6 +112,7 @@ def build_respond(bot: BotSettings, settings: Settings, store: StateStore) -> Re
         Collections(settings),
         default_collection=bot.default_collection,
         max_attempts=bot.max_attempts,
+        attempt_s=bot.respond_timeout_s,
         # Relay tasks (docs/decisions/0011-forum-relay.md) are answered with the bot token, when it is given.
         channels=rest if bot.bot_token else None,
         relay_quotas=RelayQuotas(bot.user_questions_per_hour, bot.guild_questions_per_hour),

@@ -25,7 +25,7 @@ from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any
 
-from docsbot.store.model import DeliveryProgress, InteractionState, SourceRef
+from docsbot.store.model import ANSWER_OUTCOMES, AnswerOutcome, DeliveryProgress, InteractionState, SourceRef
 from docsbot.store.ports import InteractionLedger
 
 log = logging.getLogger("docsbot.respond")
@@ -46,7 +46,7 @@ class StoredAnswer:
     text: str
     sources: tuple[SourceRef, ...]
     set_controller: bool  # a real answer takes the thread's controls; "not in the docs" does not
-    outcome: str = ""  # the answer's `AnswerOutcome`; "" (older plans): from set_controller
+    outcome: AnswerOutcome = "answered"  # how the answer ended, for the learning loop ("failed": the apology)
 
 
 @dataclass(frozen=True)
@@ -74,9 +74,17 @@ class Plan:
                     SourceRef(s["title"], tuple(s["heading_path"]), s["url"], s["anchor"]) for s in stored["sources"]
                 ),
                 set_controller=bool(stored["set_controller"]),
-                outcome=str(stored.get("outcome") or ""),
+                outcome=_outcome(stored.get("outcome"), bool(stored["set_controller"])),
             ),
         )
+
+
+def _outcome(raw: object, set_controller: bool) -> AnswerOutcome:
+    for outcome in ANSWER_OUTCOMES:
+        if raw == outcome:
+            return outcome
+    # A ledger written before outcomes were kept in it: a real answer took the controls, "not found" did not.
+    return "answered" if set_controller else "not_found"
 
 
 def incomplete(message: dict[str, Any]) -> dict[str, Any]:

@@ -14,6 +14,11 @@ Cloud Tasks delivers at least once and retries non-2xx answers, so every step is
 4. store the question and the answer (with its sources apart), set the thread's controller message;
 5. mark the interaction done.
 
+Each attempt has a time limit (`attempt_s`: the function's timeout, within the queue's dispatch deadline): the
+answer is computed under a deadline (`docsbot.answer.deadline`) that keeps `DELIVERY_RESERVE_S` of it for
+delivering and releasing the claim, and the model's timeout and retries shrink to fit, so an attempt ends (and
+hands the work back) before the queue gives up on it.
+
 Retryable failures (a `TransientError` from an adapter: Discord, the model or the index unavailable; a reply
 cut off) return 503 while the queue will deliver again and the 15-minute interaction token has time left for
 another try: the retries spread over the token's life. Only the last one tells the user (the apology; or, if
@@ -40,6 +45,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+from docsbot.answer.deadline import Deadline, within
 from docsbot.answer.model import AnswerKind, Turn
 from docsbot.answer.pipeline import Answerer
 from docsbot.bot.delivery import ClaimGuard, Heartbeat, Plan, StoredAnswer, Superseded, incomplete
@@ -49,7 +55,15 @@ from docsbot.discord.verify import HeaderItems, header
 from docsbot.documents.model import Source
 from docsbot.errors import TransientError
 from docsbot.index.search import Searcher
-from docsbot.store.model import ClaimResult, DeliveryProgress, InteractionState, MessageRecord, NewThread, SourceRef
+from docsbot.store.model import (
+    ClaimResult,
+    DeliveryProgress,
+    InteractionState,
+    MessageRecord,
+    NewThread,
+    SourceRef,
+    ThreadRecord,
+)
 from docsbot.store.ports import StateStore
 
 log = logging.getLogger("docsbot.respond")
@@ -60,6 +74,9 @@ TOKEN_MARGIN_S = 60  # stop retrying this long before the token dies, to still p
 # for while the token will still be alive when it comes, with time for the attempt.
 RETRY_GAP_S = 120
 HISTORY_MESSAGES = 20
+# Of an attempt's time limit, what the model may not use: for delivering (bounded Discord calls), storing, and
+# releasing the claim or apologising before the function's timeout / the queue's dispatch deadline.
+DELIVERY_RESERVE_S = 30.0
 APOLOGY = (
     "Sorry, I couldn't answer this time: something went wrong on my side. "
     "Please try again in a few minutes, or ask a human here."
@@ -119,7 +136,7 @@ def history_turns(messages: list[MessageRecord]) -> list[Turn]:
             sources=tuple(_source(r) for r in m.sources),
         )
         for m in messages
-        if m.content.strip()
+        if m.content.strip() and m.outcome != "failed"  # an apology is no answer to build on
     ]
 
 
@@ -137,7 +154,9 @@ class RespondHandler:
         lease: timedelta = timedelta(minutes=2),  # the queue's retries must outlast it (infra: tasks_min_backoff)
         retry_gap_s: float = RETRY_GAP_S,
         heartbeat_s: float | None = 30.0,  # renew the lease this often while the model works (None: never)
+        attempt_s: float = 300.0,  # an attempt's time limit: the function's timeout / the queue's dispatch deadline
         clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,  # the model's backoff between tries
         channels: DiscordChannels | None = None,  # for relay tasks (needs the bot token); None: refused
         relay_quotas: RelayQuotas | None = None,  # None: relay tasks are not limited
     ) -> None:
@@ -149,7 +168,9 @@ class RespondHandler:
         self.lease = lease
         self.retry_gap_s = retry_gap_s
         self.heartbeat_s = heartbeat_s
+        self.attempt_s = attempt_s
         self.clock = clock
+        self.sleep = sleep
         self.channels = channels
         self.relay_quotas = relay_quotas
 
@@ -203,7 +224,7 @@ class RespondHandler:
         plan: Plan | None = None
         try:
             if guard.progress.answer is None:
-                with Heartbeat(guard, self.heartbeat_s):
+                with Heartbeat(guard, self.heartbeat_s), within(self._model_deadline()):
                     plan = self._compute(task, now, last_chance=last_chance)
                 guard.check(DeliveryProgress(plan.to_json()))
             else:
@@ -225,11 +246,23 @@ class RespondHandler:
                 return RespondResult(200, "answered")
             if is_transient(error) and not last_chance:
                 # Hand the work back now (keeping the ledger), so the next delivery can take it whenever it comes.
-                guard.finish(InteractionState.QUEUED)
+                if not guard.finish(InteractionState.QUEUED):
+                    raise Superseded(
+                        f"interaction {task.interaction_id}: taken over while this attempt failed"
+                    ) from error
                 return RespondResult(503, "retry")
             return self._give_up(task, plan, guard)
+        if plan.stored is not None and plan.stored.outcome == "failed":
+            guard.finish(InteractionState.FAILED)  # the last chance's apology (with the closest sections)
+            return RespondResult(200, "failed")
         guard.finish(InteractionState.DONE)
         return RespondResult(200, "answered")
+
+    def _model_deadline(self) -> Deadline:
+        """Until when the answer may be computed: the attempt's limit (or its lease, when nothing renews it), less
+        the time kept to deliver, release the claim or apologise. The model's timeout and tries shrink to fit."""
+        limit = self.attempt_s if self.heartbeat_s else min(self.attempt_s, self.lease.total_seconds())
+        return Deadline(self.clock() + max(0.0, limit - DELIVERY_RESERVE_S), self.clock, self.sleep)
 
     def _give_up(self, task: RespondTask, plan: Plan | None, guard: ClaimGuard) -> RespondResult:
         """No more tries: tell the user what happened, whatever got through."""
@@ -238,8 +271,31 @@ class RespondHandler:
             self._tell(task, guard, incomplete(plan.messages[0]))
         else:
             self._tell(task, guard, render_error(APOLOGY, ephemeral=False))
+        self._store_failure(task, plan, guard)
         guard.finish(InteractionState.FAILED)
         return RespondResult(200, "failed")
+
+    def _store_failure(self, task: RespondTask, plan: Plan | None, guard: ClaimGuard) -> None:
+        """Record the question and the failed answer ("failed") so the learning loop sees it; best effort (the
+        store may be what failed). Private questions and searches stay out of the conversation, as always."""
+        if task.private or task.kind == "search":
+            return
+        thread_id = plan.stored.thread_id if plan is not None and plan.stored is not None else None
+        text = plan.stored.text if plan is not None and plan.stored is not None else APOLOGY
+        try:
+            guard.check()
+            now = datetime.fromtimestamp(self.clock(), UTC)
+            if thread_id is None:
+                thread_id = self._thread(task, now).thread_id
+            failed = StoredAnswer(thread_id, text, (), set_controller=False, outcome="failed")
+            self._store(task, failed, guard.progress.message_id, now)
+        except Superseded:
+            raise
+        except Exception as error:
+            log.warning(
+                "could not store the failed answer",
+                extra={"interaction": task.interaction_id, "error": type(error).__name__},
+            )
 
     def _collection(self, task: RespondTask, thread_collection: str | None) -> str:
         collection = task.collection or thread_collection or self.default_collection
@@ -255,26 +311,19 @@ class RespondHandler:
             searcher = self.collections.searcher(self._collection(task, None))
             result = searcher.search(task.question, limit=5)
             return Plan([render_search_results(result.sources, query=task.question)])
-        thread = self.store.ensure_thread(
-            NewThread(
-                thread_id=task.thread_id or task.channel_id,
-                collection=self._collection(task, None),
-                author_id=task.author_id or task.user_id,
-                guild_id=task.guild_id,
-                channel_id=task.channel_id,
-                title=task.thread_title,
-            ),
-            now,
-        )
+        thread = self._thread(task, now)
         collection = task.collection or thread.collection
         history = history_turns(self.store.list_messages(thread.thread_id, limit=HISTORY_MESSAGES))
         answer = self.collections.answerer(collection).answer(task.question, history)
         if answer.kind is AnswerKind.FAILED:
             if not last_chance:
                 raise TransientError("the chat model failed")
-            # The last attempt: the failure text (with the closest sections) is the apology. No buttons, and
-            # nothing stored: it is not an answer the conversation should build on.
-            return Plan(self._private(task, render_answer(answer, thread_key=thread.thread_id, buttons=False)))
+            # The last attempt: the failure text (with the closest sections) is the apology. No buttons; stored
+            # as "failed" for the learning loop, and left out of the conversation the model sees next time.
+            messages = self._private(task, render_answer(answer, thread_key=thread.thread_id, buttons=False))
+            if task.private:
+                return Plan(messages)
+            return Plan(messages, StoredAnswer(thread.thread_id, answer.text, (), False, outcome="failed"))
         # A private answer has no buttons: it stays out of the thread's shared conversation, so nothing could
         # follow it up privately (issue 15, item 7).
         messages = self._private(task, render_answer(answer, thread_key=thread.thread_id, buttons=not task.private))
@@ -285,9 +334,28 @@ class RespondHandler:
             text=answer.text,
             sources=tuple(_source_ref(c.source) for c in answer.citations),
             set_controller=answer.kind is not AnswerKind.NOT_FOUND,
-            outcome="uncertain" if answer.kind is AnswerKind.UNCERTAIN else "",
+            outcome=(
+                "uncertain"
+                if answer.kind is AnswerKind.UNCERTAIN
+                else "not_found"
+                if answer.kind is AnswerKind.NOT_FOUND
+                else "answered"
+            ),
         )
         return Plan(messages, stored)
+
+    def _thread(self, task: RespondTask, now: datetime) -> ThreadRecord:
+        return self.store.ensure_thread(
+            NewThread(
+                thread_id=task.thread_id or task.channel_id,
+                collection=self._collection(task, None),
+                author_id=task.author_id or task.user_id,
+                guild_id=task.guild_id,
+                channel_id=task.channel_id,
+                title=task.thread_title,
+            ),
+            now,
+        )
 
     @staticmethod
     def _private(task: RespondTask, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -333,8 +401,7 @@ class RespondHandler:
                 from_bot=True,
                 created_at=now + timedelta(microseconds=1),
                 sources=stored.sources,
-                # The learning loop's record of how this answer ended (a real answer takes the controls).
-                outcome=stored.outcome or ("answered" if stored.set_controller else "not_found"),
+                outcome=stored.outcome,  # the learning loop's record of how this answer ended
             )
         )
         if stored.set_controller:

@@ -43,6 +43,7 @@ class BotSettings:
     user_questions_per_hour: int
     guild_questions_per_hour: int
     max_attempts: int  # respond attempts before the user gets the apology (match the queue's retry config)
+    respond_timeout_s: int = 300  # one respond attempt's time limit (the function's timeout; match Terraform)
     collections_file: Path | None = None  # the collections file baked into the build: the catalog's one source
     allowed_guilds: frozenset[str] | None = None  # DOCSBOT_ALLOWED_GUILDS: the only servers answered; None: any
 
@@ -99,6 +100,7 @@ def load_bot_settings(env: Mapping[str, str] | None = None) -> BotSettings:
         user_questions_per_hour=integer(env, "DOCSBOT_USER_QUESTIONS_PER_HOUR", 20, 0, 10**6, problems),
         guild_questions_per_hour=integer(env, "DOCSBOT_GUILD_QUESTIONS_PER_HOUR", 300, 0, 10**6, problems),
         max_attempts=integer(env, "DOCSBOT_RESPOND_MAX_ATTEMPTS", 9, 1, 100, problems),
+        respond_timeout_s=integer(env, "DOCSBOT_RESPOND_TIMEOUT_SECONDS", 300, 60, 1800, problems),
         collections_file=collections_file(env, problems),
         allowed_guilds=_guild_ids(env.get("DOCSBOT_ALLOWED_GUILDS"), problems),
     )

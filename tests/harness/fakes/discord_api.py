@@ -146,6 +146,7 @@ class FakeDiscordApi(LoopbackServer):
         self._expired: set[str] = set()
         self._requests: list[RecordedRequest] = []
         self._scripted: deque[tuple[Reply, str | None]] = deque()  # (reply, only for this method, if given)
+        self.scripted_served = 0  # scripted replies served so far (the soak attributes failures with it)
         self._lock = threading.Lock()
 
     def handler_class(self) -> type[BaseHTTPRequestHandler]:
@@ -266,6 +267,7 @@ class FakeDiscordApi(LoopbackServer):
                 if only is None or only == method:
                     scripted = reply
                     del self._scripted[position]
+                    self.scripted_served += 1
                     break
         if scripted is not None:
             return scripted

@@ -201,10 +201,12 @@ def _chat_completions(server: FakeOpenAIServer, request: RecordedRequest) -> Fak
     for message in messages:
         if not isinstance(message, dict) or message.get("role") not in {"system", "user", "assistant", "developer"}:
             return error_response(400, "Invalid message in 'messages'", param="messages")
+    # Decided on arrival, before any delay: a request still stalled when the test scripts the next fault must
+    # not take that fault (a one-shot fault belongs to the first request that arrives after it is scripted).
+    cut_off = server.take_cut_off()
     if server.chat_delay_s:
         time.sleep(server.chat_delay_s)
     text = server.chat_responder(body)
-    cut_off = server.take_cut_off()
     if cut_off:
         text = " ".join(text.split(" ")[: max(1, len(text.split(" ")) // 2)])
     prompt_tokens = sum(count_tokens(str(m.get("content", ""))) + 4 for m in messages) + 3
@@ -287,6 +289,7 @@ class FakeOpenAIServer(LoopbackServer):
         self._requests: list[RecordedRequest] = []
         self._failures: deque[CannedFailure] = deque()
         self._cut_offs = 0
+        self._served = 0
         self._lock = threading.Lock()
 
     def handler_class(self) -> type[BaseHTTPRequestHandler]:
@@ -354,7 +357,22 @@ class FakeOpenAIServer(LoopbackServer):
             if self._cut_offs <= 0:
                 return False
             self._cut_offs -= 1
+            self._served += 1
             return True
+
+    def clear_scripted(self) -> None:
+        """Forget the faults scripted but not served yet (queued failures, cut-offs) and the chat delay: what was
+        scripted for one request or question never reaches the next one."""
+        with self._lock:
+            self._failures.clear()
+            self._cut_offs = 0
+        self.chat_delay_s = 0.0
+
+    @property
+    def faults_served(self) -> int:
+        """Scripted faults served so far (queued failures and cut-offs; delays are not counted)."""
+        with self._lock:
+            return self._served
 
     @property
     def pending_failures(self) -> int:
@@ -411,6 +429,7 @@ class FakeOpenAIServer(LoopbackServer):
         for position, failure in enumerate(self._failures):
             if failure.path is None or failure.path == path:
                 del self._failures[position]
+                self._served += 1
                 return failure
         return None
 

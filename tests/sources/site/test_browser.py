@@ -10,7 +10,6 @@ import logging
 import os
 import signal
 import socket
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -100,15 +99,14 @@ def test_article_written_by_javascript_is_in_the_rendered_html(site: JsSite, ren
 def test_page_without_article_returns_the_shell_after_the_wait_timeout(
     site: JsSite, renderer: ChromiumRenderer, caplog: pytest.LogCaptureFixture
 ) -> None:
-    started = time.monotonic()
+    # No duration is measured (CI machines are slow and loaded): the renderer says it gave up because its wait
+    # timeout passed, and the page comes back as the shell, not ready.
     with caplog.at_level(logging.WARNING, logger="docsbot.sources.site.browser"):
         page = renderer.render_page(site.url("/never.html"))
-    elapsed = time.monotonic() - started
 
-    assert WAIT_TIMEOUT <= elapsed < WAIT_TIMEOUT + 1.5
     assert not page.ready
     assert "Loading…" in page.html
-    assert any("no rendered article" in record.message for record in caplog.records)
+    assert any(f"no rendered article after {WAIT_TIMEOUT:g} s" in record.getMessage() for record in caplog.records)
 
 
 def test_hidden_article_is_waited_for_until_it_has_visible_text(site: JsSite, renderer: ChromiumRenderer) -> None:
@@ -161,10 +159,9 @@ def test_unreachable_server_is_a_render_error(renderer: ChromiumRenderer) -> Non
 def test_page_load_timeout_is_a_render_error_and_the_browser_carries_on(
     site: JsSite, renderer: ChromiumRenderer
 ) -> None:
-    started = time.monotonic()
-    with pytest.raises(RenderError, match="did not load within"):
+    # The page-load timeout, not anything else, ended it (a hang would never return: no duration is measured).
+    with pytest.raises(RenderError, match=f"did not load within {PAGE_LOAD_TIMEOUT:g} s"):
         renderer.render(site.url("/slow.html"))
-    assert time.monotonic() - started < PAGE_LOAD_TIMEOUT + 2
 
     assert ARTICLE_TEXT in renderer.render(site.url("/js-article.html"))
 

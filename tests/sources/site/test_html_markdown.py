@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 
 import pytest
 
@@ -504,12 +503,12 @@ def test_a_bom_wins_and_nbsp_and_invisible_characters_are_normalised() -> None:
 # --- Robustness -----------------------------------------------------------------------------------------
 
 
-def test_large_pages_convert_in_linear_time() -> None:
+def test_large_pages_convert_completely() -> None:
+    """20,000 list items and a 5,000-row table convert whole (how the time grows with size is a benchmark row:
+    `python -m bench html-markdown`; no test measures durations)."""
     items = "".join(f"<li>item {n}</li>" for n in range(20_000))
     rows = "".join(f"<tr><td>{n}</td><td><a href='/r/{n}'>row</a></td></tr>" for n in range(5_000))
-    started = time.monotonic()
     page = extract(f"<ol>{items}</ol><table><tr><th>n</th><th>link</th></tr>{rows}</table>")
-    assert time.monotonic() - started < 20
     lines = page.markdown.split("\n")
     assert lines[0] == "1. item 0" and lines[19_999] == "20000. item 19999"
     assert "| 4999 | [row](https://docs.example.com/r/4999) |" in lines

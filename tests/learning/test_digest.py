@@ -5,6 +5,7 @@ the Cloud Run job's entry point (settings from the environment, every problem li
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -77,6 +78,15 @@ def discord_thread(data_dir: Path, api: FakeDiscordApi) -> None:
         {"id": "1200000000000000002", "type": 0, "content": "only if it runs node; ping me at bob@example.com",
          "author": {"id": "1180000000000000006"}, "timestamp": NOW.isoformat()},
     ])  # fmt: skip
+
+
+@pytest.fixture(autouse=True)
+def root_logging() -> Iterator[None]:
+    """The job installs its JSON handler on the root logger (on pytest's captured stdout): put it back after."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers, root.level = handlers, level
 
 
 @pytest.fixture

@@ -91,6 +91,7 @@ def test_checkov_finds_nothing_unjustified() -> None:
 UNVALIDATED = {
     "deletion_protection",
     "enable_relay",  # a bool: the type says it all, as for deletion_protection
+    "digest_enabled",  # a bool too
     "acme_staging",
     "qdrant_image",
     "function_source_dir",
@@ -221,6 +222,10 @@ def test_existing_state_moves_into_the_module() -> None:
         "google_cloud_run_v2_service.relay",
         "google_cloud_tasks_queue_iam_member.relay_enqueue",
         "google_service_account_iam_member.relay_act_as_tasks",
+        # The optional weekly digest (issue 14).
+        "google_cloud_run_v2_job.digest",
+        "google_cloud_run_v2_job_iam_member.scheduler_runs_digest",
+        "google_cloud_scheduler_job.digest",
     }
     assert {re.sub(r"\[.*\]$", "", t.removeprefix("module.docsbot.")) for t in targets} == declared - added_since
 

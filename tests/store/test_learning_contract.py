@@ -7,6 +7,7 @@ from __future__ import annotations
 import sqlite3
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -107,3 +108,49 @@ def test_an_older_sqlite_file_gains_the_outcome_column(tmp_path: Path) -> None:
     migrated = SqliteStore(path)
     assert [(m.content, m.outcome) for m in migrated.list_messages("t1")] == [("hello", "")]
     migrated.close()
+
+
+# --- captured conversations ------------------------------------------------------------------------------
+
+
+def conversation(*, status: str = "complete", fetched_minutes: int = 0, reply: str = "Use configureStore.") -> Any:
+    from docsbot.store.model import Conversation, ConversationMessage
+
+    messages = (
+        ConversationMessage("m1", "<user-aaaa1111>", "question", "How do I set up the store?", NOW),
+        ConversationMessage(
+            "m2", "docsbot", "bot_answer", "See Store setup.", NOW + timedelta(seconds=5), (REF,), "answered"
+        ),
+        ConversationMessage("m3", "<user-bbbb2222>", "human_reply", reply, NOW + timedelta(minutes=1), solution=True),
+    )
+    return Conversation(
+        thread_id="t1",
+        collection="docs",
+        fetched_at=NOW + timedelta(minutes=fetched_minutes),
+        status=status,  # type: ignore[arg-type]
+        outcome="solved_by_person",
+        messages=messages,
+        solved_votes=1,
+        failed_votes=2,
+    )
+
+
+def test_a_conversation_round_trips_and_a_recapture_of_the_same_thread_writes_nothing(store: Store) -> None:
+    assert store.get_conversation("t1") is None
+    first = conversation()
+    assert store.put_conversation(first) is True
+    assert store.get_conversation("t1") == first
+    # The same messages fetched again later: nothing changes but the time of the latest fetch.
+    assert store.put_conversation(conversation(fetched_minutes=10)) is False
+    assert store.get_conversation("t1") == conversation(fetched_minutes=10)
+
+
+def test_a_changed_conversation_replaces_the_stored_one(store: Store) -> None:
+    store.put_conversation(conversation())
+    changed = conversation(fetched_minutes=10, reply="Use configureStore from Redux Toolkit.")
+    assert store.put_conversation(changed) is True
+    assert store.get_conversation("t1") == changed
+    refused = conversation(status="forbidden", fetched_minutes=20)
+    assert store.put_conversation(refused) is True
+    stored = store.get_conversation("t1")
+    assert stored is not None and stored.status == "forbidden"

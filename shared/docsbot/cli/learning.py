@@ -1,6 +1,6 @@
 """The learning loop's commands of `docsbot`: export (solved threads as training or eval data), simulate (a
 question file replayed as threads, to try the loop without Discord), gaps (clusters of the questions the docs failed)
-and map (questions and doc sections in 2-D).
+map (questions and doc sections in 2-D) and digest (the gaps posted to a staff channel, conversations captured).
 
 The logic lives in `docsbot.learning`; this module reads options, opens the configured store (DOCSBOT_STATE:
 the local SQLite file or Firestore) and writes the result. Exports and this module's log lines are scrubbed of
@@ -10,6 +10,7 @@ personal data (`docsbot.learning.pii`).
 from __future__ import annotations
 
 import logging
+import os
 import re
 import sys
 from datetime import datetime, timedelta
@@ -272,9 +273,69 @@ def map_command(
     )
 
 
+def digest_command(
+    ctx: typer.Context,
+    collection: Annotated[str, typer.Option(help="The collection whose gaps to post.")],
+    channel: Annotated[str, typer.Option("--channel", help="The staff channel's id (the bot must post there).")],
+    since: Annotated[str, typer.Option(help="The period: 7d, 36h, 2w or a date.")] = "7d",
+    top: Annotated[int, typer.Option(min=1, max=25, help="Clusters in the message (the report has all).")] = 5,
+    capture: Annotated[
+        bool, typer.Option("--capture/--no-capture", help="First store finished threads' conversations.")
+    ] = True,
+) -> None:
+    """Post the gaps report's top clusters to a Discord channel, the HTML report attached (the weekly digest)."""
+    from docsbot.app.digest import run_digest
+    from docsbot.discord.rest import DiscordRest
+    from docsbot.index.errors import IndexStoreError
+    from docsbot.learning.pii import ScrubbingFilter
+    from docsbot.settings.bot import DISCORD_API
+
+    check_collection_name(collection)
+    if not channel.isdigit() or len(channel) > 20:
+        fail(f"--channel {channel!r}: expected the channel's id (digits)")
+    env = os.environ
+    application_id, token = env.get("DISCORD_APPLICATION_ID", "").strip(), env.get("DISCORD_BOT_TOKEN", "").strip()
+    problems = [
+        *([] if application_id.isdigit() else ["DISCORD_APPLICATION_ID must be the application's id (digits)"]),
+        *([] if token else ["DISCORD_BOT_TOKEN is required (the digest reads threads and posts with it)"]),
+    ]
+    if problems:
+        fail("; ".join(problems))
+    logging.getLogger("docsbot").addFilter(ScrubbingFilter())
+    now = deps(ctx).clock()
+    settings = load_settings_or_fail()
+    store = open_learning_store()
+    rest = DiscordRest(application_id, bot_token=token, base_url=env.get("DISCORD_API_BASE_URL") or DISCORD_API)
+    try:
+        with err.status("capturing conversations, clustering, posting…"):
+            result = run_digest(
+                settings,
+                store,
+                rest,
+                collection=collection,
+                channel_id=channel,
+                since=parse_since(since, now),
+                now=now,
+                top=top,
+                capture=capture,
+            )
+    except IndexStoreError as error:
+        fail(str(error))
+    finally:
+        store.close()
+        rest.session.close()
+    captured = result.captured.summary() if result.captured is not None else "skipped"
+    out_console.print(
+        f"digest posted: {result.report.gaps} gaps in {len(result.report.clusters)} clusters, "
+        f"{result.digest.clusters_shown} shown; conversations: {captured}",
+        markup=False,
+    )
+
+
 def register(app: typer.Typer) -> None:
     """Add this area's commands to the `docsbot` app."""
     app.command("export")(export_command)
     app.command("simulate")(simulate_command)
     app.command("gaps")(gaps_command)
     app.command("map")(map_command)
+    app.command("digest")(digest_command)

@@ -6,7 +6,7 @@
 | `cli/answer.py` | ask, demo |
 | `cli/bot.py` | serve, register-commands |
 | `cli/refresh.py` | scrape-job, status, push |
-| `cli/learning.py` | export, simulate, gaps, map |
+| `cli/learning.py` | export, simulate, gaps, map, digest |
 """
 
 from __future__ import annotations

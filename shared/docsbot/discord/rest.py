@@ -15,11 +15,13 @@ Secrets: the interaction token is part of the URL path, so errors and log lines 
 
 from __future__ import annotations
 
+import json as jsonlib
 import logging
 import math
 import re
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
@@ -34,6 +36,7 @@ USER_AGENT = "DiscordBot (https://github.com/docsbot/docsbot, 0.1)"
 MAX_RETRY_AFTER = 30.0
 BACKOFF_BASE = 0.5
 BACKOFF_MAX = 8.0
+MAX_PAGE = 100  # messages per GET /channels/{id}/messages, Discord's maximum
 _SNOWFLAKE = re.compile(r"[0-9]{1,20}")
 _TOKEN_SLOT = "<token>"  # noqa: S105 - a placeholder in routes, not a secret
 
@@ -60,6 +63,16 @@ class _RedactWebhookTokens(logging.Filter):
 _urllib3_log = logging.getLogger("urllib3.connectionpool")
 if not any(isinstance(f, _RedactWebhookTokens) for f in _urllib3_log.filters):
     _urllib3_log.addFilter(_RedactWebhookTokens())
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file to upload with a message."""
+
+    filename: str
+    content: bytes
+    content_type: str = "application/octet-stream"
+    description: str = ""
 
 
 class DiscordError(Exception):
@@ -138,10 +151,41 @@ class DiscordRest:
         route = f"/channels/{_snowflake(channel_id, 'channel_id')}"
         return _as_object(self._request("GET", route, bot=True))
 
-    def create_message(self, channel_id: str, payload: Mapping[str, Any]) -> dict[str, Any]:
-        """Post a message in a channel or thread (the relay's answers); returns the message."""
+    def create_message(
+        self, channel_id: str, payload: Mapping[str, Any], *, files: Sequence[Attachment] = ()
+    ) -> dict[str, Any]:
+        """Post a message in a channel or thread (the relay's answers, the digest); returns the message.
+
+        With `files`, the request is Discord's multipart upload: the JSON payload in the `payload_json` part
+        (with an `attachments` entry per file) and each file in a `files[n]` part."""
         route = f"/channels/{_snowflake(channel_id, 'channel_id')}/messages"
-        return _as_object(self._request("POST", route, bot=True, json=dict(payload)))
+        if not files:
+            return _as_object(self._request("POST", route, bot=True, json=dict(payload)))
+        body = dict(payload)
+        body["attachments"] = [
+            {"id": n, "filename": f.filename, **({"description": f.description} if f.description else {})}
+            for n, f in enumerate(files)
+        ]
+        parts = {f"files[{n}]": (f.filename, f.content, f.content_type) for n, f in enumerate(files)}
+        return _as_object(
+            self._request("POST", route, bot=True, form={"payload_json": jsonlib.dumps(body)}, files=parts)
+        )
+
+    def get_messages(self, channel_id: str, *, before: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        """Up to `limit` (1-100) messages of a channel or thread, newest first; with `before`, only older ones.
+
+        Reading other people's messages' content needs the Message Content intent (enabled for the application)
+        and the View Channel and Read Message History permissions in that channel."""
+        if not 1 <= limit <= MAX_PAGE:
+            raise ValueError(f"limit must be 1 to {MAX_PAGE}")
+        route = f"/channels/{_snowflake(channel_id, 'channel_id')}/messages"
+        params = {"limit": str(limit)}
+        if before is not None:
+            params["before"] = _snowflake(before, "before")
+        result = self._request("GET", route, bot=True, params=params)
+        if not isinstance(result, list):
+            raise DiscordError(200, None, "expected a list of messages", route=f"GET {route}")
+        return [m for m in result if isinstance(m, dict)]
 
     def trigger_typing(self, channel_id: str) -> None:
         """Show "docsbot is typing…" in the channel for about ten seconds, or until the bot posts there."""
@@ -180,8 +224,10 @@ class DiscordRest:
         json: Any = None,
         params: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
+        form: Mapping[str, str] | None = None,
+        files: Mapping[str, tuple[str, bytes, str]] | None = None,
     ) -> Any:
-        """Send with retries; the parsed JSON answer (None for 204)."""
+        """Send with retries; the parsed JSON answer (None for 204). `form` and `files` make it multipart."""
         where = f"{method} {route}"
         path = route
         if token is not None:
@@ -201,6 +247,8 @@ class DiscordRest:
                     method,
                     self.base_url + path,
                     json=json,
+                    data=form,
+                    files=files,
                     params=params,
                     headers=send_headers,
                     timeout=self.timeout,

@@ -72,6 +72,7 @@ class FirestoreDb:
         self._sources = client.collection(f"{prefix}sources")
         self._runs = client.collection(f"{prefix}runs")
         self._leases = client.collection(f"{prefix}leases")
+        self._conversations = client.collection(f"{prefix}conversations")
 
     def close(self) -> None:
         if self._owns_client:

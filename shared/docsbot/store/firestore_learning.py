@@ -4,6 +4,8 @@ A mixin of `docsbot.store.firestore.FirestoreStore`. Layout (added to `threads`,
 
     threads/{thread_id}.solution            the accepted solution, a map (absent: none)
     threads/{thread_id}/feedback/{user_id}  reason, text, created_at
+    conversations/{thread_id}               a captured conversation: its verdicts, and its messages as one JSON
+                                            text (bounded by the capture, far under the 1 MiB document limit)
 
 The solution and the thread's `solved` flag live in one document, so one optimistic read-modify-write
 (`last_update_time` precondition) changes both atomically. `list_threads` filters on `collection` alone and
@@ -18,9 +20,20 @@ from urllib.parse import unquote
 
 from google.cloud import firestore
 
+from docsbot.store.conversation_codec import messages_json, parse_messages
 from docsbot.store.firestore_base import FirestoreDb, Snapshot, Write, as_utc, data, doc_id
 from docsbot.store.firestore_conversations import _thread
-from docsbot.store.model import FEEDBACK_REASONS, Feedback, FeedbackReason, Solution, SourceRef, ThreadRecord
+from docsbot.store.model import (
+    CONVERSATION_STATUSES,
+    FEEDBACK_REASONS,
+    Conversation,
+    ConversationStatus,
+    Feedback,
+    FeedbackReason,
+    Solution,
+    SourceRef,
+    ThreadRecord,
+)
 from docsbot.store.rules import utc
 
 
@@ -116,3 +129,46 @@ class FirestoreLearning(FirestoreDb):
         if since is not None:
             threads = [t for t in threads if t.updated_at >= utc(since)]
         return sorted(threads, key=lambda t: (t.updated_at, t.thread_id))
+
+    def put_conversation(self, conversation: Conversation) -> bool:
+        fields: Write = {
+            "collection": conversation.collection,
+            "fetched_at": utc(conversation.fetched_at),
+            "status": conversation.status,
+            "outcome": conversation.outcome,
+            "solved_votes": conversation.solved_votes,
+            "failed_votes": conversation.failed_votes,
+            "messages": messages_json(conversation.messages),
+        }
+        unchanged = ("status", "outcome", "solved_votes", "failed_votes", "messages")
+
+        def decide(snapshot: Snapshot) -> tuple[Write | None, bool]:
+            old = data(snapshot) if snapshot.exists else {}
+            if old and all(old.get(k) == fields[k] for k in unchanged):
+                return {"fetched_at": fields["fetched_at"]}, False
+            return fields, True
+
+        return self._read_modify_write(self._conversations.document(doc_id(conversation.thread_id)), decide)
+
+    def get_conversation(self, thread_id: str) -> Conversation | None:
+        snapshot = self._conversations.document(doc_id(thread_id)).get()
+        if not snapshot.exists:
+            return None
+        d = data(snapshot)
+        return Conversation(
+            thread_id=thread_id,
+            collection=str(d["collection"]),
+            fetched_at=as_utc(d["fetched_at"]),
+            status=_status(d.get("status")),
+            outcome=str(d.get("outcome", "")),
+            messages=parse_messages(str(d.get("messages", "[]"))),
+            solved_votes=int(d.get("solved_votes", 0)),
+            failed_votes=int(d.get("failed_votes", 0)),
+        )
+
+
+def _status(value: object) -> ConversationStatus:
+    for status in CONVERSATION_STATUSES:
+        if value == status:
+            return status
+    return "truncated"

@@ -182,6 +182,43 @@ class Feedback:
     created_at: datetime
 
 
+# A thread's whole conversation, fetched from Discord with the bot token once the thread is solved, closed or
+# marked (`docsbot.learning.conversations`), scrubbed of personal data before it is stored.
+ConversationRole = Literal["question", "bot_answer", "human_reply"]
+# "complete": every message read; "truncated": the page/message/byte bounds stopped the read (the latest
+# messages are kept); "forbidden" / "not_found": Discord refused (403) or lost (404) the thread: recorded, no messages.
+ConversationStatus = Literal["complete", "truncated", "forbidden", "not_found"]
+CONVERSATION_STATUSES: tuple[ConversationStatus, ...] = ("complete", "truncated", "forbidden", "not_found")
+
+
+@dataclass(frozen=True)
+class ConversationMessage:
+    """One message of a captured conversation (texts and people already pseudonymised)."""
+
+    message_id: str
+    author: str  # a pseudonym such as <user-1a2b3c4d>, or "docsbot" for the bot
+    role: ConversationRole
+    content: str
+    created_at: datetime
+    sources: tuple[SourceRef, ...] = ()  # a bot answer's cited sources, as stored when it was given
+    outcome: str = ""  # a bot answer's `AnswerOutcome` ("" when unknown)
+    solution: bool = False  # the thread's accepted solution
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """`conversations/{thread_id}`: the thread's messages as Discord had them at `fetched_at`, with the verdicts."""
+
+    thread_id: str
+    collection: str
+    fetched_at: datetime
+    status: ConversationStatus
+    outcome: str  # how the thread ended (`docsbot.learning.threads.ThreadOutcome`)
+    messages: tuple[ConversationMessage, ...] = ()
+    solved_votes: int = 0
+    failed_votes: int = 0
+
+
 # --- the freshness machinery: page states, sources, runs, leases ----------------------------------------
 
 # How one source fared in one run. "skipped": another run held the source's lease.

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from docsbot.store.model import (
     Claim,
+    Conversation,
     DeliveryProgress,
     Feedback,
     InteractionRecord,
@@ -75,7 +76,7 @@ class Votes(Protocol):
 
 
 class Learning(Protocol):
-    """The learning loop's capture: accepted solutions, "not solved" reasons, and reading threads back."""
+    """The learning loop's capture: accepted solutions, "not solved" reasons, whole conversations, reading back."""
 
     def mark_solution(self, thread_id: str, solution: Solution, now: datetime) -> bool:
         """Record `solution` as the thread's accepted one (replacing another) and mark the thread solved, in one
@@ -99,6 +100,13 @@ class Learning(Protocol):
     def list_threads(self, collection: str, *, since: datetime | None = None) -> list[ThreadRecord]:
         """The collection's threads updated at or after `since` (all when None), oldest first."""
         ...
+
+    def put_conversation(self, conversation: Conversation) -> bool:
+        """Store the thread's captured conversation, replacing the previous capture. False when the stored one has
+        the same status, verdicts and messages (a re-capture of an unchanged thread): only its `fetched_at` moves."""
+        ...
+
+    def get_conversation(self, thread_id: str) -> Conversation | None: ...
 
 
 class InteractionLedger(Protocol):

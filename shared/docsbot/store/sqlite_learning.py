@@ -1,6 +1,7 @@
 """The SQLite adapter's learning loop: accepted solutions, "not solved" reasons, threads read back for export.
 
-A mixin of `docsbot.store.sqlite.SqliteStore`. A thread's solution is one row of `solutions` (keyed by thread),
+A mixin of `docsbot.store.sqlite.SqliteStore`. A captured conversation is one row of `conversations` (its messages
+one JSON text), replaced whole. A thread's solution is one row of `solutions` (keyed by thread),
 written with the thread's `solved` flag in one `BEGIN IMMEDIATE` transaction, so a reader never sees a solved
 thread without its solution or the reverse. `migrate` adds the columns older files lack.
 """
@@ -10,7 +11,16 @@ from __future__ import annotations
 import sqlite3
 from datetime import datetime
 
-from docsbot.store.model import Feedback, FeedbackReason, Solution, ThreadRecord
+from docsbot.store.conversation_codec import messages_json, parse_messages
+from docsbot.store.model import (
+    CONVERSATION_STATUSES,
+    Conversation,
+    ConversationStatus,
+    Feedback,
+    FeedbackReason,
+    Solution,
+    ThreadRecord,
+)
 from docsbot.store.sqlite_conversations import _thread, parse_sources, sources_json
 from docsbot.store.sqlite_db import SqliteDb, iso, parse
 
@@ -33,6 +43,16 @@ CREATE TABLE IF NOT EXISTS feedback (
     text TEXT NOT NULL,
     created_at TEXT NOT NULL,
     PRIMARY KEY (thread_id, user_id)
+);
+CREATE TABLE IF NOT EXISTS conversations (
+    thread_id TEXT PRIMARY KEY,
+    collection TEXT NOT NULL,
+    fetched_at TEXT NOT NULL,
+    status TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    solved_votes INTEGER NOT NULL,
+    failed_votes INTEGER NOT NULL,
+    messages TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS threads_by_collection ON threads (collection, updated_at);
 """
@@ -128,3 +148,46 @@ class SqliteLearning(SqliteDb):
             (collection, "" if since is None else iso(since)),
         )
         return [_thread(row) for row in rows]
+
+    def put_conversation(self, conversation: Conversation) -> bool:
+        body = messages_json(conversation.messages)
+        verdict = (conversation.status, conversation.outcome, conversation.solved_votes, conversation.failed_votes)
+        with self._write() as db:
+            old = db.execute(
+                "SELECT status, outcome, solved_votes, failed_votes, messages FROM conversations WHERE thread_id = ?",
+                (conversation.thread_id,),
+            ).fetchone()
+            if old is not None and tuple(old)[:4] == verdict and old["messages"] == body:
+                db.execute(
+                    "UPDATE conversations SET fetched_at = ? WHERE thread_id = ?",
+                    (iso(conversation.fetched_at), conversation.thread_id),
+                )
+                return False
+            db.execute(
+                "INSERT OR REPLACE INTO conversations (thread_id, collection, fetched_at, status, outcome, "
+                "solved_votes, failed_votes, messages) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (conversation.thread_id, conversation.collection, iso(conversation.fetched_at), *verdict, body),
+            )
+        return True
+
+    def get_conversation(self, thread_id: str) -> Conversation | None:
+        row = self._db().execute("SELECT * FROM conversations WHERE thread_id = ?", (thread_id,)).fetchone()
+        if row is None:
+            return None
+        return Conversation(
+            thread_id=row["thread_id"],
+            collection=row["collection"],
+            fetched_at=parse(row["fetched_at"]),
+            status=_status(row["status"]),
+            outcome=row["outcome"],
+            messages=parse_messages(row["messages"]),
+            solved_votes=int(row["solved_votes"]),
+            failed_votes=int(row["failed_votes"]),
+        )
+
+
+def _status(value: object) -> ConversationStatus:
+    for status in CONVERSATION_STATUSES:
+        if value == status:
+            return status
+    return "truncated"

@@ -6,7 +6,9 @@ It speaks Discord's wire format for the endpoints the bot uses, under `/api/v10`
     GET   /webhooks/{app}/{token}/messages/@original
     POST  /webhooks/{app}/{token}[?wait=true]          a follow-up message
     GET   /channels/{id}, PATCH /channels/{id}         bot token
-    POST  /channels/{id}/messages, /channels/{id}/typing  bot token (the relay's answers)
+    POST  /channels/{id}/messages, /channels/{id}/typing  bot token (the relay's answers; JSON or multipart:
+                                                   `payload_json` + `files[n]`, as Discord takes uploads)
+    GET   /channels/{id}/messages?limit=&before=       bot token: a thread's history (`add_history`), newest first
     GET   /users/@me, /oauth2/applications/@me, /gateway/bot  bot token (what discord.py asks when it logs in)
     PUT   /applications/{app}/commands                 bot token
     PUT   /applications/{app}/guilds/{guild}/commands  bot token
@@ -148,6 +150,9 @@ class FakeDiscordApi(LoopbackServer):
         self._scripted: deque[tuple[Reply, str | None]] = deque()  # (reply, only for this method, if given)
         self.scripted_served = 0  # scripted replies served so far (the soak attributes failures with it)
         self._lock = threading.Lock()
+        self._history: dict[str, list[dict[str, Any]]] = {}  # channel id → its messages (what GET reads)
+        self._forbidden: set[str] = set()  # channels the bot may not read (403 Missing Access)
+        self.uploads: list[tuple[str, str, bytes]] = []  # (channel id, filename, content) per uploaded file
 
     def handler_class(self) -> type[BaseHTTPRequestHandler]:
         return _make_handler_class(self)
@@ -212,6 +217,16 @@ class FakeDiscordApi(LoopbackServer):
             self.channels[channel_id] = channel
         return channel
 
+    def add_history(self, channel_id: str, messages: list[dict[str, Any]]) -> None:
+        """Give a channel messages (Discord message objects, any order) for GET /channels/{id}/messages."""
+        with self._lock:
+            self._history.setdefault(channel_id, []).extend(messages)
+
+    def forbid_channel(self, channel_id: str) -> None:
+        """Make reading `channel_id` answer 403 Missing Access (the bot lacks View Channel / Read History)."""
+        with self._lock:
+            self._forbidden.add(channel_id)
+
     # --- inspection --------------------------------------------------------------------------------------
 
     @property
@@ -251,7 +266,12 @@ class FakeDiscordApi(LoopbackServer):
         path = unquote(parts.path)
         body: Any = None
         invalid_json = False
-        if raw_body:
+        upload: tuple[Any, dict[str, tuple[str, bytes]]] | None = None
+        if raw_body and headers.get("content-type", "").startswith("multipart/form-data"):
+            upload = _multipart(headers["content-type"], raw_body)
+            invalid_json = upload is None
+            body = upload[0] if upload else None
+        elif raw_body:
             try:
                 body = json.loads(raw_body)
             except ValueError:
@@ -271,7 +291,16 @@ class FakeDiscordApi(LoopbackServer):
                     break
         if scripted is not None:
             return scripted
-        if invalid_json or (raw_body and "application/json" not in headers.get("content-type", "")):
+        content_type = headers.get("content-type", "")
+        if upload is not None:
+            with self._lock:
+                return self._route_upload(method, path, headers, upload[0], upload[1])
+        if invalid_json and content_type.startswith("multipart/form-data"):
+            return form_error(_field_error(["payload_json"], "BASE_TYPE_REQUIRED", "This field is required."))
+        if method == "GET" and (history := _CHANNEL_MESSAGES.fullmatch(path)):
+            with self._lock:
+                return self._bot_auth(headers) or self._read_history(history.group(1), dict(parse_qsl(parts.query)))
+        if invalid_json or (raw_body and "application/json" not in content_type):
             return discord_error(400, 50109, "The request body contains invalid JSON.")
         with self._lock:
             return self._route(method, path, headers, body)
@@ -293,6 +322,7 @@ class FakeDiscordApi(LoopbackServer):
         elif match := _CHANNEL_MESSAGES.fullmatch(path):
             if method == "POST":
                 return self._bot_auth(headers) or self._create_message(match.group(1), body)
+
         elif match := _CHANNEL_TYPING.fullmatch(path):
             if method == "POST":
                 if not (denied := self._bot_auth(headers)):
@@ -348,6 +378,46 @@ class FakeDiscordApi(LoopbackServer):
             message["type"] = 19  # a reply
         self._channel_messages.setdefault(channel_id, []).append(message)
         return Reply(200, message)
+
+    def _read_history(self, channel_id: str, query: dict[str, str]) -> Reply:
+        if channel_id in self._forbidden:
+            return discord_error(403, 50001, "Missing Access")
+        if channel_id not in self._history and channel_id not in self.channels:
+            return discord_error(404, 10003, "Unknown Channel")
+        try:
+            limit = int(query.get("limit", "50"))
+        except ValueError:
+            limit = 0
+        if not 1 <= limit <= 100:
+            return form_error(_field_error(["limit"], "NUMBER_TYPE_MAX", "int value should be <= 100 and >= 1."))
+        newest_first = sorted(self._history.get(channel_id, []), key=lambda m: int(m["id"]), reverse=True)
+        if "before" in query:
+            newest_first = [m for m in newest_first if int(m["id"]) < int(query["before"])]
+        return Reply(200, newest_first[:limit])
+
+    def _route_upload(
+        self, method: str, path: str, headers: dict[str, str], body: Any, files: dict[str, tuple[str, bytes]]
+    ) -> Reply:
+        match = _CHANNEL_MESSAGES.fullmatch(path)
+        if method != "POST" or not match:
+            return discord_error(405, 0, "405: Method Not Allowed")
+        if denied := self._bot_auth(headers):
+            return denied
+        declared = body.get("attachments") if isinstance(body, dict) else None
+        if not isinstance(declared, list) or len(declared) != len(files):
+            return form_error(_field_error(["attachments"], "ATTACHMENT_NOT_FOUND", "Unknown attachment."))
+        for n, item in enumerate(declared):
+            if f"files[{item.get('id')}]" not in files:
+                return form_error(_field_error(["attachments", n], "ATTACHMENT_NOT_FOUND", "Unknown attachment."))
+        reply = self._create_message(match.group(1), {k: v for k, v in body.items() if k != "attachments"})
+        if reply.status != 200:
+            return reply
+        reply.body["attachments"] = [
+            {"id": snowflake(), "filename": name, "size": len(data)} for name, data in files.values()
+        ]
+        for name, data in files.values():
+            self.uploads.append((match.group(1), name, data))
+        return reply
 
     # --- interaction webhooks ----------------------------------------------------------------------------
 
@@ -568,6 +638,28 @@ def _command_problem(index: int, command: Any) -> dict[str, Any] | None:
             "Context menu commands cannot have description",
         )
     return None
+
+
+def _multipart(content_type: str, raw: bytes) -> tuple[Any, dict[str, tuple[str, bytes]]] | None:
+    """(the `payload_json` part parsed, {part name: (filename, bytes)} of the files) of a multipart body."""
+    from email.parser import BytesParser
+    from email.policy import HTTP
+
+    message = BytesParser(policy=HTTP).parsebytes(b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + raw)
+    payload: Any = None
+    files: dict[str, tuple[str, bytes]] = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        raw_part = part.get_payload(decode=True)
+        data = raw_part if isinstance(raw_part, bytes) else b""
+        if name == "payload_json":
+            try:
+                payload = json.loads(data)
+            except ValueError:
+                return None
+        elif isinstance(name, str):
+            files[name] = (str(part.get_filename() or name), data)
+    return (payload, files) if isinstance(payload, dict) else None
 
 
 def _visible_fields(body: dict[str, Any]) -> dict[str, Any]:

@@ -80,4 +80,11 @@ module "docsbot" {
   # The optional gateway relay: answers new forum posts and mentions without a command (docs/deploy.md).
   enable_relay    = var.enable_relay
   relay_image_tag = var.relay_image_tag
+
+  # The optional weekly digest: the top documentation gaps posted to a staff channel (docs/learning.md).
+  digest_enabled    = var.digest_enabled
+  digest_channel_id = var.digest_channel_id
+  digest_collection = var.digest_collection
+  digest_schedule   = "0 9 * * 1" # Mondays, 09:00 UTC
+  digest_since      = "7d"
 }

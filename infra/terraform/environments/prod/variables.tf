@@ -154,3 +154,21 @@ variable "relay_image_tag" {
   type        = string
   default     = "latest"
 }
+
+variable "digest_enabled" {
+  description = "Post the weekly documentation-gaps digest to a staff channel (docs/learning.md; needs the Message Content intent: docs/deploy.md)."
+  type        = bool
+  default     = false
+}
+
+variable "digest_channel_id" {
+  description = "The staff channel's id for the digest (required when digest_enabled)."
+  type        = string
+  default     = ""
+}
+
+variable "digest_collection" {
+  description = "The collection whose gaps the digest reports (required when digest_enabled)."
+  type        = string
+  default     = ""
+}

@@ -10,7 +10,8 @@ locals {
     scheduler    = "Identity Cloud Scheduler starts the scrape job with"
     qdrant       = "The Qdrant VM (reads its two API keys at boot)"
     builder      = "Builds the functions' images with Cloud Build"
-  }, var.enable_relay ? { relay = "Runs the gateway relay (queues questions from forum posts)" } : {})
+    }, var.enable_relay ? { relay = "Runs the gateway relay (queues questions from forum posts)" } : {},
+  var.digest_enabled ? { digest = "Runs the weekly digest job (reads finished threads, posts the gaps)" } : {})
 
   # Which secret each workload reads, and the environment variable it arrives in. This map is the only source
   # of the secret grants below and of the secret variables in functions.tf and scheduler.tf, so a workload can
@@ -38,7 +39,8 @@ locals {
       OPENAI_API_KEY = "openai_api_key"
       QDRANT_API_KEY = "qdrant_api_key"
     }
-  }, var.enable_relay ? { relay = local.secret_env_relay } : {})
+    }, var.enable_relay ? { relay = local.secret_env_relay } : {},
+  var.digest_enabled ? { digest = local.secret_env_digest } : {})
 
   # The VM reads both Qdrant keys at boot to configure Qdrant (not through environment variables).
   qdrant_vm_secrets = ["qdrant_api_key", "qdrant_read_only_api_key"]
@@ -53,7 +55,7 @@ locals {
   )
 
   # Project-level roles. Firestore has no finer-grained IAM than the project.
-  project_roles = {
+  project_roles = merge({
     interactions = ["roles/datastore.user"]
     respond      = ["roles/datastore.user"]
     ingest       = ["roles/datastore.user"] # the write lease and page records shared with the scrape job
@@ -64,7 +66,7 @@ locals {
       "roles/artifactregistry.writer", # pushes the built function images
       "roles/storage.objectViewer",    # reads the uploaded sources
     ]
-  }
+  }, var.digest_enabled ? { digest = ["roles/datastore.user"] } : {}) # the digest: threads read, conversations written
 
   project_grants = merge([
     for workload, roles in local.project_roles : {

@@ -539,3 +539,53 @@ variable "relay_image_tag" {
     error_message = "relay_image_tag must be a Docker tag (letters, digits, _ . -; at most 128 characters)."
   }
 }
+
+variable "digest_enabled" {
+  description = "Run the weekly digest: a Cloud Run job (the scrape image) that stores finished threads' conversations and posts the top documentation gaps to a staff channel (needs the Message Content intent: docs/deploy.md)."
+  type        = bool
+  default     = false
+}
+
+variable "digest_channel_id" {
+  description = "The staff channel the digest posts in (its id); required when digest_enabled. The bot needs View Channel, Send Messages and Attach Files there."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.digest_channel_id == "" || can(regex("^[0-9]{17,20}$", var.digest_channel_id))
+    error_message = "digest_channel_id must be a Discord channel id (17 to 20 digits)."
+  }
+}
+
+variable "digest_collection" {
+  description = "The collection whose gaps the digest reports; required when digest_enabled."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.digest_collection == "" || can(regex("^[a-z0-9][a-z0-9_-]{0,62}$", var.digest_collection))
+    error_message = "digest_collection must be a collection name (lower-case letters, digits, - or _)."
+  }
+}
+
+variable "digest_schedule" {
+  description = "When the digest runs (cron, in the scrape job's time zone). Default: Mondays at 09:00."
+  type        = string
+  default     = "0 9 * * 1"
+
+  validation {
+    condition     = length(split(" ", trimspace(var.digest_schedule))) == 5
+    error_message = "digest_schedule must be a five-field cron expression."
+  }
+}
+
+variable "digest_since" {
+  description = "The period each digest covers, as an age: 7d, 36h, 2w."
+  type        = string
+  default     = "7d"
+
+  validation {
+    condition     = can(regex("^[0-9]{1,4}[dhw]$", var.digest_since))
+    error_message = "digest_since must be an age such as 7d, 36h or 2w."
+  }
+}

@@ -196,3 +196,26 @@ def test_without_a_store_the_threads_source_fails_with_the_reason(setup: Setup) 
     refreshed = refresh_source(Target(setup.index, HashingEmbedder(), Bm25Encoder()), "docs", SOURCE)
     assert refreshed.run.outcome == "failed"
     assert "reads the state store" in " ".join(refreshed.run.reasons)
+
+
+def test_the_scheduled_job_refreshes_the_threads_source_with_the_sites() -> None:
+    from docsbot.refresh.job import JobOptions, plan
+    from docsbot.settings.config import parse_collections
+
+    collections = parse_collections(
+        {
+            "collection": [
+                {
+                    "name": "docs",
+                    "title": "Docs",
+                    "source": [
+                        {"kind": "markdown_folder", "path": "docs", "docs_base_url": "https://d.example/"},
+                        {"kind": "sitemap", "url": "https://d.example/"},
+                        {"kind": "threads"},
+                    ],
+                }
+            ]
+        }
+    )
+    planned = [(collection, source.kind) for collection, source in plan(collections, JobOptions())]
+    assert planned == [("docs", "sitemap"), ("docs", "threads")]  # folders are pushed or ingested

@@ -1,4 +1,8 @@
-"""The answer without a language model: the best passages, each quoted with its citation."""
+"""The answer without a language model: the best passages, each quoted with its citation.
+
+A passage from a solved thread is headed by its label (`Community answer › title`), and the answer's first line
+says community answers are among the passages, so nobody takes a person's reply for the docs.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,10 @@ from docsbot.answer.model import Answer, AnswerKind, Citation
 from docsbot.documents.model import Source
 
 EXTRACTIVE_LABEL = "*No language model is configured, so here are the most relevant passages from the docs:*"
+EXTRACTIVE_LABEL_COMMUNITY = (
+    "*No language model is configured, so here are the most relevant passages from the docs "
+    "and from solved community threads:*"
+)
 PASSAGE_CHARS = 500
 MAX_PASSAGES = 3
 _FENCE = re.compile(r"^\s*(```|~~~)")
@@ -38,7 +46,7 @@ def extractive_answer(sources: Sequence[Source], *, collection: str = "", search
             chosen.append(source)
         if len(chosen) == MAX_PASSAGES:
             break
-    blocks = [EXTRACTIVE_LABEL]
+    blocks = [EXTRACTIVE_LABEL_COMMUNITY if any(s.community for s in chosen) else EXTRACTIVE_LABEL]
     for number, source in enumerate(chosen, start=1):
         blocks.append(f"**{source.label}** [{number}]\n{_quote(passage(source.text or source.snippet))}")
     return Answer(

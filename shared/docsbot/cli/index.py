@@ -35,6 +35,7 @@ from docsbot.settings.config import (
     Settings,
     SiteSource,
     SourceConfig,
+    ThreadsSource,
     load_collections,
 )
 
@@ -75,7 +76,7 @@ def ingest(
     if source_dir is not None:
         if url_map is None and not docs_base_url:
             fail("--source-dir needs --url-map FILE or --docs-base-url URL to know each page's public URL")
-        sources = [
+        sources: list[MarkdownFolderSource | ThreadsSource] = [
             MarkdownFolderSource(
                 kind="markdown_folder",
                 name=source_name,
@@ -92,12 +93,12 @@ def ingest(
             config = load_collections(settings.collections_file).get(collection)
         except ConfigError as error:
             fail(str(error))
-        sources = [s for s in config.sources if isinstance(s, MarkdownFolderSource)]
+        sources = [s for s in config.sources if isinstance(s, MarkdownFolderSource | ThreadsSource)]
         for skipped in config.sources:
-            if not isinstance(skipped, MarkdownFolderSource):
+            if isinstance(skipped, SiteSource):
                 warn(f"source {skipped.name!r} ({skipped.kind}) is crawled by 'docsbot scrape', not ingest")
         if not sources:
-            fail(f"collection {collection!r} has no markdown_folder source to ingest")
+            fail(f"collection {collection!r} has no markdown_folder or threads source to ingest")
 
     _refresh(settings, collection, list(sources), rebuild=rebuild, allow=allow_large_delete)
 

@@ -1,7 +1,9 @@
 """The shapes every part of docsbot passes around: pages, their sections, chunks and sources.
 
 A `Page` is one documentation page whatever it came from (a markdown folder, a crawled site, the
-ingest endpoint). Its markdown is *normalised*: every heading carries its anchor explicitly, as
+ingest endpoint, a solved Discord thread). A page of kind `COMMUNITY_KIND` is a community answer, not the
+docs: every `Source` of it says so in its `label`, which the prompt, the extractive answer, Discord and the
+terminal all show. Its markdown is *normalised*: every heading carries its anchor explicitly, as
 `## Heading text {#anchor}`, so that deep links survive every later step unchanged.
 """
 
@@ -10,6 +12,10 @@ from __future__ import annotations
 import hashlib
 import uuid
 from dataclasses import dataclass, field
+
+# The source kind of solved Discord threads (`docsbot.sources.threads`): community answers, not the docs.
+COMMUNITY_KIND = "threads"
+COMMUNITY_LABEL = "Community answer"
 
 # A fixed namespace so point ids are stable across machines and releases.
 _POINT_NAMESPACE = uuid.UUID("6f1c1b3e-6a53-4b8e-9a53-d0c5b07a1d1e")
@@ -98,7 +104,14 @@ class Source:
         return f"{self.url}#{self.anchor}" if self.anchor else self.url
 
     @property
+    def community(self) -> bool:
+        """Whether this is a community answer (a solved thread) rather than a documentation section."""
+        return self.source_kind == COMMUNITY_KIND
+
+    @property
     def label(self) -> str:
-        """`Page › Section`, as a citation line shows it."""
+        """`Page › Section`, as a citation line shows it; `Community answer › Thread title` for a solved thread."""
         parts = [self.title, *[h for h in self.heading_path if h != self.title]]
+        if self.community:
+            parts.insert(0, COMMUNITY_LABEL)
         return " › ".join(p for p in parts if p)

@@ -2,16 +2,25 @@
 
 With a `Reranker` (index/rerank.py), the hybrid stage fetches `candidates` sections (30 by default) and the
 reranker reorders them before the best `limit` are returned; a failing reranker leaves the hybrid order.
+
+Docs win ties: a community answer (a solved thread, `COMMUNITY_KIND`) never ranks above a documentation section
+that is exactly as relevant. Plain dense or keyword scores are compared as they are. Rank fusion (hybrid) cannot
+say "as relevant": of two equal results the index puts one first in each list, in an order of its own, and the
+fused scores differ (2/60 against 2/61). So when a community answer sits right above a doc in the fused order,
+their own meaning and keyword scores are read back (two small queries restricted to the two pages) and the doc
+goes first unless the answer beats it on one of them. Before reranking, so the reranker starts from that order
+(its own ties keep it). Otherwise the order is the index's: deterministic.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, TypeVar
 
 from docsbot.documents.model import Source
-from docsbot.index.bm25 import Bm25Encoder
+from docsbot.index.bm25 import Bm25Encoder, SparseVector
 from docsbot.index.embedders import Embedder
 from docsbot.index.ports import Hit, IndexInfo, SearchFilter, VectorIndex
 from docsbot.index.rerank import DEFAULT_CANDIDATES, Reranker, rerank_safely
@@ -19,6 +28,9 @@ from docsbot.index.rerank import DEFAULT_CANDIDATES, Reranker, rerank_safely
 SearchMode = Literal["hybrid", "dense", "sparse"]
 SNIPPET_CHARS = 280
 MAX_QUERY_CHARS = 4000  # bounded input: a question longer than this is cut before embedding
+TIE_TOLERANCE = 1e-6  # relative: float noise between two equal scores
+TIE_CHUNKS = 100  # chunks read back per signal when checking a tie between two pages
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -79,6 +91,18 @@ def collapse_sections(hits: list[Hit], limit: int) -> list[Source]:
     return sources
 
 
+def docs_win_ties(items: Sequence[T], score: Callable[[T], float], community: Callable[[T], bool]) -> list[T]:
+    """`items` best first by `score`, a community answer behind any doc with the same score (stable otherwise)."""
+    if not any(community(item) for item in items):
+        return list(items)
+
+    return sorted(items, key=lambda item: (-score(item), community(item)))
+
+
+def _tied(first: float, second: float) -> bool:
+    return abs(first - second) <= TIE_TOLERANCE * max(abs(first), abs(second), 1e-12)
+
+
 class Searcher:
     """Searches one collection with the embedder and sparse encoder it was built with."""
 
@@ -132,6 +156,10 @@ class Searcher:
             search_filter=search_filter,
         )
         sources = collapse_sections(result.hits, wanted)
+        if dense is not None and sparse is not None:
+            sources = self._fused_ties(sources, dense, sparse, search_filter)
+        else:  # one plain score: compared as it is
+            sources = docs_win_ties(sources, lambda s: s.score, lambda s: s.community)
         similarity = None
         if reranker is not None:
             ranked = rerank_safely(reranker, query, sources)
@@ -144,6 +172,39 @@ class Searcher:
             best_sparse_score=result.best_sparse_score,
             keyword_scale=self.keyword_scale(),
         )
+
+    def _fused_ties(
+        self, sources: list[Source], dense: list[float], sparse: SparseVector, search_filter: SearchFilter | None
+    ) -> list[Source]:
+        """`sources` with each community answer that sits right above an equally relevant doc moved below it."""
+        ordered = list(sources)
+        for i in range(len(ordered) - 1):
+            answer, doc = ordered[i], ordered[i + 1]
+            if answer.community and not doc.community and self._no_better(answer, doc, dense, sparse, search_filter):
+                ordered[i], ordered[i + 1] = doc, answer
+        return ordered
+
+    def _no_better(
+        self, answer: Source, doc: Source, dense: list[float], sparse: SparseVector, search_filter: SearchFilter | None
+    ) -> bool:
+        """Whether `answer` scores no higher than `doc` on meaning and on keywords (their own scores, unfused)."""
+        only = SearchFilter(
+            source_kinds=search_filter.source_kinds if search_filter else (),
+            tags=search_filter.tags if search_filter else (),
+            urls=(answer.url, doc.url),
+        )
+        for vectors in ({"dense": dense, "sparse": None}, {"dense": None, "sparse": sparse}):
+            # Enough chunks to reach both sections; a section not reached counts 0 (the index order stays).
+            hits = self.index.query(**vectors, limit=TIE_CHUNKS, search_filter=only).hits
+            best: dict[tuple[str, str], float] = {}
+            for hit in hits:
+                key = (str(hit.payload.get("url", "")), str(hit.payload.get("anchor", "")))
+                best.setdefault(key, hit.score)  # hits come best first
+            answer_score = best.get((answer.url, answer.anchor), 0.0)
+            doc_score = best.get((doc.url, doc.anchor), 0.0)
+            if answer_score > doc_score and not _tied(answer_score, doc_score):
+                return False
+        return True
 
     def keyword_scale(self) -> float:
         """ln(1 + chunk count), counted once per searcher (IDF, hence BM25 scores, grow with the corpus)."""

@@ -2,13 +2,15 @@
 
 `load_threads` gathers, per thread of a collection: its messages (bounded), its accepted solution, its "not
 solved" reasons; `ThreadView` answers the questions export and the gaps report ask: what was asked, what solved
-it (a person's message, the bot's answer, or nothing), and the outcome of the thread as a whole. Pure reads:
-nothing here writes.
+it (a person's message, the bot's answer, or nothing), and the outcome of the thread as a whole.
+`solved_threads` reads only what the solved-threads source (`docsbot.sources.threads`) indexes: the solved
+threads with their accepted answer, the latest first up to a bound, and how many threads it listed (solved or
+not: the drop guard's count). Pure reads: nothing here writes.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
@@ -89,3 +91,33 @@ def load_threads(store: StateStore, collection: str, *, since: datetime | None =
         )
         for thread in store.list_threads(collection, since=since)
     ]
+
+
+@dataclass
+class SolvedThreads:
+    """The solved threads of a collection, oldest first, and how many threads (solved or not) were listed."""
+
+    views: list[ThreadView] = field(default_factory=list)
+    listed: int = 0
+
+
+def solved_threads(store: StateStore, collection: str, *, bot_answers: bool, limit: int) -> SolvedThreads:
+    """The `limit` most recently updated threads of `collection` with an accepted answer: a person's message
+    marked as the solution, and with `bot_answers` also the bot's answer (marked, or voted solved by the author).
+    Reads messages only for those threads; a store that fails raises (never an empty answer)."""
+    threads = store.list_threads(collection)
+    views: list[ThreadView] = []
+    for thread in reversed(threads):  # latest first, so the bound keeps the recent ones
+        if len(views) >= limit:
+            break
+        if not thread.solved:
+            continue
+        solution = store.get_solution(thread.thread_id)
+        if not bot_answers and (solution is None or solution.from_bot):
+            continue
+        messages = tuple(store.list_messages(thread.thread_id, limit=MAX_MESSAGES))
+        view = ThreadView(thread=thread, messages=messages, solution=solution, feedback=())
+        if view.accepted_answer is not None:
+            views.append(view)
+    views.reverse()
+    return SolvedThreads(views=views, listed=len(threads))

@@ -226,6 +226,8 @@ class IngestService:
             raise BatchRejected(
                 f"source: {batch.source!r} is a site the scrape job crawls; push to another source name"
             )
+        if any(s.name == batch.source and s.kind == "threads" for s in config.sources):
+            raise BatchRejected(f"source: {batch.source!r} is the solved threads; push to another source name")
 
     def apply(self, batch: IngestBatch) -> IngestResult:
         """Index the batch's pages and delete its URLs (raises BatchRejected, LeaseBusy, IndexStoreError)."""

@@ -1,4 +1,5 @@
-"""The scheduled scrape job: re-crawl every enabled site source and bring the index up to date, safely.
+"""The scheduled scrape job: re-crawl every enabled site source (and re-read every solved-threads source) and
+bring the index up to date, safely.
 
     job = ScrapeJob(store, open_index, embedder, sparse, options=JobOptions(task_index=0, task_count=3))
     run = job.run(collections)       # a RunRecord, also kept in the store
@@ -29,7 +30,7 @@ from docsbot.index.bm25 import Bm25Encoder
 from docsbot.index.embedders import Embedder
 from docsbot.index.ports import VectorIndex
 from docsbot.refresh.pipeline import RefreshOptions, Target, refresh_source, source_key
-from docsbot.settings.config import CollectionsFile, SiteSource
+from docsbot.settings.config import CollectionsFile, SiteSource, ThreadsSource
 from docsbot.sources.registry import LoadContext
 from docsbot.sources.site.crawl import CrawlOptions, Render
 from docsbot.sources.site.scrape import crawl_options
@@ -71,15 +72,15 @@ class JobOptions:
         )
 
 
-def plan(collections: CollectionsFile, options: JobOptions) -> list[tuple[str, SiteSource]]:
-    """The crawled sources this task handles: every enabled one, sorted by key, dealt round-robin to tasks."""
+def plan(collections: CollectionsFile, options: JobOptions) -> list[tuple[str, SiteSource | ThreadsSource]]:
+    """The crawled and threads sources this task handles: every enabled one, sorted by key, dealt round-robin."""
     every = sorted(
         (
             (collection.name, source)
             for collection in collections.collections
             if collection.enabled and options.collection in (None, collection.name)
             for source in collection.sources
-            if isinstance(source, SiteSource)
+            if isinstance(source, SiteSource | ThreadsSource)  # folders are pushed or ingested, not scheduled
         ),
         key=lambda item: source_key(item[0], item[1].name),
     )
@@ -149,7 +150,7 @@ class ScrapeJob:
         )
         return run
 
-    def refresh(self, run_id: str, collection: str, source: SiteSource) -> SourceRun:
+    def refresh(self, run_id: str, collection: str, source: SiteSource | ThreadsSource) -> SourceRun:
         """Refresh one source with the one pipeline; never raises for the source's own failures."""
         key = source_key(collection, source.name)
         if self.on_event:

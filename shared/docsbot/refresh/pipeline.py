@@ -17,7 +17,9 @@
 5. the checkpoint is saved only after the index was updated: a state saying "unchanged" must never hide a
    page the index lacks.
 
-Without a store (`store=None`: library use, tests, the demo) there is no lease, no checkpoint and no record;
+The store is also where the solved-threads source reads (`LoadContext.threads`, when the store has the bot's
+roles: the whole store does). Without a store (`store=None`: library use, tests, the demo) there is no lease,
+no checkpoint and no record;
 the guard still holds, with the indexed page count as its baseline. Exceptions of a source are turned into
 a "failed" outcome with the reason: one failing source never stops the others.
 """
@@ -29,7 +31,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from docsbot.errors import TransientError
 from docsbot.index.bm25 import Bm25Encoder
@@ -46,6 +48,7 @@ from docsbot.store.ports import FreshnessStore
 
 if TYPE_CHECKING:
     from docsbot.sources.markdown_folder import Problem
+    from docsbot.store.ports import StateStore
 
 logger = logging.getLogger(__name__)
 
@@ -200,7 +203,10 @@ def _refresh_held(
         keep_alive()
         base.keep_alive()
 
-    loaded = load_source(source, replace(base, checkpoint=checkpoint, keep_alive=alive))
+    threads = base.threads if base.threads is not None else _thread_reader(store)
+    loaded = load_source(
+        source, replace(base, checkpoint=checkpoint, keep_alive=alive, collection=collection, threads=threads)
+    )
     refresh.loaded = loaded
     if loaded.name and loaded.name != result.source:
         result.source = loaded.name  # a snapshot names the source it was crawled from
@@ -283,6 +289,11 @@ def _refresh_held(
 
 def _nothing() -> None:
     return None
+
+
+def _thread_reader(store: FreshnessStore | None) -> StateStore | None:
+    """The store's bot roles, where the threads source reads, when it has them (every real store does)."""
+    return cast("StateStore", store) if store is not None and hasattr(store, "list_threads") else None
 
 
 @dataclass

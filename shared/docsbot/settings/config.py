@@ -78,7 +78,18 @@ class SiteSource(_Strict):
         return value
 
 
-SourceConfig = Annotated[MarkdownFolderSource | SiteSource, Field(discriminator="kind")]
+class ThreadsSource(_Strict):
+    """The collection's solved Discord threads, read from the state store (`docsbot.sources.threads`): opt-in."""
+
+    kind: Literal["threads"]
+    name: str = "threads"
+    # Threads solved by the bot's own answer repeat what the docs already say: only people's solutions by default.
+    bot_answers: bool = False
+    max_threads: int = Field(default=20_000, ge=1, le=200_000)  # the most recently updated solved threads
+    tags: tuple[str, ...] = ()
+
+
+SourceConfig = Annotated[MarkdownFolderSource | SiteSource | ThreadsSource, Field(discriminator="kind")]
 AutoAnswer = Literal["new_threads", "mentions", "off"]
 assert set(AUTO_ANSWER_MODES) == {"new_threads", "mentions", "off"}  # the catalog reader's list: one vocabulary
 
@@ -116,6 +127,12 @@ class CollectionConfig(_Strict):
         stray = sorted(set(self.auto_answer_channels) - set(self.discord_channels))
         if stray:
             raise ValueError(f"auto_answer_channels: channels not in this collection's discord_channels: {stray}")
+        # A refresh deletes the pages of a source name its load did not list: two sources of one name would
+        # delete each other's pages.
+        names = [s.name for s in self.sources]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ValueError(f"source names must be unique in a collection, repeated: {', '.join(repeated)}")
 
     def auto_answers(self) -> dict[str, str]:
         """Channel id → the relay's auto-answer mode, for each of this collection's channels."""
@@ -187,7 +204,7 @@ def load_collections(path: Path) -> CollectionsFile:
 def _resolve_paths(parsed: CollectionsFile, base: Path) -> CollectionsFile:
     collections = []
     for collection in parsed.collections:
-        sources: list[MarkdownFolderSource | SiteSource] = []
+        sources: list[MarkdownFolderSource | SiteSource | ThreadsSource] = []
         for source in collection.sources:
             if isinstance(source, MarkdownFolderSource):
                 url_map = source.url_map if source.url_map is None else (base / source.url_map)

@@ -6,7 +6,9 @@ listing is complete, which URLs to keep as indexed, and the checkpoint to save o
 A new kind is one function registered here, without touching the crawler, the pipeline or the indexer.
 
 Kinds: `markdown_folder` (docs-as-code folders), `docusaurus` and `sitemap` (crawled sites), `snapshot` (a
-`docsbot scrape --out` file). Loaders never write anything: saving the checkpoint is the pipeline's job.
+`docsbot scrape --out` file), `threads` (the collection's solved Discord threads, read from the state store the
+pipeline passes in `LoadContext.threads`). Loaders never write anything: saving the checkpoint is the
+pipeline's job.
 """
 
 from __future__ import annotations
@@ -17,11 +19,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from docsbot.documents.model import Page
-from docsbot.settings.config import MarkdownFolderSource, SiteSource, SourceConfig
+from docsbot.settings.config import MarkdownFolderSource, SiteSource, SourceConfig, ThreadsSource
 
 if TYPE_CHECKING:
     from docsbot.sources.markdown_folder import Problem
     from docsbot.sources.site.crawl import CrawlOptions, CrawlSummary, PageState, Render
+    from docsbot.store.ports import StateStore
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,8 @@ class LoadContext:
     keep_alive: Callable[[], None] = _nothing  # called as the load makes progress (renews the caller's lease)
     render: Render | None = None  # None: headless Chromium, started only if a page needs it
     crawl_options_for: Callable[[SiteSource], CrawlOptions] = _default_crawl_options
+    collection: str = ""  # the collection being refreshed (the pipeline sets it)
+    threads: StateStore | None = None  # where the threads source reads (the pipeline passes its store)
 
 
 Loader = Callable[[Any, LoadContext], LoadedSource]
@@ -172,3 +177,19 @@ def _snapshot(source: SnapshotSource, context: LoadContext) -> LoadedSource:
     listed = list(pages)
     context.on_event("total", len(listed))
     return LoadedSource(pages=listed, complete=header.complete, reached=len(listed), name=header.source or None)
+
+
+@register("threads")
+def _threads(source: ThreadsSource, context: LoadContext) -> LoadedSource:
+    from docsbot.sources.threads import load_thread_pages
+
+    if context.threads is None:
+        raise ValueError(f"source {source.name!r}: a threads source reads the state store, and none was given")
+    if not context.collection:
+        raise ValueError(f"source {source.name!r}: a threads source needs the collection it belongs to")
+    read = load_thread_pages(context.threads, context.collection, source, context.keep_alive)
+    context.on_event("total", len(read.pages))
+    problems = [f"{read.unlinked} solved threads have no known server (guild) id: not indexed"] if read.unlinked else []
+    # Complete, and `reached` counts every thread listed: an unsolved thread is reached (it is known not to be a
+    # page), so unsolves delete their pages, while an empty read reaches nothing and the drop guard refuses.
+    return LoadedSource(pages=read.pages, complete=True, reached=read.listed, problems=problems)

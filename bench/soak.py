@@ -158,7 +158,16 @@ def soak(
     questions: int = QUESTIONS, faults: tuple[str, ...] = FAULTS, *, seed: int = 15, budget_s: float = SOAK_BUDGET_S
 ) -> SoakResult:
     """Run `questions` questions, one random fault of `faults` each; per fault, what the asker saw."""
-    logging.getLogger("docsbot").setLevel(logging.ERROR)  # a thousand expected retries would bury the table
+    logger = logging.getLogger("docsbot")
+    level = logger.level
+    logger.setLevel(logging.ERROR)  # a thousand expected retries would bury the table
+    try:
+        return _soak(questions, faults, seed=seed, budget_s=budget_s)
+    finally:
+        logger.setLevel(level)  # callers (the tests) keep their own logging
+
+
+def _soak(questions: int, faults: tuple[str, ...], *, seed: int, budget_s: float) -> SoakResult:
     rng = random.Random(seed)
     clock = SimClock()
     result = SoakResult(0, 0.0, {fault: Counter() for fault in faults})
@@ -178,7 +187,7 @@ def soak(
             return searcher.search(query, limit=limit)
 
         # Every question reaches the model (no "not in the docs"), so every model fault is exercised.
-        options = AnswerOptions(policy=AbstainPolicy(min_keyword_score=0.0))
+        options = AnswerOptions(policy=AbstainPolicy(min_grounded_score=0.0))
         collections = Gated(searcher, Answerer(search, chat, Product("Redux"), collection="docs", options=options))
         rest = DiscordRest(signer.application_id, base_url=discord.base_url, sleep=lambda s: None)
         queue = RecordingQueue()

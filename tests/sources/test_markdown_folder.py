@@ -269,7 +269,9 @@ def test_redux_corpus_loads_completely() -> None:
     for page in load.pages:
         assert page.title and page.title != page.origin
         for line in _outside_fences(page.markdown):
-            text = re.sub(r"`[^`]*`", "", line)
+            # A code block's title line is text as the site shows it (`**ConnectedProps<T> TS example**`).
+            title = re.fullmatch(r"\*\*.+\*\*", line) and f"{line}\n\n```" in page.markdown
+            text = "" if title else re.sub(r"`[^`]*`", "", line)
             if re.match(r"\s*(import|export)\s", text) or ":::" in text or re.search(r"</?[A-Z][\w.]*[\s/>]", text):
                 leftovers.append(f"{page.origin}: {line}")
             if re.match(r"#{1,6}\s", line) and not re.search(r"\{#[\w-]+\}$", line):

@@ -97,10 +97,10 @@ def test_admonitions_become_labelled_blockquotes(opening: str, label: str) -> No
     assert clean_mdx(source) == f"> {label}\n>\n> First line.\n> Second line.\n\nAfter.\n"
 
 
-def test_nested_admonitions_and_fences_inside_them() -> None:
+def test_nested_admonitions_are_flattened_into_one_quote_and_fences_inside_them_kept() -> None:
     source = "::::warning Outer\n\n:::note\n\nInner.\n\n:::\n\n```js\n// :::\nconst a = 1\n```\n\n::::\n"
     assert clean_mdx(source) == (
-        "> **Warning: Outer**\n>\n> > **Note**\n> >\n> > Inner.\n>\n> ```js\n> // :::\n> const a = 1\n> ```\n"
+        "> **Warning: Outer**\n>\n> **Note**\n>\n> Inner.\n>\n> ```js\n> // :::\n> const a = 1\n> ```\n"
     )
 
 
@@ -164,6 +164,17 @@ def test_pre_blocks_become_code_blocks() -> None:
     assert clean_mdx(source) == "```\ngraphql-engine:\n  image: hasura/graphql-engine\n```\n"
 
 
+_MAGIC = re.compile(r"^\W*(?:highlight|error)-(?:next-line|start|end)\W*$")
+
+
+def _as_shown(block: str) -> str:
+    """A source block as the site shows it: the fence line reduced to the language, magic comments gone."""
+    first, *rest = block.split("\n")
+    opening = re.match(r"(`{3,}|~{3,})\s*([\w#+.-]+(?![\w#+.=-]))?", first)
+    head = f"{opening.group(1)}{opening.group(2) or ''}" if opening else first
+    return "\n".join([head, *(line for line in rest if not _MAGIC.match(line))])
+
+
 def _blocks(markdown: str) -> list[str]:
     """The fenced code blocks of a document, each line without blockquote markers and indentation."""
     lines = markdown.split("\n")
@@ -190,12 +201,63 @@ def test_real_corpus_keeps_every_code_block_and_leaves_no_mdx(corpus: str) -> No
         source = frontmatter.loads(path.read_text(encoding="utf-8")).content
         cleaned = clean_mdx(source)
         kept = set(_blocks(cleaned))
-        lost_blocks += [f"{path}: {b[:60]!r}" for b in _blocks(source) if b not in kept]
+        lost_blocks += [f"{path}: {b[:60]!r}" for b in _blocks(source) if _as_shown(b) not in kept]
+        for block in kept:
+            first, *rest = block.split("\n")
+            if re.search(r"[{ =]", first) or any(_MAGIC.match(line) for line in rest):
+                leftovers.append(f"{path}: fence metadata or a magic comment left: {block[:80]!r}")
         lines = cleaned.split("\n")
-        for line, fenced in zip(lines, fence_mask(lines), strict=True):
-            outside_code = re.sub(r"`[^`]*`", "", line)
+        # A code block's title line is text as the site shows it (`**ConnectedProps<T> TS example**`).
+        titles = {
+            n for n in range(len(lines) - 2) if re.fullmatch(r"\*\*.+\*\*", lines[n]) and lines[n + 2][:3] == "```"
+        }
+        for number, (line, fenced) in enumerate(zip(lines, fence_mask(lines), strict=True)):
+            outside_code = "" if number in titles else re.sub(r"`[^`]*`", "", line)
             if not fenced and re.search(r"^:::|:::$|</?[A-Z][\w.]*[\s/>]|^import\s|\{/\*|<!--", outside_code):
                 leftovers.append(f"{path}: {line[:100]}")
     assert len(files) > 80
     assert lost_blocks == []
     assert leftovers == []
+
+
+@pytest.mark.parametrize(
+    ("opening", "expected"),
+    [
+        ('```jsx title="src/App.jsx" {1,3-5} showLineNumbers', "**src/App.jsx**\n\n```jsx"),
+        ("```js{2}", "```js"),
+        ("```ts showLineNumbers", "```ts"),
+        ("```title='notes.txt'", "**notes.txt**\n\n```"),
+        ("``` python  {3}", "```python"),
+        ("~~~bash", "~~~bash"),
+    ],
+)
+def test_code_fence_metadata_goes_and_the_language_stays(opening: str, expected: str) -> None:
+    fence = "~~~" if opening.startswith("~") else "```"
+    assert clean_mdx(f"Text.\n\n{opening}\nx = 1\n{fence}\n") == f"Text.\n\n{expected}\nx = 1\n{fence}\n"
+
+
+def test_docusaurus_magic_comments_go_in_any_comment_syntax() -> None:
+    source = (
+        "```js\n// highlight-next-line\nconst a = 1\n  // highlight-start\nb()\n// highlight-end\n```\n\n"
+        "```python\n# highlight-next-line\nx = 1  # highlight-next-line is only a comment here\n```\n\n"
+        "```html\n<!-- highlight-start -->\n<p>Hi</p>\n<!-- highlight-end -->\n```\n\n"
+        "```jsx\n{/* highlight-next-line */}\n<App />\n/* error-next-line */\nbad()\n```\n\n"
+        "```sql\n-- highlight-next-line\nSELECT 1;\n```\n"
+    )
+    assert clean_mdx(source) == (
+        "```js\nconst a = 1\nb()\n```\n\n"
+        "```python\nx = 1  # highlight-next-line is only a comment here\n```\n\n"
+        "```html\n<p>Hi</p>\n```\n\n"
+        "```jsx\n<App />\nbad()\n```\n\n"
+        "```sql\nSELECT 1;\n```\n"
+    )
+
+
+def test_fence_metadata_inside_an_admonition_and_a_list() -> None:
+    source = (
+        ':::tip\n\n```bash title="install.sh"\n# highlight-next-line\nnpm i\n```\n\n:::\n\n'
+        "- Step:\n\n  ```js {1}\n  go()\n  ```\n"
+    )
+    assert clean_mdx(source) == (
+        "> **Tip**\n>\n> **install.sh**\n>\n> ```bash\n> npm i\n> ```\n\n- Step:\n\n  ```js\n  go()\n  ```\n"
+    )

@@ -2,6 +2,10 @@
 
 A passage from a solved thread is headed by its label (`Community answer › title`), and the answer's first line
 says community answers are among the passages, so nobody takes a person's reply for the docs.
+
+Passages are shown as a reader sees the docs, whatever the source kept of their markup: JSX/MDX components
+and HTML tags give way to their text, admonition fences (`:::note`) to a bold label, a code fence keeps only
+its language, and heading ids (`{#anchor}`) go. The section text is cleaned before it is cut to length.
 """
 
 from __future__ import annotations
@@ -10,7 +14,9 @@ import re
 from collections.abc import Sequence
 
 from docsbot.answer.model import Answer, AnswerKind, Citation
+from docsbot.documents.anchors import fence_mask
 from docsbot.documents.model import Source
+from docsbot.sources.mdx import clean_mdx
 
 EXTRACTIVE_LABEL = "*No language model is configured, so here are the most relevant passages from the docs:*"
 EXTRACTIVE_LABEL_COMMUNITY = (
@@ -20,6 +26,28 @@ EXTRACTIVE_LABEL_COMMUNITY = (
 PASSAGE_CHARS = 500
 MAX_PASSAGES = 3
 _FENCE = re.compile(r"^\s*(```|~~~)")
+_HEADING_ID = re.compile(r"^(?P<heading>[ ]{0,3}#{1,6}[ \t].*?)[ \t]*\{#[\w-]+\}[ \t]*$")
+_QUOTE_MARKERS = re.compile(r"^(?:[ ]{0,3}>[ ]?)+")
+
+
+def clean_text(text: str) -> str:
+    """Section text without docs markup a reader never sees (components, tags, `:::` fences, fence metadata).
+
+    Blockquote markers go too: the passage is quoted as a whole, and Discord shows `> > x` as a literal `> x`.
+    """
+    lines = clean_mdx(text).split("\n")
+    mask = fence_mask(lines)
+    out: list[str] = []
+    block_quoted = False  # whether the code block being read was opened inside a quote
+    for number, (line, fenced) in enumerate(zip(lines, mask, strict=True)):
+        if fenced and (number == 0 or not mask[number - 1]):
+            block_quoted = line.lstrip().startswith(">")
+        if not fenced:
+            line = _HEADING_ID.sub(r"\g<heading>", _QUOTE_MARKERS.sub("", line))
+        elif block_quoted:
+            line = _QUOTE_MARKERS.sub("", line)
+        out.append(line)
+    return "\n".join(out).strip()
 
 
 def passage(text: str, limit: int = PASSAGE_CHARS) -> str:
@@ -48,7 +76,7 @@ def extractive_answer(sources: Sequence[Source], *, collection: str = "", search
             break
     blocks = [EXTRACTIVE_LABEL_COMMUNITY if any(s.community for s in chosen) else EXTRACTIVE_LABEL]
     for number, source in enumerate(chosen, start=1):
-        blocks.append(f"**{source.label}** [{number}]\n{_quote(passage(source.text or source.snippet))}")
+        blocks.append(f"**{source.label}** [{number}]\n{_quote(passage(clean_text(source.text or source.snippet)))}")
     return Answer(
         kind=AnswerKind.EXTRACTIVE,
         text="\n\n".join(blocks),

@@ -1,11 +1,14 @@
 """Load a docs-as-code folder of Docusaurus .md/.mdx files as normalised `Page`s.
 
-Every file that should be a page but cannot be read or parsed is reported as a `Problem`, with its URL
-whenever the URL can be known, so that the indexer keeps what it indexed for that page before.
+Relative links and images are made absolute, a link to another doc file pointing at that page's URL
+(`docsbot.sources.relative_links`). Every file that should be a page but cannot be read or parsed is
+reported as a `Problem`, with its URL whenever the URL can be known, so that the indexer keeps what it
+indexed for that page before.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import stat
@@ -21,6 +24,7 @@ from docsbot.documents.anchors import normalise_heading_anchors, rendered_headin
 from docsbot.documents.model import Page
 from docsbot.sources.docusaurus_routes import docusaurus_url, is_category_index, strip_number_prefix
 from docsbot.sources.mdx import clean_mdx
+from docsbot.sources.relative_links import absolute_links
 
 _DOC_SUFFIXES = (".md", ".mdx")
 _SKIPPED_DIRS = frozenset({"node_modules"})
@@ -275,9 +279,24 @@ def load_markdown_folder(
             result.problems.append(Problem(relative_path, error.kind, error.message, url))
     result.pages, duplicates = _without_duplicate_urls(result.pages)
     result.problems.extend(duplicates)
+    result.pages = _with_absolute_links(result.pages, settings)
     result.pages.sort(key=lambda page: (page.url, page.origin))
     result.problems.sort(key=lambda problem: (problem.path, problem.kind))
     return result
+
+
+def _with_absolute_links(pages: list[Page], settings: _Settings) -> list[Page]:
+    # A link to another doc file goes to the URL that file was loaded at (its front matter can move it), else
+    # to the URL the folder's mapping would give it.
+    loaded = {page.origin: page.url for page in pages}
+
+    def doc_url(relative_path: str) -> str | None:
+        return loaded.get(relative_path) or _url_for(relative_path, {}, settings)
+
+    return [
+        dataclasses.replace(page, markdown=absolute_links(page.markdown, page.origin, page.url, doc_url))
+        for page in pages
+    ]
 
 
 def _without_duplicate_urls(pages: list[Page]) -> tuple[list[Page], list[Problem]]:

@@ -1,9 +1,12 @@
 """MDX (Docusaurus flavour) to plain markdown, keeping every piece of text a reader would see.
 
-Code fences and inline code are never changed. Outside them: ESM `import`/`export` blocks and comments go;
-`<Tabs>` become bold-labelled parts (not headings, which would invent anchors the real page lacks);
-admonitions (`:::tip Title`) become labelled blockquotes; other JSX and HTML tags are dropped but their text
-children stay; multi-line template-literal props (`<GraphiQLIDE query={`...`} />`) become code blocks.
+Code keeps its text; a fence keeps only its language (Docusaurus' `title="…"` becomes a bold line above
+it, `{1,3-5}` and `showLineNumbers` go) and loses Docusaurus' magic comments (`// highlight-next-line`,
+`# highlight-start`, ... in any comment syntax), which the site never shows. Outside code: ESM
+`import`/`export` blocks and comments go; `<Tabs>` become bold-labelled parts (not headings, which would
+invent anchors the real page lacks); admonitions (`:::tip Title`) become labelled blockquotes (nested ones
+inside the same quote, not `> >`); other JSX and HTML tags are dropped but their text children stay;
+multi-line template-literal props (`<GraphiQLIDE query={`...`} />`) become code blocks.
 
 Long because: one pass over the MDX text with the rules for each construct side by side; splitting them
 would separate rules that must agree on where code fences start and end.
@@ -17,6 +20,15 @@ from dataclasses import dataclass, field
 from docsbot.documents.anchors import fence_mask
 
 _FENCE_PLACEHOLDER = re.compile("\x00F(\\d+)\x00")
+# A fence's opening line: what precedes the fence (indent, quote marks), the fence, its info string.
+_FENCE_INFO = re.compile(r"^(?P<lead>(?P<prefix>(?:[ \t]*>)*[ \t]*)(?:`{3,}|~{3,}))(?P<info>.*)$")
+_FENCE_LANGUAGE = re.compile(r"[ \t]*(?P<language>[\w#+.-]+)(?![\w#+.=-])")
+_FENCE_TITLE = re.compile(r"\btitle=(?:\"(?P<title>[^\"]*)\"|'(?P<title2>[^']*)')")
+# Docusaurus' magic comments (highlight-next-line, highlight-start/-end, error-...): never shown on the page.
+_MAGIC_COMMENT = re.compile(
+    r"^(?:[ \t]*>)*[ \t]*(?://|#|--|;|%|/\*|<!--|\{/\*)[ \t]*(?:highlight|error)-(?:next-line|start|end)"
+    r"[ \t]*(?:\*/\}|\*/|-->)?[ \t]*$"
+)
 _ESM_START = re.compile(
     r"^(?:import\s*(?:['\"{*]|type\s|[\w$]+\s*(?:,|from\b))"
     r"|export\s*(?:[{*]|(?:const|let|var|function|class|default|async|type|interface)\b))"
@@ -107,10 +119,30 @@ def _hide_fences(text: str, fences: list[str]) -> str:
         end = index
         while end < len(lines) and mask[end]:
             end += 1
-        fences.append("\n".join(lines[index:end]))
+        fences.append(_clean_fence(lines[index:end]))
         out.append(f"\x00F{len(fences) - 1}\x00")
         index = end
     return "\n".join(out)
+
+
+def _clean_fence(lines: list[str]) -> str:
+    """A fenced block as the site shows it: the language kept, other metadata and magic comments gone.
+
+    `title="a.py"` becomes a bold line above the fence, as the crawler writes Docusaurus' code titles.
+    """
+    opening = _FENCE_INFO.match(lines[0])
+    if opening is None:
+        return "\n".join(lines)
+    info = opening.group("info")
+    language = _FENCE_LANGUAGE.match(info)
+    title = _FENCE_TITLE.search(info)
+    head = [f"{opening.group('lead')}{language.group('language') if language else ''}"]
+    title_text = " ".join((title.group("title") or title.group("title2") or "").split()) if title else ""
+    if title_text:
+        prefix = opening.group("prefix")
+        head = [f"{prefix}**{title_text.replace('**', '')}**", prefix.rstrip(), *head]
+    body = [line for line in lines[1:] if not _MAGIC_COMMENT.match(line)]
+    return "\n".join([*head, *body])
 
 
 def _bracket_depth(text: str) -> int:
@@ -506,7 +538,8 @@ class _Admonitions:
         self.base_indent = ""
 
     def prefix(self) -> str:
-        return f"{self.base_indent}{'> ' * len(self.stack)}"
+        # One quote level whatever the nesting: a reader sees labelled boxes, not a staircase of `> > >`.
+        return f"{self.base_indent}{'> ' if self.stack else ''}"
 
     def quoted(self, line: str) -> str:
         if not self.stack:

@@ -274,10 +274,10 @@ def test_admonitions_become_labelled_blockquotes() -> None:
     )
 
 
-def test_nested_admonitions_nest_their_quotes() -> None:
+def test_nested_admonitions_are_flattened_into_one_quote() -> None:
     inner = admonition("note", "note", "<p>Inner.</p>")
     page = extract(admonition("info", "Outer", f"<p>Outer text.</p>{inner}"))
-    assert page.markdown == "> **Info: Outer**\n>\n> Outer text.\n>\n> > **Note**\n> >\n> > Inner.\n"
+    assert page.markdown == "> **Info: Outer**\n>\n> Outer text.\n>\n> **Note**\n>\n> Inner.\n"
 
 
 def test_other_sites_admonitions_are_quoted_too() -> None:
@@ -526,3 +526,87 @@ def test_every_heading_and_code_line_survives_a_mixed_page() -> None:
     )
     assert re.findall(r"\{#([\w-]+)\}", page.markdown) == ["custom-id", "using-docsbot-ask"]
     assert '```json\n{\n  "a": 1\n}\n```' in page.markdown
+
+
+# --- Defects found crawling real Docusaurus 3, MkDocs Material and Sphinx + Furo sites ---------------------
+
+
+def test_a_video_is_an_absolute_link_named_by_its_file_or_title() -> None:
+    page = extract(
+        '<p>Watch:</p><video controls="" width="100%"><source src="/docs/img/event-triggers.webm" type="video/webm">'
+        "</video>"
+        '<video src="clips/setup%20demo.mp4" title="Setting up" controls></video>'
+    )
+    assert page.markdown == (
+        "Watch:\n\n"
+        "[event-triggers.webm](https://docs.example.com/docs/img/event-triggers.webm)\n\n"
+        "[Setting up](https://docs.example.com/docs/guides/clips/setup%20demo.mp4)\n"
+    )
+
+
+def test_a_card_link_has_no_heading_markup_in_its_text() -> None:
+    page = extract(
+        '<div class="cards"><a class="card" href="/docs/databases/postgres/">'
+        '<h5 id="postgres--compatible">Postgres &amp; Compatible</h5></a>'
+        '<a class="card" href="/docs/databases/mysql/"><div><h4>MySQL</h4><p>Fast.</p></div></a></div>'
+    )
+    assert page.markdown == (
+        "[Postgres & Compatible](https://docs.example.com/docs/databases/postgres/) "
+        "[MySQL Fast.](https://docs.example.com/docs/databases/mysql/)\n"
+    )
+
+
+def test_a_heading_inside_an_admonition_closes_the_quote_and_starts_a_section() -> None:
+    page = extract(
+        admonition(
+            "note",
+            "Before you start",
+            '<p>Read this.</p><h2 id="requirements">Requirements</h2><p>Node 20.</p>'
+            '<h3 id="optional">Optional</h3><p>Yarn.</p>',
+        )
+    )
+    assert page.markdown == (
+        "> **Note: Before you start**\n>\n> Read this.\n\n## Requirements {#requirements}\n\n> Node 20.\n\n"
+        "### Optional {#optional}\n\n> Yarn.\n"
+    )
+    sections = split_sections(page.markdown)
+    assert [(s.anchor, s.markdown) for s in sections] == [
+        ("", "> **Note: Before you start**\n>\n> Read this."),
+        ("requirements", "> Node 20."),
+        ("optional", "> Yarn."),
+    ]
+
+
+def test_square_brackets_in_text_never_read_as_a_link() -> None:
+    page = extract("<p>Call name[type parameters](parameters) or a[0] here.</p>")
+    assert page.markdown == "Call name\\[type parameters\\](parameters) or a\\[0\\] here.\n"
+    assert "[" not in re.sub(r"\\[\[\]]", "", page.markdown)
+
+
+def test_a_sphinx_label_target_before_a_heading_does_not_take_its_anchor() -> None:
+    html = (
+        '<html><body><div role="main"><section id="guide"><h1>Guide</h1>'
+        '<span id="install-label"></span><section id="install"><span id="another-label"></span>'
+        '<h2>Install<a class="headerlink" href="#install">¶</a></h2><p>Run it.</p></section>'
+        '<div class="section" id="old-style"><span id="old-label"></span><h2>Old style</h2><p>Text.</p></div>'
+        "</section></div></body></html>"
+    )
+    page = extract_page(html, URL)
+    assert page.markdown == "## Install {#install}\n\nRun it.\n\n## Old style {#old-style}\n\nText.\n"
+
+
+def test_sphinx_footnotes_are_content_not_chrome() -> None:
+    html = (
+        '<html><body><aside class="sidebar-drawer">Site navigation</aside><div role="main">'
+        "<section id='page'><h1>Page</h1><p>A claim"
+        '<a class="footnote-reference brackets" href="#f1" id="id1" role="doc-noteref">'
+        '<span class="fn-bracket">[</span>1<span class="fn-bracket">]</span></a>.</p>'
+        '<aside class="footnote-list brackets"><aside class="footnote brackets" id="f1" role="doc-footnote">'
+        '<span class="label"><span class="fn-bracket">[</span><a role="doc-backlink" href="#id1">1</a>'
+        '<span class="fn-bracket">]</span></span><p>The source of the claim.</p></aside></aside>'
+        "</section></div></body></html>"
+    )
+    page = extract_page(html, URL)
+    assert "Site navigation" not in page.markdown
+    assert f"A claim[\\[1\\]]({URL}#f1)." in page.markdown
+    assert "The source of the claim." in page.markdown

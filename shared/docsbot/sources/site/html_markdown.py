@@ -5,9 +5,13 @@ its chrome) is converted with a markdownify `MarkdownConverter` subclass that kn
 
 - headings keep their ids as `## Text {#id}` (the form `docsbot.documents.sections` parses); the page title is separate;
 - code blocks are fenced with their language, one source line per line, a title as a `**hello.py**` line;
-- admonitions become labelled blockquotes (`> **Tip: Quick start**`), tabs and `details` bold-labelled parts,
-  as `docsbot.sources.mdx` writes them for markdown sources;
-- tables become GFM tables; every link and image URL is absolute; `data:` images are dropped.
+- admonitions become labelled blockquotes (`> **Tip: Quick start**`; nested ones in the same quote, which a
+  heading inside closes so that the heading starts a section), tabs and `details` bold-labelled parts, as
+  `docsbot.sources.mdx` writes them for markdown sources;
+- tables become GFM tables; every link, image and video URL is absolute (a video is a link named by its
+  file); `data:` images are dropped; brackets in text are escaped, so they never read as links;
+- Sphinx: a heading takes its section's id (an empty `<span id>` label target before it is an alias);
+  footnotes (`aside.footnote`) are content, not chrome.
 
 Long because: one markdownify converter subclass with a method per Docusaurus construct; the methods share
 the converter's state and options.
@@ -21,7 +25,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import unquote, urljoin, urlsplit
 
 from bs4 import BeautifulSoup
 from bs4.dammit import EncodingDetector
@@ -54,7 +58,9 @@ _GENERIC_ROOTS = ("main", "article", "[role=main]", "body")
 _CHROME = ", ".join(
     (
         *("script", "style", "noscript", "template", "svg", "button", "iframe", "select", "link", "meta"),
-        *("nav", "aside", "footer", "[role=navigation]", ".theme-doc-card-icon", "[class*=cardTitleIcon_]"),
+        # Sphinx footnotes are `aside`s too, but content: the `[1]` references in the text point at them.
+        *("nav", "aside:not(.footnote):not(.footnote-list)", "footer", "[role=navigation]"),
+        *(".theme-doc-card-icon", "[class*=cardTitleIcon_]"),
         *("a.hash-link", "a.headerlink", ".theme-doc-breadcrumbs", ".theme-doc-toc-mobile", ".theme-doc-toc-desktop"),
         *(".pagination-nav", ".theme-doc-footer", ".theme-edit-this-page", ".theme-last-updated"),
         *(".theme-doc-version-banner", ".theme-doc-version-badge", "[class*=admonitionIcon_]"),
@@ -79,6 +85,7 @@ _TITLE_SUFFIX = re.compile(r"\s+\|\s+[^|]*$")
 _BLANK_OR_SPACE = re.compile(r"[ \t]+$")
 _INNER_SPACES = re.compile(r"(?<=\S) {2,}(?=\S)")
 _CODE_SPAN = re.compile(r"(`+).+?(?<!`)\1(?!`)")
+_HEADING_LINE = re.compile(r"^#{1,6} ")
 _HEADING_MARKUP = re.compile(r"(?m)^#{1,6} |[ \t]*\{#[\w-]+\}$")
 # Text that would read as markup at the start of a line: a heading, a quote, a list item.
 _LINE_START_MARKUP = re.compile(r"(?m)^(?P<mark>#{1,6}(?=[ \t]|$)|>|[-+](?=[ \t]|$)|\d{1,9}(?=[.)](?:[ \t]|$)))")
@@ -335,6 +342,28 @@ def _quote(markdown: str) -> str:
     return "\n".join(f"> {line}" if line.strip() else ">" for line in markdown.split("\n"))
 
 
+def _quote_around_headings(markdown: str) -> str:
+    """`markdown` as a blockquote, closed before each heading so that the heading starts a section."""
+    lines = markdown.split("\n")
+    parts: list[str] = []
+    quoted: list[str] = []
+
+    def close_quote() -> None:
+        text = "\n".join(quoted).strip("\n")
+        if text:
+            parts.append(_quote(text))
+        quoted.clear()
+
+    for line, fenced in zip(lines, fence_mask(lines), strict=True):
+        if not fenced and _HEADING_LINE.match(line):
+            close_quote()
+            parts.append(line)
+        else:
+            quoted.append(line)
+    close_quote()
+    return "\n\n".join(parts)
+
+
 def _admonition_kind(tag: Tag) -> str | None:
     classes = _classes(tag)
     for name in classes:
@@ -425,7 +454,7 @@ class _DocsConverter(_MarkdownConverter):  # type: ignore[misc]
         if isinstance(heading, Tag):
             label_text = _flat(heading.get_text(" ").replace("**", ""))
             heading.extract()
-        body: str = super().process_tag(node, parent_tags=parents)
+        body: str = super().process_tag(node, parent_tags=parents | {"_admonition"})
         label = kind.capitalize()
         if label_text and label_text.lower() != kind.lower():
             label = f"{label}: {label_text}"
@@ -433,7 +462,9 @@ class _DocsConverter(_MarkdownConverter):  # type: ignore[misc]
             return f" **{label}** {_flat(body)} "
         body = body.strip("\n")
         block = f"**{label}**\n\n{body}" if body else f"**{label}**"
-        return f"\n\n{_quote(block)}\n\n"
+        if "_admonition" in parents:  # nested: one quote level, as docsbot.sources.mdx writes them
+            return f"\n\n{block}\n\n"
+        return f"\n\n{_quote_around_headings(block)}\n\n"
 
     def _tabs(self, node: Tag, parents: set[str]) -> str:
         tablist = next((t for t in node.select("[role=tablist]") if _own(t, node, "tabs-container")), None)
@@ -471,6 +502,8 @@ class _DocsConverter(_MarkdownConverter):  # type: ignore[misc]
         if not text:
             return ""
         text = _ESCAPABLE_BACKSLASH.sub(r"\\\\", text).replace("*", r"\*").replace("`", r"\`")
+        # Brackets in text are text: `name[type parameters](parameters)` must not read as a link.
+        text = text.replace("[", r"\[").replace("]", r"\]")
         text = _LOOSE_UNDERSCORE.sub(r"\\_", text)
         return _LINE_START_MARKUP.sub(_escape_line_start, text)
 
@@ -502,8 +535,9 @@ class _DocsConverter(_MarkdownConverter):  # type: ignore[misc]
         url = self._absolute(href)
         prefix = " " if text[:1].isspace() else ""
         suffix = " " if text[-1:].isspace() else ""
-        if "\n" in stripped or "_inline" in parent_tags:
-            # Link text is one line: a card (`<a><h2>Title</h2><p>Text</p></a>`) becomes `[Title Text](url)`.
+        if "\n" in stripped or "_inline" in parent_tags or _HEADING_MARKUP.search(stripped):
+            # Link text is one line without heading markup: a card (`<a><h5>Title</h5><p>Text</p></a>`) becomes
+            # `[Title Text](url)`.
             stripped = _flat(_HEADING_MARKUP.sub("", stripped))
         return f"{prefix}[{stripped}]({url}){suffix}"
 
@@ -515,6 +549,17 @@ class _DocsConverter(_MarkdownConverter):  # type: ignore[misc]
         if any(heading in parent_tags for heading in _HEADING_TAGS):
             return alt
         return f"![{alt}]({self._absolute(src)})"
+
+    def convert_video(self, el: Tag, text: str, parent_tags: set[str]) -> str:
+        """A video is a link to its file, named by its title or file name (`[demo.webm](https://…/demo.webm)`)."""
+        source = el.find("source", src=True)
+        src = _attr(el, "src").strip() or (_attr(source, "src").strip() if isinstance(source, Tag) else "")
+        if not src or src.lower().startswith("data:"):
+            return text
+        url = self._absolute(src)
+        name = _flat(_attr(el, "title") or _attr(el, "aria-label")) or unquote(urlsplit(url).path.rsplit("/", 1)[-1])
+        label = (name or url).replace("[", "\\[").replace("]", "\\]")
+        return f" [{label}]({url}) " if "_inline" in parent_tags else f"\n\n[{label}]({url})\n\n"
 
     def convert_br(self, el: Tag, text: str, parent_tags: set[str]) -> str:
         return " " if "_inline" in parent_tags else "\n"
@@ -577,11 +622,17 @@ def _escape_line_start(match: re.Match[str]) -> str:
 
 def _heading_id(el: Tag) -> str:
     anchor = _attr(el, "id").strip()
-    if not anchor and isinstance(el.parent, Tag) and el.parent.name == "section":
-        # Sphinx puts the id on the section the heading opens.
-        first = el.parent.find(True, recursive=False)
-        anchor = _attr(el.parent, "id").strip() if first is el else ""
+    parent = el.parent
+    if not anchor and isinstance(parent, Tag) and (parent.name == "section" or "section" in _classes(parent)):
+        # Sphinx puts the id on the section the heading opens (`div.section` before docutils 0.17); a `.. _label:`
+        # target before the section adds an empty `<span id="label">` ahead of the heading: an alias, skipped.
+        first = next((c for c in parent.find_all(True, recursive=False) if not _is_empty_target(c)), None)
+        anchor = _attr(parent, "id").strip() if first is el else ""
     return anchor if _HEADING_ID.fullmatch(anchor) else ""
+
+
+def _is_empty_target(tag: Tag) -> bool:
+    return tag.name == "span" and tag.has_attr("id") and not tag.get_text(strip=True) and tag.find(True) is None
 
 
 def _cell(text: str) -> str:

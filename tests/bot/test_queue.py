@@ -105,10 +105,13 @@ def test_in_process_refuses_duplicate_names() -> None:
 def test_in_process_forgets_names_after_the_dedup_window() -> None:
     handler = Calls()
     task = make_task()
-    with InProcessQueue(handler, dedup_window_s=0.05) as queue:
+    now = [1000.0]
+    with InProcessQueue(handler, dedup_window_s=60, clock=lambda: now[0]) as queue:
         assert queue.enqueue(task)
         assert queue.drain(5)
-        time.sleep(0.1)
+        now[0] += 59
+        assert queue.enqueue(task) is False  # still within the window
+        now[0] += 2
         assert queue.enqueue(task)
         assert queue.drain(5)
     assert len(handler.calls) == 2
@@ -157,19 +160,20 @@ def test_in_process_does_not_retry_a_4xx() -> None:
 
 
 def test_in_process_drain_times_out_while_a_task_runs() -> None:
-    release = threading.Event()
+    release, finished = threading.Event(), threading.Event()
 
     def slow(body: bytes, headers: Mapping[str, str]) -> int:
-        release.wait(5)
+        release.wait(60)
+        finished.set()
         return 200
 
     with InProcessQueue(slow) as queue:
         queue.enqueue(make_task())
-        started = time.monotonic()
         assert queue.drain(0.1) is False
-        assert time.monotonic() - started < 1
+        assert not finished.is_set()  # drain gave up at its timeout: it did not wait for the running task
         release.set()
         assert queue.drain(5) is True
+        assert finished.is_set()
 
 
 def test_in_process_close_drops_queued_tasks_and_refuses_new_ones() -> None:
@@ -197,15 +201,20 @@ def test_in_process_close_drops_queued_tasks_and_refuses_new_ones() -> None:
 
 
 def test_in_process_close_cuts_a_backoff_short() -> None:
-    handler = Calls([503])
-    queue = InProcessQueue(handler, retries=5, backoff_s=30)
+    handler, called = Calls([503]), threading.Event()
+
+    def first_attempt(body: bytes, headers: Mapping[str, str]) -> int:
+        status = handler(body, headers)
+        called.set()
+        return status
+
+    queue = InProcessQueue(first_attempt, retries=5, backoff_s=300)
     queue.enqueue(make_task())
-    deadline = time.monotonic() + 5
-    while not handler.calls and time.monotonic() < deadline:
-        time.sleep(0.01)
-    started = time.monotonic()
-    queue.close(timeout=5)
-    assert time.monotonic() - started < 2
+    assert called.wait(30)
+    queue.close(timeout=30)
+    # Closed with nothing left running: the 300 s backoff was cut short (else close would have given up after
+    # its 30 s with the task still pending), and no retry was made.
+    assert queue.drain(0)
     assert len(handler.calls) == 1
 
 

@@ -50,13 +50,17 @@ def _answers_http(port: int) -> bool:
         connection.close()
 
 
-def _wait_until_answers(process: subprocess.Popen[bytes], port: int, timeout_s: float) -> bool:
+def _wait_until_answers(process: subprocess.Popen[bytes], port: int, timeout_s: float) -> str:
+    """How the start ended: "answered", "exited" (stopped before answering: no need to wait out the deadline)
+    or "timed out"."""
     deadline = time.monotonic() + timeout_s
-    while process.poll() is None and time.monotonic() < deadline:
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            return "exited"
         if _answers_http(port):
-            return True
+            return "answered"
         time.sleep(0.05)
-    return False
+    return "timed out"
 
 
 def _child_env(env: Mapping[str, str]) -> dict[str, str]:
@@ -97,11 +101,12 @@ def serve_function(
                     start_new_session=True,
                 )
             try:
-                if not _wait_until_answers(process, port, timeout_s):
+                waited = _wait_until_answers(process, port, timeout_s)
+                if waited != "answered":
                     output = log_path.read_text(errors="replace")[-4000:]
-                    if process.poll() is not None and "in use" in output and attempt + 1 < _ATTEMPTS:
+                    if waited == "exited" and "in use" in output and attempt + 1 < _ATTEMPTS:
                         continue  # lost the port race: try another port
-                    state = f"exited with code {process.returncode}" if process.poll() is not None else "timed out"
+                    state = f"exited with code {process.returncode}" if waited == "exited" else "timed out"
                     raise RuntimeError(f"functions-framework for {target} ({source}) {state}:\n{output}")
                 yield f"http://127.0.0.1:{port}"
                 return

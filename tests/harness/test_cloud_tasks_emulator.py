@@ -90,14 +90,13 @@ def test_serve_function_answers(echo_url: str) -> None:
 
 
 def test_serve_function_fails_with_the_server_output() -> None:
-    started = time.monotonic()
     with (
         pytest.raises(RuntimeError, match="no_such_function") as error,
         serve_function(ECHO_FUNCTION, "no_such_function", {}),
     ):
         pass
-    assert "exited with code" in str(error.value)
-    assert time.monotonic() - started < 15
+    # Noticed when the server exited, not when the start timeout ran out (that would say "timed out").
+    assert "exited with code" in str(error.value) and "timed out" not in str(error.value)
 
 
 def test_serve_function_stops_the_server() -> None:

@@ -165,7 +165,8 @@ class InProcessQueue:
     Like Cloud Tasks, it refuses a name it has seen within `dedup_window_s`, calls the handler with the body
     and the `X-CloudTasks-*` headers, and retries with exponential backoff, here on a status ≥ 500 or an
     exception (Cloud Tasks also retries 4xx; our handler answers 4xx only when a retry cannot help).
-    At most `retries` retries, so `retries + 1` attempts.
+    At most `retries` retries, so `retries + 1` attempts. The dedup window reads `clock` (monotonic seconds,
+    injected by tests); backoffs wait on the closing event, so `close()` ends them at once.
     """
 
     def __init__(
@@ -178,6 +179,7 @@ class InProcessQueue:
         max_backoff_s: float = 30.0,
         queue_name: str = "inprocess",
         dedup_window_s: float = 3600.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if workers < 1 or retries < 0 or backoff_s < 0:
             raise ValueError("workers ≥ 1, retries ≥ 0 and backoff_s ≥ 0 expected")
@@ -187,6 +189,7 @@ class InProcessQueue:
         self.max_backoff_s = max_backoff_s
         self.queue_name = queue_name
         self.dedup_window_s = dedup_window_s
+        self.clock = clock
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="docsbot-queue")
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
@@ -196,7 +199,7 @@ class InProcessQueue:
 
     def enqueue(self, task: RespondTask) -> bool:
         name = task_id(task.task_name())
-        now = time.monotonic()
+        now = self.clock()
         with self._lock:
             if self._closed.is_set():
                 raise RuntimeError("the queue is closed")

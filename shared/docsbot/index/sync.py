@@ -9,7 +9,8 @@ had points keeps them (`pages_kept_empty`): a site redesign that breaks extracti
 
 Every page is chunked first, so the number of chunks to embed is known (`on_embedded(done, total)` reports
 it, then each step of `EMBED_BATCH` chunks); `on_page` is called once a page's changes are in the index.
-Each step is committed on its own: interrupted (Ctrl-C), the index keeps the pages of the finished steps.
+Each step is committed on its own: interrupted (Ctrl-C), the index keeps the pages of the finished steps, and
+`on_step` lets the caller save those pages' checkpoint with each step (the refresh pipeline does).
 """
 
 from __future__ import annotations
@@ -88,8 +89,12 @@ def sync_pages(
     chunking: ChunkingOptions | None = None,
     on_page: Callable[[Page], None] | None = None,
     on_embedded: Callable[[int, int], None] | None = None,
+    on_step: Callable[[list[Page], SyncSummary], None] | None = None,
 ) -> SyncSummary:
-    """Index `pages` of `source` incrementally; with `complete`, delete the source's pages not listed."""
+    """Index `pages` of `source` incrementally; with `complete`, delete the source's pages not listed.
+
+    `on_step(pages, summary so far)` follows each committed step with the pages it finished (after their
+    `on_page` calls): the caller's checkpoint for them may be saved then."""
     summary = SyncSummary()
     summary.collection_created = index.ensure(
         IndexInfo(embedder=embedder.name, dimensions=embedder.dimensions, sparse=sparse.name)
@@ -138,13 +143,16 @@ def sync_pages(
         on_embedded(0, total)
     waiting: list[Page] = []  # pages whose changes are in `pending` / `stale`: done once these are committed
 
+    def embed(step: list[tuple[Chunk, int]]) -> None:
+        _embed_and_upsert(index, embedder, sparse, step, source)
+        summary.chunks_embedded += len(step)
+        if on_embedded:
+            on_embedded(summary.chunks_embedded, total)
+
     def flush() -> None:
         if pending:
-            _embed_and_upsert(index, embedder, sparse, pending, source)
-            summary.chunks_embedded += len(pending)
+            embed(list(pending))
             pending.clear()
-            if on_embedded:
-                on_embedded(summary.chunks_embedded, total)
         if stale:
             index.delete(stale)
             summary.chunks_deleted += len(stale)
@@ -152,6 +160,8 @@ def sync_pages(
         for done in waiting:
             if on_page:
                 on_page(done)
+        if waiting and on_step:
+            on_step(list(waiting), summary)
         waiting.clear()
 
     for page, fresh, stale_ids in plan:
@@ -161,16 +171,11 @@ def sync_pages(
         pending.extend(fresh)
         stale.extend(stale_ids)
         waiting.append(page)
-        while len(pending) >= EMBED_BATCH:  # one page larger than a step: its chunks in steps, deletions last
-            step, rest = pending[:EMBED_BATCH], pending[EMBED_BATCH:]
-            pending[:] = step
-            kept_stale, kept_waiting = list(stale), list(waiting)
-            stale.clear()
-            waiting.clear()
+        while len(pending) > EMBED_BATCH:  # one page larger than a step: its chunks in steps; done with its last
+            embed(pending[:EMBED_BATCH])
+            del pending[:EMBED_BATCH]
+        if len(pending) == EMBED_BATCH:  # a full step: commit it now, so its pages are done (and kept) at once
             flush()
-            pending[:] = rest
-            stale.extend(kept_stale)
-            waiting.extend(kept_waiting)
     flush()
 
     if complete:

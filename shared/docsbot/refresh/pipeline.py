@@ -15,7 +15,9 @@
 4. pages that failed to load keep what was indexed; a crawled source that reached no page at all "failed"
    and nothing is touched;
 5. the checkpoint is saved only after the index was updated: a state saying "unchanged" must never hide a
-   page the index lacks.
+   page the index lacks. The states of a crawl's pages are saved with each committed step of the sync, so an
+   interrupted run (Ctrl-C, a killed job) keeps what it indexed and the next run asks those pages
+   conditionally; the whole checkpoint (and, for a complete load, forgetting vanished pages) is saved at the end.
 
 The store is also where the solved-threads source reads (`LoadContext.threads`, when the store has the bot's
 roles: the whole store does). Without a store (`store=None`: library use, tests, the demo) there is no lease,
@@ -47,6 +49,7 @@ from docsbot.store.model_runs import SourceRun
 from docsbot.store.ports import FreshnessStore
 
 if TYPE_CHECKING:
+    from docsbot.documents.model import Page
     from docsbot.sources.markdown_folder import Problem
     from docsbot.store.ports import StateStore
 
@@ -251,6 +254,20 @@ def _refresh_held(
         if on_page is not None:
             on_page(page)
 
+    def step_done(pages: list[Page], so_far: SyncSummary) -> None:
+        # These pages are committed: save their crawl states now, so an interrupted run keeps them (a step is
+        # ~128 chunks: one small batch write). Pages not committed keep their previous state, still true.
+        if store is None or loaded.checkpoint is None:
+            return
+        urls = {page.url for page in pages}
+        states = {url: state for url, state in loaded.checkpoint.items() if (state.page_url or url) in urls}
+        if not states:
+            return
+        keep_alive()  # still ours: only now may the checkpoint say these pages are indexed
+        chunkless = urls.intersection(so_far.empty_urls)
+        records = page_records(states, stored, loaded.confirmed, clock(), chunkless)
+        store.save_pages(collection, result.source, records, replace=False)
+
     summary = sync_pages(
         index,
         target.embedder,
@@ -261,6 +278,7 @@ def _refresh_held(
         protected_urls=loaded.keep_urls,
         on_page=page_done,
         on_embedded=lambda done, total: base.on_event("embedded", (done, total)),
+        on_step=step_done,
     )
     refresh.summary = summary
     result.pages_new = summary.pages_new

@@ -117,6 +117,8 @@ locals {
       env = merge(local.bot_env, local.index_env, {
         DOCSBOT_CHAT_MODEL           = var.chat_model
         DOCSBOT_RESPOND_MAX_ATTEMPTS = tostring(var.tasks.max_attempts)
+        # Each attempt budgets its work to the function's real timeout (decision 0017).
+        DOCSBOT_RESPOND_TIMEOUT_SECONDS = tostring(var.respond_timeout_seconds)
       })
     }
 

@@ -274,13 +274,13 @@ variable "respond_memory" {
 }
 
 variable "respond_timeout_seconds" {
-  description = "Time limit of one respond attempt (searching and generating an answer)."
+  description = "Time limit of one respond attempt (searching and generating an answer); respond budgets each attempt to it, keeping 30 s to deliver."
   type        = number
   default     = 300
 
   validation {
-    condition     = var.respond_timeout_seconds >= 30 && var.respond_timeout_seconds <= 600
-    error_message = "respond_timeout_seconds must be between 30 and 600 (a Discord interaction token lives 15 minutes)."
+    condition     = var.respond_timeout_seconds >= 60 && var.respond_timeout_seconds <= 600 && floor(var.respond_timeout_seconds) == var.respond_timeout_seconds
+    error_message = "respond_timeout_seconds must be whole seconds between 60 and 600 (30 s of each attempt are kept to deliver; a Discord interaction token lives 15 minutes)."
   }
 }
 

@@ -24,6 +24,7 @@ from docsbot.documents.model import Chunk, Page
 from docsbot.index.bm25 import Bm25Encoder
 from docsbot.index.chunking import ChunkingOptions, chunk_page
 from docsbot.index.embedders import Embedder
+from docsbot.index.indexed_text import indexed_text
 from docsbot.index.ports import IndexInfo, IndexPoint, VectorIndex
 
 # Chunks embedded and upserted per step: each step is committed to the index and reported, so progress moves
@@ -214,7 +215,7 @@ def _embed_and_upsert(
     items: list[tuple[Chunk, int]],
     source: str,
 ) -> None:
-    texts = [chunk.text for chunk, _ in items]
+    texts = [indexed_text(chunk.text) for chunk, _ in items]
     dense = embedder.embed_documents(texts)
     sparse_vectors = sparse.encode_documents(texts)
     index.upsert(

@@ -104,7 +104,7 @@ def deployment(
 def test_ask_then_follow_up_through_the_deployed_functions(deployment: Deployment) -> None:
     thread_id = snowflake()
     first = deployment.signer.slash_command(
-        "ask", {"question": "my reducer runs but nothing re-renders"}, channel_id=thread_id
+        "ask", {"question": "why doesn't my component re-render after dispatch?"}, channel_id=thread_id
     )
     response = deployment.post(first)
     assert response.status_code == 200 and response.json() == {"type": 5}
@@ -117,7 +117,7 @@ def test_ask_then_follow_up_through_the_deployed_functions(deployment: Deploymen
     assert deployment.post(follow_up).json() == {"type": 5}
     deployment.wait_for_answer(follow_up["token"])
     prompt = deployment.openai.requests_to("/v1/chat/completions")[-1].body["messages"]
-    assert prompt[2] == {"role": "user", "content": "my reducer runs but nothing re-renders"}
+    assert prompt[2] == {"role": "user", "content": "why doesn't my component re-render after dispatch?"}
     assert prompt[-1]["content"].startswith("and with hooks?")
 
 

@@ -10,16 +10,23 @@ table says how many sections had to be embedded during the run and what one cost
 embedding a section, not searching, dominates. Then the abstention figures of the shipped policy: refused
 for answerable and unanswerable questions, and the ROC AUC of each signal the policy uses.
 
+Then where a reranked search's time goes (p50 per question of each step alone: the MiniLM and mpnet query
+encodes, the index query, the rerank with cached vectors), what computing the reranker's section vectors at
+ingest adds per 1,000 chunks (a sample of chunks embedded with mpnet), and the BM25 per-page work bound: a
+`BENCH_JUNK_MB` (default 5) MB page of mixed-case junk chunked and encoded, with the terms counted.
+
 Set DOCSBOT_BENCH_CACHE to a folder to keep the built indexes between runs (they are rebuilt when absent).
 """
 
 from __future__ import annotations
 
 import os
+import random
 import statistics
+import string
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,13 +35,21 @@ from rich.table import Table
 
 from bench.knowledge_base import CORPORA, console
 from docsbot.answer.abstain import AbstainPolicy
-from docsbot.documents.model import Source
-from docsbot.index.bm25 import Bm25Encoder
-from docsbot.index.embedders import LocalEmbedder
+from docsbot.documents.model import Page, Source
+from docsbot.index.bm25 import MAX_TERMS_PER_DOCUMENT, Bm25Encoder
+from docsbot.index.chunking import chunk_page
+from docsbot.index.embedders import EmbeddingStats, HashingEmbedder, LocalEmbedder
 from docsbot.index.eval import Question, _auc, evaluate, load_questions
 from docsbot.index.mpnet import load_local_reranker
 from docsbot.index.qdrant_edge import EdgeIndex
-from docsbot.index.rerank import Reranker, SimilarityReranker
+from docsbot.index.rerank import (
+    NoReranker,
+    Reranker,
+    SimilarityReranker,
+    VectorCache,
+    WarmingEmbedder,
+    chunk_section_text,
+)
 from docsbot.index.search import Searcher, SearchMode, SearchResult
 from docsbot.refresh.pipeline import ingest_folder
 from docsbot.settings.config import MarkdownFolderSource
@@ -47,6 +62,7 @@ class Config:
     label: str
     mode: SearchMode
     reranker: Reranker | None = None
+    first_stage: str = "MiniLM"  # or "mpnet": the dense model of the first stage
 
 
 def _percentile(samples: list[float], q: float) -> float:
@@ -54,7 +70,10 @@ def _percentile(samples: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * (len(ordered) - 1) + 0.5))]
 
 
-def _open_index(name: str, root: Path, embedder: LocalEmbedder, sparse: Bm25Encoder) -> tuple[EdgeIndex, str]:
+def _open_index(
+    name: str, root: Path, embedder: LocalEmbedder, sparse: Bm25Encoder, reranker: SimilarityReranker | None = None
+) -> tuple[EdgeIndex, str]:
+    """The dev set's index, built (as the product ingests: with the reranker's vectors, when it has one) if absent."""
     source = MarkdownFolderSource(kind="markdown_folder", name="docs", path=root, url_map=root / "urls.tsv")
     cache = os.environ.get("DOCSBOT_BENCH_CACHE")
     folder = Path(cache) / name if cache else Path(tempfile.mkdtemp(prefix=f"bench-{name}-"))
@@ -63,10 +82,12 @@ def _open_index(name: str, root: Path, embedder: LocalEmbedder, sparse: Bm25Enco
         folder.mkdir(parents=True, exist_ok=True)
         index = EdgeIndex(folder, "docs")
         started = time.perf_counter()
-        summary = ingest_folder(index, embedder, sparse, source).summary
+        warming = WarmingEmbedder(embedder, lambda: reranker)
+        summary = ingest_folder(index, warming, sparse, source).summary
         index.close()
         seconds = time.perf_counter() - started
-        cost = f"{summary.chunks} chunks, {seconds / summary.chunks * 1000:.0f} s per 1,000 chunks (MiniLM + BM25)"
+        what = f"MiniLM + BM25 + {warming.warmed} reranker vectors" if reranker else "MiniLM + BM25"
+        cost = f"{summary.chunks} chunks, {seconds / summary.chunks * 1000:.0f} s per 1,000 chunks ({what})"
         (folder / ".built").write_text(cost, encoding="utf-8")
     else:
         cost = (folder / ".built").read_text(encoding="utf-8") + " (cached)"
@@ -100,6 +121,11 @@ def retrieval() -> None:
     configs = [Config("BM25", "sparse"), Config("dense (MiniLM)", "dense"), Config("hybrid (RRF)", "hybrid")]
     if mpnet is not None:
         configs.append(Config("hybrid + mpnet rerank (RRF, top 30)", "hybrid", mpnet))
+        configs += [
+            Config("dense (mpnet as first stage)", "dense", first_stage="mpnet"),
+            Config("hybrid (mpnet + BM25)", "hybrid", first_stage="mpnet"),
+            Config("hybrid (mpnet + BM25) + mpnet rerank", "hybrid", mpnet, first_stage="mpnet"),
+        ]
     policy = AbstainPolicy()
     metrics: dict[tuple[str, str], tuple[dict[str, Any], list[float]]] = {}
     shipped: dict[str, dict[str, SearchResult]] = {}
@@ -108,18 +134,22 @@ def retrieval() -> None:
     for name in DEV_SETS:
         root = CORPORA / name
         questions = questions_of[name] = load_questions(root / "questions.jsonl")
-        index, costs[name] = _open_index(name, root, embedder, sparse)
+        index, costs[name] = _open_index(name, root, embedder, sparse, mpnet)
         searcher = Searcher(index, embedder, sparse)
         searcher.search("warm up", limit=10, reranker=mpnet)  # model loading is not a per-query cost
+        searchers = {"MiniLM": searcher}
+        if mpnet is not None:
+            searchers["mpnet"], costs[f"{name} (mpnet first stage)"] = _mpnet_first_stage(name, root, sparse, mpnet)
         for config in configs:
             keep: dict[str, SearchResult] = {}
             started = time.perf_counter()
-            metrics[(name, config.label)] = _run(searcher, questions, config, keep)
-            if config.reranker is mpnet:
+            metrics[(name, config.label)] = _run(searchers[config.first_stage], questions, config, keep)
+            if config.reranker is mpnet and config.first_stage == "MiniLM":
                 embedding_seconds += time.perf_counter() - started
-            if config.reranker is mpnet:
+            if config.reranker is mpnet and config.first_stage == "MiniLM":
                 shipped[name] = keep
-        index.close()
+        for each in searchers.values():
+            each.index.close()
 
     table = Table(title="Retrieval on the development sets (page level unless marked; latency per query, warm)")
     table.add_column("configuration")
@@ -141,12 +171,15 @@ def retrieval() -> None:
                 f"{_percentile(latencies, 0.95):.0f}",
             ]
         label = config.label + (
-            " [shipped]" if config.reranker is mpnet or (mpnet is None and config.mode == "hybrid") else ""
+            " [shipped]"
+            if (config.reranker is mpnet and config.first_stage == "MiniLM")
+            or (mpnet is None and config.mode == "hybrid")
+            else ""
         )
         table.add_row(label, *cells)
     console.print(table)
-    for name in DEV_SETS:
-        console.print(f"indexing {name}: {costs[name]}")
+    for name, cost in costs.items():
+        console.print(f"indexing {name}: {cost}")
     if isinstance(mpnet, SimilarityReranker):
         embedded = mpnet.sections_embedded
         console.print(
@@ -161,6 +194,164 @@ def retrieval() -> None:
         if name in shipped:
             abstention.add_row(name, *_abstention_row(policy, questions_of[name], shipped[name]))
     console.print(abstention)
+    _bm25_variants()
+    if mpnet is not None:
+        _latency_breakdown(embedder, sparse, mpnet)
+        _ingest_warm_cost(mpnet)
+    _junk_page()
+
+
+def _latency_breakdown(embedder: LocalEmbedder, sparse: Bm25Encoder, reranker: SimilarityReranker) -> None:
+    """p50 ms per question of each step of a reranked search, alone (the profile's answer in one table)."""
+    table = Table(title="Where a reranked search's time goes (p50 ms per question, each step alone, warm)")
+    for column in ("set", "MiniLM query", "BM25 query", "index (hybrid)", "mpnet query", "rerank (cached)", "search"):
+        table.add_column(column, justify="right")
+    for name in DEV_SETS:
+        root = CORPORA / name
+        questions = [q.question for q in load_questions(root / "questions.jsonl")]
+        index, _ = _open_index(name, root, embedder, sparse)
+        searcher = Searcher(index, embedder, sparse, reranker=reranker)
+        steps: dict[str, list[float]] = {k: [] for k in ("minilm", "bm25", "index", "mpnet", "rerank", "search")}
+        for question in questions:
+            started = time.perf_counter()
+            dense = embedder.embed_query(question)
+            steps["minilm"].append(_ms_since(started))
+            started = time.perf_counter()
+            keywords = sparse.encode_query(question)
+            steps["bm25"].append(_ms_since(started))
+            started = time.perf_counter()
+            index.query(dense=dense, sparse=keywords, limit=120, prefetch_limit=240)
+            steps["index"].append(_ms_since(started))
+            started = time.perf_counter()
+            reranker.embedder.embed_query(question)
+            steps["mpnet"].append(_ms_since(started))
+            candidates = searcher.search(question, limit=30, reranker=NoReranker()).sources
+            started = time.perf_counter()
+            reranker.rerank(question, candidates)
+            steps["rerank"].append(_ms_since(started))
+            started = time.perf_counter()
+            searcher.search(question, limit=10)
+            steps["search"].append(_ms_since(started))
+        index.close()
+        keys = ("minilm", "bm25", "index", "mpnet", "rerank", "search")
+        table.add_row(name, *(f"{statistics.median(steps[k]):.1f}" for k in keys))
+    console.print(table)
+
+
+class _ReusedVectors:
+    """mpnet as a first-stage embedder whose chunk vectors come from the reranker's cache (the ingest filled it:
+    the same model reading the same text), so measuring mpnet as the first stage costs no second embedding."""
+
+    name = "local:all-mpnet-base-v2"
+    dimensions = 768
+
+    def __init__(self, reranker: SimilarityReranker) -> None:
+        self.reranker = reranker
+        self.stats = EmbeddingStats()
+
+    def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
+        sections = [chunk_section_text(t) for t in texts]
+        self.reranker.warm(sections)  # only what the cache lacks is embedded
+        return [self.reranker.cache.get(VectorCache.key(t)) or [] for t in sections]
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.reranker.embedder.embed_query(text)
+
+
+def _mpnet_first_stage(
+    name: str, root: Path, sparse: Bm25Encoder, reranker: SimilarityReranker
+) -> tuple[Searcher, str]:
+    """A throw-away index of the dev set with mpnet as the dense model (vectors from the reranker's cache)."""
+    source = MarkdownFolderSource(kind="markdown_folder", name="docs", path=root, url_map=root / "urls.tsv")
+    index = EdgeIndex(Path(tempfile.mkdtemp(prefix=f"bench-mpnet-{name}-")), "docs")
+    embedded = reranker.sections_embedded
+    started = time.perf_counter()
+    summary = ingest_folder(index, _ReusedVectors(reranker), sparse, source).summary
+    seconds = time.perf_counter() - started
+    cost = f"{summary.chunks} chunks in {seconds:.0f} s (vectors reused from the reranker's cache; "
+    cost += f"{reranker.sections_embedded - embedded} embedded now)"
+    searcher = Searcher(index, _ReusedVectors(reranker), sparse)
+    searcher.search("warm up", limit=10)
+    return searcher, cost
+
+
+def _bm25_variants() -> None:
+    """BM25 alone with the heading line counted once (shipped) and twice, on both sets (no dense model needed)."""
+    table = Table(title="BM25 alone: the heading line weighted (page level unless marked)")
+    table.add_column("BM25")
+    for name in DEV_SETS:
+        for column in ("page hit@5", "section hit@5", "MRR@10", "nDCG@10"):
+            table.add_column(f"{name.removesuffix('-docs')} {column}", justify="right")
+    for label, encoder in (
+        ("heading counted once [shipped]", Bm25Encoder()),
+        ("heading counted twice", Bm25Encoder(heading_weight=2)),
+    ):
+        cells: list[str] = []
+        for name in DEV_SETS:
+            root = CORPORA / name
+            source = MarkdownFolderSource(kind="markdown_folder", name="docs", path=root, url_map=root / "urls.tsv")
+            index = EdgeIndex(Path(tempfile.mkdtemp(prefix=f"bench-bm25-{name}-")), "docs")
+            ingest_folder(index, HashingEmbedder(), encoder, source)  # the dense vectors are not used here
+            searcher = Searcher(index, HashingEmbedder(), encoder)
+
+            def search(question: str, searcher: Searcher = searcher) -> tuple[list[Source], float | None]:
+                return searcher.search(question, limit=10, mode="sparse").sources, None
+
+            data = evaluate(load_questions(root / "questions.jsonl"), search).as_dict()
+            index.close()
+            cells += [
+                f"{data['hit@5']:.3f}",
+                f"{data['section']['hit@5']:.3f}",
+                f"{data['mrr@10']:.3f}",
+                f"{data['ndcg@10']:.3f}",
+            ]
+        table.add_row(label, *cells)
+    console.print(table)
+
+
+def _ms_since(started: float) -> float:
+    return (time.perf_counter() - started) * 1000
+
+
+def _ingest_warm_cost(reranker: SimilarityReranker, sample: int = 64) -> None:
+    """Seconds per 1,000 chunks that computing the reranker's vectors at ingest adds (a sample, uncached)."""
+    root = CORPORA / DEV_SETS[0]
+    texts = [
+        f"bench sample {i}\n\n{path.read_text(encoding='utf-8')[:1500]}"
+        for i, path in enumerate(sorted(root.rglob("*.md"))[:sample])
+    ]
+    fresh = SimilarityReranker(reranker.embedder)  # an empty in-memory cache: every text is embedded
+    started = time.perf_counter()
+    fresh.warm(texts)
+    seconds = time.perf_counter() - started
+    console.print(
+        f"reranker vectors at ingest: {len(texts)} chunk-sized texts in {seconds:.1f} s = "
+        f"{seconds / len(texts) * 1000:.0f} s per 1,000 chunks (mpnet, batches of 32, all threads)"
+    )
+
+
+def _junk_page() -> None:
+    """The BM25 per-page work bound: a giant page of mixed-case junk, chunked and encoded."""
+    megabytes = float(os.environ.get("BENCH_JUNK_MB", "5"))
+    rng = random.Random(15)
+    words: list[str] = []
+    size = 0
+    while size < megabytes * 1_000_000:
+        word = "".join(rng.choice(string.ascii_letters) for _ in range(rng.randint(3, 14)))
+        words.append(word)
+        size += len(word) + 1
+    page = Page(url="https://bench.example/junk", title="Junk", markdown=" ".join(words), source_kind="bench")
+    started = time.perf_counter()
+    chunks = chunk_page(page)
+    chunked = time.perf_counter() - started
+    vectors = Bm25Encoder().encode_documents([chunk.text for chunk in chunks])
+    encoded = time.perf_counter() - started - chunked
+    terms = sum(len(v.indices) for v in vectors)
+    console.print(
+        f"BM25 work bound: a {megabytes:g} MB mixed-case junk page: {len(chunks)} chunks in {chunked:.0f} s, "
+        f"BM25 {encoded:.0f} s ({terms:,} distinct terms over its chunks; at most "
+        f"{MAX_TERMS_PER_DOCUMENT:,} counted per chunk)"
+    )
 
 
 def _abstention_row(policy: AbstainPolicy, questions: list[Question], results: dict[str, SearchResult]) -> list[str]:

@@ -143,3 +143,19 @@ def test_encode_documents_matches_encode_document() -> None:
     texts = ["createSlice generates action creators", "", "redux-toolkit 2.0"]
     assert encoder.encode_documents(texts) == [encoder.encode_document(t) for t in texts]
     assert encoder.name == "bm25-v1"
+
+
+def test_a_weighted_heading_line_counts_its_terms_again_and_names_the_index() -> None:
+    text = "Store › Subscribing\n\nCall subscribe to hear about every dispatch."
+    plain, weighted = Bm25Encoder(), Bm25Encoder(heading_weight=2)
+    assert plain.name == "bm25-v1" and weighted.name == "bm25-v1-heading2"
+    heading_term, body_term = token_id("store"), token_id("dispatch")
+    a, b = plain.encode_document(text), weighted.encode_document(text)
+    weight_a, weight_b = dict(zip(a.indices, a.values, strict=True)), dict(zip(b.indices, b.values, strict=True))
+    assert set(weight_a) == set(weight_b)  # the same terms, only counted differently
+    assert weight_b[heading_term] > weight_a[heading_term]
+    assert weight_b[token_id("subscrib")] > weight_b[body_term]  # in the heading and the body: counted three times
+    assert plain.encode_document("no heading line here") == weighted.encode_document("no heading line here")
+    assert weighted.encode_query(text) == plain.encode_query(text)
+    with pytest.raises(ValueError):
+        Bm25Encoder(heading_weight=0)

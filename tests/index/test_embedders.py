@@ -10,7 +10,14 @@ import pytest
 
 from docsbot.documents.tokens import count_tokens
 from docsbot.errors import TransientError
-from docsbot.index.embedders import EmbeddingStats, HashingEmbedder, LocalEmbedder, OpenAIEmbedder
+from docsbot.index.embedders import (
+    QUERY_MAX_TOKENS,
+    EmbeddingStats,
+    HashingEmbedder,
+    LocalEmbedder,
+    OpenAIEmbedder,
+    cap_word_pieces,
+)
 from tests.harness.fakes.openai_server import FakeOpenAIServer, RecordedRequest, fake_embedding
 
 EMBEDDINGS = "/v1/embeddings"
@@ -285,3 +292,28 @@ def test_local_embedder_ranks_the_relevant_passage_first(monkeypatch: pytest.Mon
     assert cosine(question, relevant) > cosine(question, unrelated) + 0.2
     assert (embedder.stats.requests, embedder.stats.inputs) == (2, 3)
     assert embedder.stats.tokens > 20
+
+
+@pytest.mark.slow
+def test_a_local_query_encode_is_bounded_and_leaves_torch_as_it_found_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
+    embedder = LocalEmbedder()
+    tokenizer = embedder._model.tokenizer
+    # Its first 128 word pieces are about Redux; what follows is about bread, and must not be read.
+    question = "How do I configure the store with several reducers and the thunk middleware? " * 9
+    question += "Sourdough bread needs a long slow fermentation in a warm kitchen. " * 20
+    capped = cap_word_pieces(tokenizer, question, QUERY_MAX_TOKENS)
+    assert len(tokenizer(capped, add_special_tokens=False)["input_ids"]) == QUERY_MAX_TOKENS
+    assert question.startswith(capped) and "Sourdough" not in capped
+    assert cap_word_pieces(tokenizer, "a short question", QUERY_MAX_TOKENS) == "a short question"
+
+    threads = torch.get_num_threads()
+    long_vector, prefix_vector = embedder.embed_query(question), embedder.embed_query(capped)
+    assert cosine(long_vector, prefix_vector) == pytest.approx(1.0, abs=1e-5)  # the rest was never read
+    assert torch.get_num_threads() == threads
+    assert not torch.is_inference_mode_enabled()
+    documents = embedder.embed_documents(["How do I configure the store?"])
+    assert cosine(embedder.embed_query("How do I configure the store?"), documents[0]) == pytest.approx(1.0, abs=1e-4)

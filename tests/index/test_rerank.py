@@ -5,12 +5,15 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from docsbot.documents.model import Page, Source
+from docsbot.index import chunking, rerank
 from docsbot.index.bm25 import Bm25Encoder
+from docsbot.index.chunking import chunk_page
 from docsbot.index.embedders import HashingEmbedder
 from docsbot.index.mpnet import WEIGHTS_FILE, Expected, ModelVerificationError, load_local_reranker, verify_weights
 from docsbot.index.qdrant_edge import EdgeIndex
@@ -19,6 +22,8 @@ from docsbot.index.rerank import (
     PersistentVectorCache,
     Ranked,
     SimilarityReranker,
+    WarmingEmbedder,
+    chunk_section_text,
     rerank_safely,
     section_text,
 )
@@ -189,3 +194,83 @@ def test_an_absent_or_tampered_model_means_no_reranker_and_one_log_line(
     assert len(messages) == 2
     assert "no local model" in messages[0]
     assert "refusing unverified model weights" in messages[1]
+
+
+# --- Section vectors computed at ingest ----------------------------------------------------------
+
+
+def test_the_text_the_reranker_reads_of_a_one_chunk_section_is_known_from_its_chunk() -> None:
+    page = Page(
+        url="https://docs.example.com/store",
+        title="Store",
+        markdown="## Subscribing {#subscribing}\n\nCall store.subscribe(listener) to be told of every dispatch.",
+        source_kind="test",
+    )
+    (chunk,) = chunk_page(page)
+    source = src(1, "x")
+    source = replace(source, title=chunk.title, heading_path=chunk.heading_path, text=chunk.text.partition("\n\n")[2])
+    assert section_text(source) == chunk_section_text(chunk.text)
+    assert section_text(source) == "Store > Subscribing\n\nCall store.subscribe(listener) to be told of every dispatch."
+    assert rerank.PATH_SEPARATOR == chunking.PATH_SEPARATOR
+
+
+def test_an_ingest_through_the_warming_embedder_leaves_no_section_to_embed_at_query_time(tmp_path: Path) -> None:
+    model = CountingModel()
+    reranker = SimilarityReranker(model)
+    loads: list[int] = []
+
+    def load() -> SimilarityReranker:
+        loads.append(1)
+        return reranker
+
+    first_stage = HashingEmbedder(64)
+    warming = WarmingEmbedder(first_stage, load)
+    index = EdgeIndex(tmp_path, "docs")
+    sync_pages(index, warming, Bm25Encoder(), _pages(), source="docs", complete=True)
+    assert loads == [1]  # loaded once, on the first batch
+    assert warming.warmed == len(model.documents) == index.count() == 4
+    searcher = Searcher(index, first_stage, Bm25Encoder(), reranker=reranker)
+    for question in ("state reducers", "dispatch thunk middleware", "subscribe to the store"):
+        assert searcher.search(question, limit=3).sources
+    assert reranker.sections_embedded == 0  # every candidate's vector was computed at ingest
+    assert len(model.queries) == 3  # a question costs its own embedding only
+    # A re-ingest of unchanged pages embeds nothing, for either model.
+    sync_pages(index, warming, Bm25Encoder(), _pages(), source="docs", complete=True)
+    assert len(model.documents) == 4
+    index.close()
+
+
+def test_warming_never_fails_an_ingest(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    class Failing(CountingModel):
+        def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
+            raise RuntimeError("model crashed")
+
+    index = EdgeIndex(tmp_path / "a", "docs")
+    broken = WarmingEmbedder(HashingEmbedder(64), lambda: SimilarityReranker(Failing()))
+    summary = sync_pages(index, broken, Bm25Encoder(), _pages(), source="docs", complete=True)
+    assert summary.chunks_embedded == index.count() == 4
+    assert "could not precompute section vectors" in caplog.text
+    absent = WarmingEmbedder(HashingEmbedder(64), lambda: None)  # no model installed: nothing to warm
+    other = EdgeIndex(tmp_path / "b", "docs")
+    assert sync_pages(other, absent, Bm25Encoder(), _pages(), source="docs", complete=True).chunks_embedded == 4
+    assert absent.warmed == 0
+    index.close()
+    other.close()
+
+
+class CountingModel(HashingEmbedder):
+    """A deterministic stand-in for the reranking model that records what it embeds."""
+
+    def __init__(self) -> None:
+        super().__init__(32)
+        self.name = "counting"
+        self.documents: list[str] = []
+        self.queries: list[str] = []
+
+    def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
+        self.documents.extend(texts)
+        return super().embed_documents(texts)
+
+    def embed_query(self, text: str) -> list[float]:
+        self.queries.append(text)
+        return HashingEmbedder.embed_documents(self, [text])[0]

@@ -7,11 +7,31 @@ import re
 from docsbot.index.bm25 import Bm25Encoder
 from docsbot.index.embedders import Embedder, HashingEmbedder, LocalEmbedder, OpenAIEmbedder
 from docsbot.index.ports import VectorIndex
+from docsbot.index.rerank import SimilarityReranker, WarmingEmbedder
 from docsbot.settings.config import COLLECTION_NAME_PATTERN, Settings
 
 
 def make_embedder(settings: Settings) -> Embedder:
-    """The configured dense embedder (OpenAI or the local packaged model)."""
+    """The configured dense embedder (OpenAI or the local packaged model).
+
+    Unless DOCSBOT_RERANKER=none, every chunk it embeds at ingest also gets its reranker vector (loaded on
+    the first batch, cached in DOCSBOT_DATA_DIR/rerank-vectors.sqlite), so no question embeds a section.
+    """
+    embedder = _first_stage_embedder(settings)
+    if settings.reranker == "none":
+        return embedder
+
+    def load() -> SimilarityReranker | None:
+        # Imported here: only a process that indexes something loads the reranking model.
+        from docsbot.app.answerers import make_reranker
+
+        reranker = make_reranker(settings)
+        return reranker if isinstance(reranker, SimilarityReranker) else None
+
+    return WarmingEmbedder(embedder, load)
+
+
+def _first_stage_embedder(settings: Settings) -> Embedder:
     if settings.embedder == "openai":
         import openai
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from docsbot.index.embedders import EmbeddingStats
+from docsbot.index.embedders import EmbeddingStats, encode_query_locally
 from docsbot.index.rerank import PersistentVectorCache, SimilarityReranker, VectorCache
 
 log = logging.getLogger(__name__)
@@ -105,7 +105,10 @@ class MpnetEmbedder:
         return vectors
 
     def embed_query(self, text: str) -> list[float]:
-        return self.embed_documents([text])[0]
+        """A question's vector: bounded length, one thread, inference mode (see `encode_query_locally`)."""
+        self.stats.requests += 1
+        self.stats.inputs += 1
+        return encode_query_locally(self._model, text)
 
 
 _lock = threading.Lock()

@@ -8,6 +8,12 @@ returns the same sections reordered, each carrying the reranker's score in `Sour
   reciprocal rank fusion. Section vectors are cached by content hash, so a section is embedded once per
   process however often it is a candidate.
 
+What the reranker reads of a section (`section_text`) can be derived, for a section indexed as one chunk,
+from that chunk's text alone (`chunk_section_text`). So the ingest can fill the cache: `WarmingEmbedder`
+wraps the first-stage embedder and hands every chunk it embeds to `SimilarityReranker.warm`, and a
+question over a freshly indexed collection embeds no section, only itself. A section split over
+several chunks (longer than a chunk) is still embedded at query time when it is first a candidate.
+
 `rerank_safely` is what the search calls: a reranker that fails never aborts a search; the first-stage
 order is returned and the failure logged once per call. No model library is imported here: embedders load
 their models lazily in their adapters.
@@ -22,10 +28,10 @@ import sqlite3
 import threading
 from array import array
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from docsbot.documents.model import Source
 
@@ -60,6 +66,18 @@ class NoReranker:
         return Ranked(list(candidates))
 
 
+class DocumentEmbedder(Protocol):
+    """The first-stage embedder as `WarmingEmbedder` wraps it (index/embedders.py's `Embedder`)."""
+
+    name: str
+    dimensions: int
+    stats: Any
+
+    def embed_documents(self, texts: Sequence[str]) -> list[list[float]]: ...
+
+    def embed_query(self, text: str) -> list[float]: ...
+
+
 class SentenceEmbedder(Protocol):
     """What `SimilarityReranker` needs from a model: unit-length vectors for queries and documents."""
 
@@ -70,10 +88,28 @@ class SentenceEmbedder(Protocol):
     def embed_query(self, text: str) -> list[float]: ...
 
 
+# The separator of a chunk's heading-path line (`index/chunking.py`'s PATH_SEPARATOR; a test keeps them equal:
+# importing the chunker here would load the tokenizer into every searching process).
+PATH_SEPARATOR = " \u203a "
+
+
 def section_text(source: Source) -> str:
     """What the reranker reads of a section: its page title and heading path, then its text."""
     path = [source.title, *[h for h in source.heading_path if h != source.title]]
     return " > ".join(p for p in path if p) + "\n\n" + source.text
+
+
+def chunk_section_text(chunk_text: str) -> str:
+    """`section_text` of the section a chunk holds, from the chunk's text alone (`title › path`, blank line, body).
+
+    Equal to `section_text` of the search's `Source` when the section is that one chunk (a test keeps them
+    equal), so the vector computed at ingest is the one the question finds.
+    """
+    header, separator, body = chunk_text.partition("\n\n")
+    if not separator:
+        return "\n\n" + chunk_text
+    title, *path = header.split(PATH_SEPARATOR)
+    return " > ".join(p for p in [title, *[h for h in path if h != title]] if p) + "\n\n" + body
 
 
 def rrf_fuse(orders: Sequence[Sequence[str]], weights: Sequence[float], k: int = RRF_K) -> dict[str, float]:
@@ -174,6 +210,15 @@ class SimilarityReranker:
         self.name = f"similarity:{embedder.name}"
         self.sections_embedded = 0  # cache misses: the expensive part on a small CPU
 
+    def warm(self, texts: Sequence[str], batch: int = 32) -> int:
+        """Embed and cache the texts not cached yet (the ingest calls it with chunk texts); returns how many."""
+        missing = list(dict.fromkeys(t for t in texts if self.cache.get(VectorCache.key(t)) is None))
+        for start in range(0, len(missing), batch):
+            step = missing[start : start + batch]
+            for text, vector in zip(step, self.embedder.embed_documents(step), strict=True):
+                self.cache.put(VectorCache.key(text), vector)
+        return len(missing)
+
     def similarities(self, query: str, candidates: Sequence[Source]) -> list[float]:
         """The cosine of the query and each candidate, embedding only the sections not cached yet."""
         texts = [section_text(s) for s in candidates]
@@ -199,6 +244,40 @@ class SimilarityReranker:
             [replace(candidates[int(i)], score=round(fused[i], 6)) for i in order],
             best_similarity=max(sims),
         )
+
+
+class WarmingEmbedder:
+    """A first-stage embedder that also fills a reranker's section-vector cache with every chunk it embeds.
+
+    The reranker is loaded on the first batch (`load` may return None: no model, nothing warmed); a failure
+    while warming is logged and never fails the ingest (the question then embeds the section itself).
+    Queries pass straight through.
+    """
+
+    def __init__(self, inner: DocumentEmbedder, load: Callable[[], SimilarityReranker | None]) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.dimensions = inner.dimensions
+        self.stats = inner.stats
+        self._load = load
+        self._reranker: SimilarityReranker | None = None
+        self._loaded = False
+        self.warmed = 0  # chunk texts the reranker embedded during this process's ingests
+
+    def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
+        vectors = self.inner.embed_documents(texts)
+        if not self._loaded:
+            self._loaded = True
+            self._reranker = self._load()
+        if self._reranker is not None:
+            try:
+                self.warmed += self._reranker.warm([chunk_section_text(t) for t in texts])
+            except Exception as error:  # the ingest's own vectors are done; warming is an optimisation
+                log.warning("reranker: could not precompute section vectors: %r", error)
+        return vectors
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.inner.embed_query(text)
 
 
 def rerank_safely(reranker: Reranker, query: str, candidates: Sequence[Source]) -> Ranked:

@@ -9,6 +9,7 @@ import frontmatter
 import pytest
 
 from docsbot.documents.anchors import fence_mask
+from docsbot.documents.sections import split_sections
 from docsbot.sources.mdx import clean_mdx
 
 CORPORA = Path(__file__).resolve().parents[3] / "shared" / "corpora"
@@ -261,3 +262,17 @@ def test_fence_metadata_inside_an_admonition_and_a_list() -> None:
     assert clean_mdx(source) == (
         "> **Tip**\n>\n> **install.sh**\n>\n> ```bash\n> npm i\n> ```\n\n- Step:\n\n  ```js\n  go()\n  ```\n"
     )
+
+
+def test_a_heading_inside_an_admonition_closes_it_and_starts_a_section() -> None:
+    source = (
+        ":::note Before you start\n\nInstall the CLI.\n\n## Configure the store\n\n"
+        "Call `configureStore`.\n\n:::\n\nAfter.\n"
+    )
+    cleaned = clean_mdx(source)
+    assert cleaned == (
+        "> **Note: Before you start**\n>\n> Install the CLI.\n\n"
+        "## Configure the store\n\nCall `configureStore`.\n\nAfter.\n"
+    )
+    sections = split_sections(cleaned)
+    assert [s.heading_path[-1] for s in sections if s.heading_path] == ["Configure the store"]

@@ -564,6 +564,14 @@ class _Admonitions:
             self.out.pop()  # the blank quote lines before the closing fence
         del self.stack[open_at[-1] :]
 
+    def close_all(self) -> None:
+        while self.out and self.out[-1] == self.prefix().rstrip():
+            self.out.pop()
+        self.stack.clear()
+
+
+_HEADING_LINE = re.compile(r"^[ \t]{0,3}#{1,6}[ \t]")
+
 
 def _admonitions_to_blockquotes(lines: list[str]) -> list[str]:
     in_fence = fence_mask(lines)
@@ -579,6 +587,13 @@ def _admonitions_to_blockquotes(lines: list[str]) -> list[str]:
             state.open(opening.group("indent"), len(opening.group("colons")), opening.group("kind"), title)
         elif closing:
             state.close(len(closing.group("colons")))  # a stray `:::` is markup, not text: dropped
+        elif state.stack and _HEADING_LINE.match(line):
+            # A heading starts a section, which a quoted `> ## …` would not: the box ends where the heading begins
+            # (its closing fence is then a stray one), as crawled pages do.
+            state.close_all()
+            if state.out and state.out[-1].strip():
+                state.out.append("")
+            state.out.append(line.strip())
         elif state.stack and (glued := _GLUED_CLOSE[0].match(line) or _GLUED_CLOSE[1].match(line)):
             parts = glued.groupdict()
             if parts.get("before"):

@@ -110,6 +110,28 @@ def test_a_solved_thread_is_stored_with_roles_sources_solution_and_no_personal_d
     assert conversation.messages[0].author == conversation.messages[3].author != conversation.messages[2].author
 
 
+def test_people_s_messages_without_text_say_the_message_content_intent_is_off(
+    store: SqliteStore, rest: DiscordRest, api: FakeDiscordApi, caplog: pytest.LogCaptureFixture
+) -> None:
+    solved_thread(store, api)
+    # What Discord sends a bot without the intent: people's messages with empty text.
+    blanked = [{**m, "content": ""} if m["author"]["id"] != api.application_id else m for m in api.history(THREAD)]
+    api.replace_history(THREAD, blanked)
+    with caplog.at_level("WARNING", logger="docsbot"):
+        stats = capture(store, rest, api)
+    assert stats.counts["no_text"] == 1 and "1 no text" in stats.summary()
+    assert any("Message Content intent" in r.getMessage() for r in caplog.records)
+
+
+def test_a_thread_with_text_raises_no_intent_warning(
+    store: SqliteStore, rest: DiscordRest, api: FakeDiscordApi, caplog: pytest.LogCaptureFixture
+) -> None:
+    solved_thread(store, api)
+    with caplog.at_level("WARNING", logger="docsbot"):
+        assert capture(store, rest, api).counts["no_text"] == 0
+    assert not any("Message Content intent" in r.getMessage() for r in caplog.records)
+
+
 def test_a_second_run_reads_nothing_until_the_thread_changes(
     store: SqliteStore, rest: DiscordRest, api: FakeDiscordApi
 ) -> None:

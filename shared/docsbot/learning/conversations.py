@@ -67,7 +67,7 @@ class CaptureStats:
     counts: Counter[str] = field(default_factory=Counter)
 
     def summary(self) -> str:
-        order = ("stored", "unchanged", "up_to_date", "truncated", "forbidden", "not_found", "not_discord")
+        order = ("stored", "unchanged", "up_to_date", "truncated", "forbidden", "not_found", "not_discord", "no_text")
         return ", ".join(f"{self.counts[k]} {k.replace('_', ' ')}" for k in order if self.counts[k]) or "nothing to do"
 
 
@@ -202,5 +202,26 @@ def capture_conversations(
             stats.counts[fetched.status] += 1
             if fetched.status != "truncated":
                 log.warning("thread not readable", extra={"thread_id": thread_id, "status": fetched.status})
+        if _people_without_text(fetched.messages, bot_id):
+            stats.counts["no_text"] += 1
         stats.counts["stored" if store.put_conversation(conversation) else "unchanged"] += 1
+    if stats.counts["no_text"]:
+        # Discord blanks other people's messages for a bot without the privileged intent, REST reads included.
+        log.warning(
+            "Discord returned people's messages without text: turn on the Message Content intent for the bot "
+            "(Developer Portal → Bot → Privileged Gateway Intents)",
+            extra={"threads": stats.counts["no_text"]},
+        )
     return stats
+
+
+def _people_without_text(messages: list[dict[str, Any]], bot_id: str) -> bool:
+    """Whether every message people wrote came back empty: no text, embed, attachment or sticker."""
+    written = [
+        m
+        for m in messages
+        if m.get("type", 0) in _CONTENT_TYPES
+        and isinstance(m.get("author"), dict)
+        and str(m["author"].get("id", "")) != bot_id
+    ]
+    return bool(written) and not any(_text(m) or m.get("attachments") or m.get("sticker_items") for m in written)

@@ -222,6 +222,16 @@ class FakeDiscordApi(LoopbackServer):
         with self._lock:
             self._history.setdefault(channel_id, []).extend(messages)
 
+    def history(self, channel_id: str) -> list[dict[str, Any]]:
+        """The messages a channel's history holds (a copy)."""
+        with self._lock:
+            return list(self._history.get(channel_id, []))
+
+    def replace_history(self, channel_id: str, messages: list[dict[str, Any]]) -> None:
+        """Replace a channel's messages (e.g. with what Discord sends a bot that lacks an intent)."""
+        with self._lock:
+            self._history[channel_id] = list(messages)
+
     def forbid_channel(self, channel_id: str) -> None:
         """Make reading `channel_id` answer 403 Missing Access (the bot lacks View Channel / Read History)."""
         with self._lock:

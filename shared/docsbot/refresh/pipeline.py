@@ -29,6 +29,9 @@ roles: the whole store does). Without a store (`store=None`: library use, tests,
 no checkpoint and no record;
 the guard still holds, with the indexed page count as its baseline. Exceptions of a source are turned into
 a "failed" outcome with the reason: one failing source never stops the others.
+
+Long because: the safety rules above (lease, checkpoint, streamed steps, guard) hold in one function, and the
+callers' thin wrappers (`ingest`, `ingest_folder`) sit beside it.
 """
 
 from __future__ import annotations

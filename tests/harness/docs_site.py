@@ -2,13 +2,15 @@
 
 Pages by path in Docusaurus markup, a sitemap (optionally listing a subset, to simulate a shrinking sitemap),
 ETag + Last-Modified with 304 answers to matching conditional requests, and switches that make the whole site
-or single pages answer 503 or drop their connection (a server that died).
+or single pages answer 503 or drop their connection (a server that died), and pages whose answer is held until
+the test releases it.
 """
 
 from __future__ import annotations
 
 import email.utils
 import hashlib
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -46,6 +48,8 @@ class DocsSite:
         self.down = False
         self.failing: set[str] = set()  # page paths answering 503 (the rest of the site is fine)
         self.dropping: set[str] = set()  # page paths whose connection is closed unanswered (a server that died)
+        # Page paths whose answer waits until their event is set (a page in progress when the test acts).
+        self.held: dict[str, threading.Event] = {}
         server.route("/robots.txt", self._robots)
         server.route(f"{prefix}sitemap.xml", self._sitemap)
 
@@ -78,6 +82,9 @@ class DocsSite:
         return Reply(body=body, content_type="application/xml")
 
     def _page(self, request: RecordedRequest) -> Reply:
+        hold = self.held.get(request.path)
+        if hold is not None:
+            hold.wait(timeout=120)  # a bound only for a broken test: the test sets it
         if self.down or request.path in self.failing:
             return Reply(status=503, body="down", headers={"Retry-After": "0"})
         if request.path in self.dropping:

@@ -15,7 +15,8 @@ from docsbot.index.bm25 import Bm25Encoder
 from docsbot.index.embedders import HashingEmbedder
 from docsbot.index.qdrant_edge import EdgeIndex
 from docsbot.refresh.pipeline import RefreshOptions, Target, deletion_refusal, ingest, refresh_source
-from docsbot.settings.config import MarkdownFolderSource
+from docsbot.settings.config import MarkdownFolderSource, SiteSource
+from docsbot.sources.registry import LoadContext
 from docsbot.store.sqlite import SqliteStore
 from tests.harness.docs_site import generated_site, site_source
 from tests.harness.fakes.site_server import SiteServer
@@ -150,3 +151,51 @@ def test_json_crawl_states_of_earlier_versions_are_imported_once(tmp_path: Path,
     assert len(later) == 2 and all(r.headers.get("if-none-match") for r in later)
     assert not legacy.exists() and legacy.with_name("site.json.imported").exists()
     assert len(store.load_pages("docs", "site")) == 3
+
+
+def no_browser(url: str) -> str:
+    raise AssertionError(f"no page of this site needs a browser: {url}")
+
+
+def test_a_crawl_interrupted_mid_way_keeps_the_pages_of_its_committed_steps(
+    tmp_path: Path, server: SiteServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C lands while the crawl is still reading pages: the steps committed so far are kept, with their
+    checkpoint, and the next run asks those pages conditionally and embeds only the rest."""
+    monkeypatch.setattr("docsbot.index.sync.EMBED_BATCH", 2)  # one chunk per page: a step every 2 pages
+    site = generated_site(server, 8)
+    source = SiteSource.model_validate({**site_source("site", site), "concurrency": 1})
+    index = EdgeIndex(tmp_path / "index", "docs")
+    store = SqliteStore(tmp_path / "state.sqlite3")
+    target = Target(index, HashingEmbedder(), Bm25Encoder(), store)
+    outcomes: list[str] = []
+    committed: list[int] = []
+
+    def interrupt_on_the_sixth_page(kind: str, value: object) -> None:
+        if kind == "committed" and isinstance(value, int):
+            committed.append(value)
+        if kind == "outcome":
+            outcomes.append(kind)
+            if len(outcomes) == 6:  # 5 pages read, 3 not yet: Ctrl-C in the middle of the crawl
+                raise KeyboardInterrupt
+
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            refresh_source(
+                target, "docs", source, context=LoadContext(on_event=interrupt_on_the_sixth_page, render=no_browser)
+            )
+        kept = {p.url for p in index.stored_points(source="site")}
+        assert len(kept) == 4 and committed == [2, 4]  # 2 steps of 2 pages committed as they arrived
+        saved = store.load_pages("docs", "site")
+        assert {record.page_url or url for url, record in saved.items()} == kept  # with their checkpoint
+
+        before = len(site.page_requests())
+        rerun = refresh_source(target, "docs", source, context=LoadContext(render=no_browser))
+        assert rerun.run.outcome == "ok" and rerun.run.embeddings == 4  # only the 4 pages not kept
+        start = site.url(min(site.pages))  # always fetched in full: its links are needed
+        asked = [r for r in site.page_requests()[before:] if site.url(r.path) != start]
+        assert {site.url(r.path) for r in asked if r.headers.get("if-none-match")} == kept - {start}
+        assert len({p.url for p in index.stored_points(source="site")}) == 8
+    finally:
+        index.close()
+        store.close()

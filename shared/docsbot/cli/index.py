@@ -21,6 +21,7 @@ from docsbot.cli.common import (
     CollectionOpt,
     check_collection_name,
     connection_failure,
+    err,
     fail,
     load_settings_or_fail,
     out,
@@ -137,10 +138,15 @@ def _refresh(
         with progress_bar() as progress:
             for source in sources:
                 task = progress.add_task(f"{collection}/{source.name}", total=None)
-                chunks = progress.add_task("  embedding chunks", total=None, visible=False)
+                # A crawl is indexed as its pages arrive: until it ends, more chunks join the total.
+                growing = "  embedding chunks (the total grows as pages arrive)"
+                label = growing if isinstance(source, SiteSource) else "  embedding chunks"
+                chunks = progress.add_task(label, total=None, visible=False)
                 indexed[source.name] = 0
 
-                def on_event(kind: str, value: object, task: TaskID = task, chunks: TaskID = chunks) -> None:
+                def on_event(
+                    kind: str, value: object, task: TaskID = task, chunks: TaskID = chunks, name: str = source.name
+                ) -> None:
                     if kind == "total" and isinstance(value, int):
                         progress.update(task, total=value)
                     elif kind == "outcome":
@@ -148,6 +154,11 @@ def _refresh(
                     elif kind == "embedded" and isinstance(value, tuple):
                         done, total = value
                         progress.update(chunks, completed=done, total=total, visible=total > 0)
+                    elif kind == "loaded":
+                        progress.update(chunks, description="  embedding chunks")
+                    elif kind == "committed" and not err.is_terminal:
+                        # No bar off a terminal (logs, CI): one line per committed step says what is kept so far.
+                        err.print(f"{collection}/{name}: {value} pages indexed", markup=False, highlight=False)
 
                 def advance(_page: object, task: TaskID = task, name: str = source.name) -> None:
                     indexed[name] += 1  # the page's changes are in the index: kept if interrupted

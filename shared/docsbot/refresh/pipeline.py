@@ -19,11 +19,19 @@
    interrupted run (Ctrl-C, a killed job) keeps what it indexed and the next run asks those pages
    conditionally; the whole checkpoint (and, for a complete load, forgetting vanished pages) is saved at the end.
 
+A crawl is streamed (`LoadedSource.streamed`): its pages are indexed in steps as they arrive (memory holds a
+step, not the site), each step committed with its pages' crawl states, so Ctrl-C or a crash mid-crawl keeps
+every committed step. The guard and the deletions still wait for the end of the crawl: they need the whole
+load, and a partial run deletes nothing. The chunk total of a streamed load grows as pages arrive.
+
 The store is also where the solved-threads source reads (`LoadContext.threads`, when the store has the bot's
 roles: the whole store does). Without a store (`store=None`: library use, tests, the demo) there is no lease,
 no checkpoint and no record;
 the guard still holds, with the indexed page count as its baseline. Exceptions of a source are turned into
 a "failed" outcome with the reason: one failing source never stops the others.
+
+Long because: the safety rules above (lease, checkpoint, streamed steps, guard) hold in one function, and the
+callers' thin wrappers (`ingest`, `ingest_folder`) sit beside it.
 """
 
 from __future__ import annotations
@@ -39,7 +47,7 @@ from docsbot.errors import TransientError
 from docsbot.index.bm25 import Bm25Encoder
 from docsbot.index.embedders import Embedder
 from docsbot.index.ports import VectorIndex
-from docsbot.index.sync import SyncSummary, indexed_page_urls, sync_pages
+from docsbot.index.sync import SourceSync, SyncSummary, indexed_page_urls
 from docsbot.refresh.records import chunkless_pages, page_records, remember, trusted_states
 from docsbot.settings.config import SourceConfig
 from docsbot.sources.registry import LoadContext, LoadedSource, SnapshotSource, load_source
@@ -213,6 +221,45 @@ def _refresh_held(
     refresh.loaded = loaded
     if loaded.name and loaded.name != result.source:
         result.source = loaded.name  # a snapshot names the source it was crawled from
+    committed = 0  # pages whose changes are in the index (and, with a store, their crawl states saved)
+
+    def page_done(page: Any) -> None:
+        keep_alive()
+        if on_page is not None:
+            on_page(page)
+
+    def step_done(pages: list[Page], so_far: SyncSummary) -> None:
+        nonlocal committed
+        committed += len(pages)
+        # These pages are committed: save their crawl states now, so an interrupted run keeps them (a step is
+        # at most a batch of chunks or pages: one small batch write). Pages not committed keep their previous
+        # state, still true.
+        if store is not None and loaded.checkpoint is not None:
+            urls = {page.url for page in pages}
+            states = {url: state for url, state in loaded.checkpoint.items() if (state.page_url or url) in urls}
+            if states:
+                keep_alive()  # still ours: only now may the checkpoint say these pages are indexed
+                chunkless = urls.intersection(so_far.empty_urls)
+                records = page_records(states, stored, loaded.confirmed, clock(), chunkless)
+                store.save_pages(collection, result.source, records, replace=False)
+        base.on_event("committed", committed)
+
+    sync = SourceSync(
+        index,
+        target.embedder,
+        target.sparse,
+        source=result.source,
+        on_page=page_done,
+        on_embedded=lambda done, total: base.on_event("embedded", (done, total)),
+        on_step=step_done,
+    )
+    if loaded.streamed:
+        # A crawl: its pages are indexed in steps as they arrive, each step committed with its checkpoint, so an
+        # interruption keeps them. Nothing is deleted before the whole load is known (the guard below).
+        for page in loaded.pages:
+            sync.add(page)
+        base.on_event("loaded", loaded.reached)
+
     crawl = loaded.crawl
     result.pages_seen = loaded.reached
     if crawl is not None:
@@ -249,37 +296,9 @@ def _refresh_held(
         result.reasons.append(refusal)
     result.complete = complete
 
-    def page_done(page: Any) -> None:
-        keep_alive()
-        if on_page is not None:
-            on_page(page)
-
-    def step_done(pages: list[Page], so_far: SyncSummary) -> None:
-        # These pages are committed: save their crawl states now, so an interrupted run keeps them (a step is
-        # ~128 chunks: one small batch write). Pages not committed keep their previous state, still true.
-        if store is None or loaded.checkpoint is None:
-            return
-        urls = {page.url for page in pages}
-        states = {url: state for url, state in loaded.checkpoint.items() if (state.page_url or url) in urls}
-        if not states:
-            return
-        keep_alive()  # still ours: only now may the checkpoint say these pages are indexed
-        chunkless = urls.intersection(so_far.empty_urls)
-        records = page_records(states, stored, loaded.confirmed, clock(), chunkless)
-        store.save_pages(collection, result.source, records, replace=False)
-
-    summary = sync_pages(
-        index,
-        target.embedder,
-        target.sparse,
-        loaded.pages,
-        source=result.source,
-        complete=complete,
-        protected_urls=loaded.keep_urls,
-        on_page=page_done,
-        on_embedded=lambda done, total: base.on_event("embedded", (done, total)),
-        on_step=step_done,
-    )
+    if not loaded.streamed:
+        sync.add_all(loaded.pages)
+    summary = sync.finish(complete=complete, protected_urls=loaded.keep_urls)
     refresh.summary = summary
     result.pages_new = summary.pages_new
     result.pages_changed = summary.pages_changed
@@ -299,7 +318,7 @@ def _refresh_held(
     keep_alive()  # still ours: only now may the checkpoint say these pages are indexed
     now = clock()
     if loaded.checkpoint is not None:
-        chunkless = chunkless_pages(stored, summary.empty_urls, (page.url for page in loaded.pages))
+        chunkless = chunkless_pages(stored, summary.empty_urls, sync.page_urls)
         records = page_records(loaded.checkpoint, stored, loaded.confirmed, now, chunkless)
         store.save_pages(collection, result.source, records, replace=complete)
     remember(store, run_id, result, now, good_pages=loaded.reached if complete else None)

@@ -3,6 +3,8 @@
 A kind is a loader: `(source, LoadContext) -> LoadedSource`. The refresh pipeline (`docsbot.refresh.pipeline`)
 only sees `LoadedSource`: the pages, how many pages the load reached (the drop guard's count), whether the
 listing is complete, which URLs to keep as indexed, and the checkpoint to save once the pages are indexed.
+Crawled kinds are streamed: their pages arrive as the crawl reaches them, so the pipeline indexes them in steps
+(memory holds a step, not the site) and an interruption keeps the steps committed.
 A new kind is one function registered here, without touching the crawler, the pipeline or the indexer.
 
 Kinds: `markdown_folder` (docs-as-code folders), `docusaurus` and `sitemap` (crawled sites), `snapshot` (a
@@ -13,7 +15,7 @@ pipeline's job.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -40,7 +42,8 @@ class SnapshotSource:
 class LoadedSource:
     """What one load of a source gave: the pipeline's only view of a source."""
 
-    pages: list[Page]
+    # The pages; for a streamed load an iterator read once, as the source loads (see `streamed`).
+    pages: Iterable[Page]
     complete: bool  # every page of the source is listed: pages missing from it may be deleted
     reached: int  # pages the load reached (read, fetched, or confirmed unchanged): the drop guard compares it
     keep_urls: list[str] = field(default_factory=list)  # not re-read (304s, errors): keep what the index has
@@ -51,6 +54,9 @@ class LoadedSource:
     confirmed: set[str] = field(default_factory=set)  # URLs this load confirmed: their check time moves on
     crawl: CrawlSummary | None = None  # the crawl's counts (crawled kinds)
     file_problems: list[Problem] = field(default_factory=list)  # files a folder could not read
+    # True: `pages` is read as the source loads (a crawl), and the other fields grow with it; `complete`, `reached`
+    # and `problems` are final only once `pages` is exhausted. An interrupted read leaves them incomplete.
+    streamed: bool = False
 
 
 def _ignore(_kind: str, _value: Any) -> None:
@@ -136,7 +142,7 @@ def _markdown_folder(source: MarkdownFolderSource, context: LoadContext) -> Load
 
 def _site(source: SiteSource, context: LoadContext) -> LoadedSource:
     from docsbot.sources.site.crawl import ERROR, CrawlOutcome
-    from docsbot.sources.site.scrape import scrape_site
+    from docsbot.sources.site.scrape import SiteStream
 
     confirmed: set[str] = set()
 
@@ -146,23 +152,33 @@ def _site(source: SiteSource, context: LoadContext) -> LoadedSource:
             confirmed.add(outcome.url)
         context.on_event("outcome", outcome)
 
-    scraped = scrape_site(
+    stream = SiteStream(
         source,
         previous=context.checkpoint,
         options=context.crawl_options_for(source),
         render=context.render,
         on_outcome=on_outcome,
     )
-    return LoadedSource(
-        pages=scraped.pages,
-        complete=scraped.summary.completed,
-        reached=scraped.summary.pages,
-        keep_urls=scraped.keep_urls,
-        problems=list(scraped.summary.problems),
-        checkpoint=scraped.states,
+    # The live collections of the crawl: they grow as `pages` is read; the rest is settled once it is exhausted.
+    loaded = LoadedSource(
+        pages=(),
+        complete=False,
+        reached=0,
+        keep_urls=stream.keep_urls,
+        checkpoint=stream.states,
         confirmed=confirmed,
-        crawl=scraped.summary,
+        crawl=stream.summary,
+        streamed=True,
     )
+
+    def pages() -> Iterator[Page]:
+        yield from stream.pages()
+        summary = stream.summary
+        loaded.complete, loaded.reached, loaded.crawl = summary.completed, summary.pages, summary
+        loaded.problems = list(summary.problems)
+
+    loaded.pages = pages()
+    return loaded
 
 
 register("docusaurus")(_site)

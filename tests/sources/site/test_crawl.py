@@ -603,3 +603,49 @@ def test_connection_failures_in_a_row_are_counted_in_the_order_pages_were_starte
     assert summary.host_stopped is not None and "10 pages in a row" in summary.host_stopped
     assert not summary.completed
     assert "alive2" not in landed  # given up: the rest of the listing is not tried
+
+
+def test_an_abandoned_crawl_ends_a_body_in_progress_at_once(site: SiteServer) -> None:
+    """Ctrl-C (the crawl's generator closed) while a page's body trickles in: closing returns without waiting for
+    the body or the read timeout, the connection is dropped, and no crawl thread is left reading."""
+    started, gone, finish = threading.Event(), threading.Event(), threading.Event()
+
+    def trickle(_request: RecordedRequest) -> Reply:
+        def body() -> Iterator[bytes]:
+            try:
+                yield b"<html><head><title>Slow</title></head><body><article><p>slow"
+                started.set()
+                while not finish.wait(0.05):  # a byte now and then: the read timeout never fires
+                    yield b" more"
+            finally:
+                if not finish.is_set():
+                    gone.set()  # a write failed: the crawler hung up
+
+        return Reply(body=body())
+
+    site.page("/docs/", doc("Start"))
+    site.page("/docs/fast", doc("Fast"))
+    site.route("/docs/slow", trickle)
+    site.route("/docs/sitemap.xml", body=urlset(site.at("/docs/fast"), site.at("/docs/slow")))
+    options = CrawlOptions(start_url=site.at("/docs/"), delay_seconds=0, concurrency=2, read_timeout=600)
+    closed = threading.Event()
+    try:
+        with PoliteFetcher(options.fetch_options()) as fetcher:
+            run = iter(crawl(options, fetcher, fake_extract))
+            got = [next(run).url, next(run).url]  # the start page and the fast one; the slow one is in progress
+            assert got == [site.at("/docs/"), site.at("/docs/fast")]
+            assert started.wait(30)
+
+            def interrupt() -> None:
+                run.close()  # what a KeyboardInterrupt propagating out of the loop does to the generator
+                closed.set()
+
+            threading.Thread(target=interrupt, daemon=True).start()
+            assert closed.wait(30), "closing the crawl waited for the body in progress"
+            assert gone.wait(30), "the body in progress was still being read"
+        for thread in threading.enumerate():
+            if thread.name == "docsbot-crawl":
+                thread.join(timeout=30)
+                assert not thread.is_alive(), "a crawl thread is still reading"
+    finally:
+        finish.set()

@@ -30,6 +30,10 @@ A site that dies mid-crawl: after `max_connection_failures` pages in a row faile
 counted in the order their requests started so thread timing cannot change the decision, no further page is
 tried; `summary.host_stopped` says why and the crawl is not complete.
 
+Stopping: a crawl abandoned before its end (Ctrl-C lands in the loop, the consumer stops iterating) stops its
+fetcher, so requests in progress end at once (`PoliteFetcher.stop`), and never waits for its workers: they are
+daemon threads, so none keeps the process from exiting.
+
 Long because: discovery, scope, versions and increments interact in one crawl loop (a page's outcome
 depends on all of them); its shapes (options, outcomes, summary) are defined beside it.
 """
@@ -40,8 +44,9 @@ import logging
 import threading
 from collections import Counter, deque
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -351,6 +356,22 @@ class _FailuresInRow:
         return False
 
 
+def _in_daemon(work: Callable[[], _Done]) -> Future[_Done]:
+    """Run `work` on a daemon thread of its own: a crawl abandoned mid-request never waits for it, nor does exit."""
+    future: Future[_Done] = Future()
+
+    def run() -> None:
+        if not future.set_running_or_notify_cancel():
+            return
+        try:
+            future.set_result(work())
+        except BaseException as error:  # handed to the crawl loop, which re-raises it
+            future.set_exception(error)
+
+    threading.Thread(target=run, name="docsbot-crawl", daemon=True).start()
+    return future
+
+
 class Crawl:
     """One crawl of one site: iterate it for `CrawlOutcome`s, then read `summary`. Runs once."""
 
@@ -405,54 +426,55 @@ class Crawl:
         fetches = 1
         failures = _FailuresInRow(options.max_connection_failures)
         started: dict[Future[_Done], int] = {}  # a request's place in the order requests were started
-        with ThreadPoolExecutor(max_workers=options.concurrency, thread_name_prefix="docsbot-crawl") as pool:
-            in_flight: set[Future[_Done]] = set()
-            try:
-                while True:
-                    while (
+        in_flight: set[Future[_Done]] = set()
+        finished_loop = False
+        try:
+            while True:
+                while (
+                    frontier
+                    and self.summary.host_stopped is None
+                    and len(in_flight) < options.concurrency
+                    and fetches < options.fetch_budget
+                    and self._has_room(len(in_flight))
+                ):
+                    url = frontier.popleft()
+                    future = _in_daemon(partial(self._process, url, conditional=conditional, want_links=link_mode))
+                    in_flight.add(future)
+                    started[future] = failures.start()
+                    fetches += 1
+                if not in_flight:
+                    if (
                         frontier
-                        and self.summary.host_stopped is None
-                        and len(in_flight) < options.concurrency
+                        and self._versions.holding
                         and fetches < options.fetch_budget
-                        and self._has_room(len(in_flight))
+                        and self.summary.host_stopped is None
                     ):
-                        url = frontier.popleft()
-                        future = pool.submit(self._process, url, conditional=conditional, want_links=link_mode)
-                        in_flight.add(future)
-                        started[future] = failures.start()
-                        fetches += 1
-                    if not in_flight:
-                        if (
-                            frontier
-                            and self._versions.holding
-                            and fetches < options.fetch_budget
-                            and self.summary.host_stopped is None
-                        ):
-                            # Held pages count against the page limit: decide the version to make room.
-                            yield from self._release(self._versions.decide())
-                            continue
-                        break
-                    finished, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
-                    for future in finished:
-                        item = future.result()
-                        self._reached(item)
-                        unreachable = item.outcome == ERROR and item.error_kind in (CONNECTION, TIMEOUT)
-                        if failures.settle(started.pop(future), unreachable) and self.summary.host_stopped is None:
-                            self.summary.host_stopped = (
-                                f"the site stopped answering ({failures.limit} pages in a row could not be "
-                                f"fetched: connection errors or timeouts): crawl stopped after "
-                                f"{self.summary.pages} pages"
-                            )
-                        if link_mode:
-                            result = item.result
-                            if result is not None and result.outcome == ERROR and result.error_kind not in _GONE_KINDS:
-                                self._link_gaps += 1
-                            if not self._versions.is_other(item.docs_version):
-                                frontier.extend(link for link in item.links if self._claim(link))
-                        yield from self._report(item)
-            finally:
-                for future in in_flight:
-                    future.cancel()
+                        # Held pages count against the page limit: decide the version to make room.
+                        yield from self._release(self._versions.decide())
+                        continue
+                    break
+                finished, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    item = future.result()
+                    self._reached(item)
+                    unreachable = item.outcome == ERROR and item.error_kind in (CONNECTION, TIMEOUT)
+                    if failures.settle(started.pop(future), unreachable) and self.summary.host_stopped is None:
+                        self.summary.host_stopped = (
+                            f"the site stopped answering ({failures.limit} pages in a row could not be "
+                            f"fetched: connection errors or timeouts): crawl stopped after "
+                            f"{self.summary.pages} pages"
+                        )
+                    if link_mode:
+                        result = item.result
+                        if result is not None and result.outcome == ERROR and result.error_kind not in _GONE_KINDS:
+                            self._link_gaps += 1
+                        if not self._versions.is_other(item.docs_version):
+                            frontier.extend(link for link in item.links if self._claim(link))
+                    yield from self._report(item)
+            finished_loop = True
+        finally:
+            if not finished_loop:  # abandoned (Ctrl-C, the consumer stopped): end the requests in progress now
+                self._fetcher.stop()
         yield from self._release(self._versions.decide())
         self.summary.current_version = self._versions.current
         if self.summary.host_stopped is not None:

@@ -15,14 +15,20 @@ or an unreachable server after the retries means *disallow everything* for the r
 Google does. A crawl that meets that reports itself incomplete (`robots_unavailable()`), so the indexer
 keeps what it indexed before instead of deleting pages it could not see.
 
+Stopping (Ctrl-C, a crawl abandoned): `stop()` (and `close()`) make every request in progress end now: the
+sockets of bodies being read are shut down (a blocked read returns at once, not after the read timeout), the
+body loop checks the stop flag between chunks, and no request, retry or redirect starts after it.
+
 Long because: robots.txt, per-host pacing, retries, redirects and the size-capped stream are the one
 politeness contract of a request; keeping them together keeps every request under every rule.
 """
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import logging
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -68,6 +74,7 @@ ROBOTS_UNAVAILABLE = "unavailable"  # 5xx / 429 / unreachable: everything disall
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _CHUNK_BYTES = 64 * 1024
+_STOPPED = "the crawl was stopped"
 
 
 @dataclass(frozen=True)
@@ -240,6 +247,15 @@ def _is_read_timeout(error: BaseException) -> bool:
     return any(isinstance(arg, urllib3.exceptions.ReadTimeoutError) for arg in error.args)
 
 
+def _abort(response: requests.Response) -> None:
+    """Shut down the socket of a response being read, from any thread: its blocked read returns at once."""
+    connection = getattr(response.raw, "connection", None)
+    sock = getattr(connection, "sock", None)
+    if isinstance(sock, socket.socket):
+        with contextlib.suppress(OSError):  # already closed: nothing left to end
+            sock.shutdown(socket.SHUT_RDWR)
+
+
 class PoliteFetcher:
     """Fetches pages politely and defensively; one instance per crawl, shared by its threads.
 
@@ -268,10 +284,25 @@ class PoliteFetcher:
         self._gates: dict[str, _HostGate] = {}
         self._robots: dict[str, RobotsInfo] = {}
         self._robots_locks: dict[str, threading.Lock] = {}
+        self._stopped = threading.Event()
+        self._open: set[requests.Response] = set()  # responses being read: their sockets are shut down on stop
 
     # --- lifecycle -------------------------------------------------------------------------------
 
+    def stop(self) -> None:
+        """End every request in progress now and start no other (thread-safe; the fetcher is done after it)."""
+        self._stopped.set()
+        with self._lock:
+            responses = list(self._open)
+        for response in responses:
+            _abort(response)
+
+    @property
+    def stopped(self) -> bool:
+        return self._stopped.is_set()
+
     def close(self) -> None:
+        self.stop()
         self._session.close()
 
     def __enter__(self) -> PoliteFetcher:
@@ -399,6 +430,10 @@ class PoliteFetcher:
         attempts = 0
         redirects = 0
         while True:
+            if self._stopped.is_set():
+                return FetchResult(
+                    requested, current, ERROR, error_kind=CONNECTION, message=_STOPPED, attempts=attempts
+                )
             if not self.host_allowed(current, origin_host=origin_host):
                 return FetchResult(
                     requested, current, ERROR, error_kind=OFF_HOST, attempts=attempts,
@@ -466,7 +501,7 @@ class PoliteFetcher:
             with gate.turn():
                 tries += 1
                 answer = self._get_once(url, headers, html_only=html_only, max_bytes=max_bytes)
-            if not answer.retryable:
+            if not answer.retryable or self._stopped.is_set():
                 return answer, tries
             retry = tries - 1  # 0 for the first retry
             wait = answer.retry_after
@@ -490,6 +525,8 @@ class PoliteFetcher:
 
     def _get_once(self, url: str, headers: dict[str, str], *, html_only: bool, max_bytes: int) -> _Answer:
         started = self._clock()
+        if self._stopped.is_set():
+            return _Answer(outcome=ERROR, error_kind=CONNECTION, message=_STOPPED)
         try:
             response = self._session.get(
                 url,
@@ -507,32 +544,41 @@ class PoliteFetcher:
             return _Answer(outcome=ERROR, error_kind=CONNECTION, message=str(error), retryable=True)
         except requests.exceptions.RequestException as error:  # invalid URL, too many headers...
             return _Answer(outcome=ERROR, error_kind=CONNECTION, message=str(error))
-        with response:
-            status = response.status_code
-            response_headers = {name.lower(): value for name, value in response.headers.items()}
-            answer = _Answer(status=status, headers=response_headers)
-            if status in REDIRECT_STATUSES or status == 304:
-                return answer
-            if status == 429 or status >= 500:
-                answer.outcome, answer.error_kind, answer.retryable = ERROR, f"http_{status}", True
-                answer.retry_after = parse_retry_after(
-                    response_headers.get("retry-after"), _server_now(response_headers)
-                )
-                return answer
-            if status >= 400:
-                answer.outcome, answer.error_kind = ERROR, f"http_{status}"
-                return answer
-            if html_only and _media_type(response_headers.get("content-type")) not in HTML_TYPES:
-                # Closing the response without reading drops the connection: nothing beyond the headers.
-                answer.outcome = SKIPPED_NON_HTML
-                answer.message = f"content type {response_headers.get('content-type') or 'missing'}"
-                return answer
-            declared = response_headers.get("content-length", "")
-            if declared.isdigit() and int(declared) > max_bytes:
-                answer.outcome, answer.error_kind = ERROR, TOO_LARGE
-                answer.message = f"Content-Length {declared} is over the {max_bytes}-byte limit"
-                return answer
-            return self._read_body(response, answer, max_bytes=max_bytes, started=started)
+        with self._lock:
+            self._open.add(response)
+        try:
+            if self._stopped.is_set():  # stopped while the headers arrived: `stop` may have missed this one
+                _abort(response)
+            with response:
+                return self._answer(response, html_only=html_only, max_bytes=max_bytes, started=started)
+        finally:
+            with self._lock:
+                self._open.discard(response)
+
+    def _answer(self, response: requests.Response, *, html_only: bool, max_bytes: int, started: float) -> _Answer:
+        status = response.status_code
+        response_headers = {name.lower(): value for name, value in response.headers.items()}
+        answer = _Answer(status=status, headers=response_headers)
+        if status in REDIRECT_STATUSES or status == 304:
+            return answer
+        if status == 429 or status >= 500:
+            answer.outcome, answer.error_kind, answer.retryable = ERROR, f"http_{status}", True
+            answer.retry_after = parse_retry_after(response_headers.get("retry-after"), _server_now(response_headers))
+            return answer
+        if status >= 400:
+            answer.outcome, answer.error_kind = ERROR, f"http_{status}"
+            return answer
+        if html_only and _media_type(response_headers.get("content-type")) not in HTML_TYPES:
+            # Closing the response without reading drops the connection: nothing beyond the headers.
+            answer.outcome = SKIPPED_NON_HTML
+            answer.message = f"content type {response_headers.get('content-type') or 'missing'}"
+            return answer
+        declared = response_headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > max_bytes:
+            answer.outcome, answer.error_kind = ERROR, TOO_LARGE
+            answer.message = f"Content-Length {declared} is over the {max_bytes}-byte limit"
+            return answer
+        return self._read_body(response, answer, max_bytes=max_bytes, started=started)
 
     def _read_body(self, response: requests.Response, answer: _Answer, *, max_bytes: int, started: float) -> _Answer:
         body = bytearray()
@@ -543,13 +589,18 @@ class PoliteFetcher:
                     answer.outcome, answer.error_kind = ERROR, TOO_LARGE
                     answer.message = f"body over the {max_bytes}-byte limit"
                     return answer
+                if self._stopped.is_set():
+                    answer.outcome, answer.error_kind, answer.message = ERROR, CONNECTION, _STOPPED
+                    return answer
                 if self._clock() - started > self.options.max_seconds:
                     answer.outcome, answer.error_kind = ERROR, TIMEOUT
                     answer.message = f"body not received within {self.options.max_seconds} s"
                     return answer
         except requests.exceptions.RequestException as error:
             answer.outcome = ERROR
-            if _is_read_timeout(error):
+            if self._stopped.is_set():
+                answer.error_kind, answer.message = CONNECTION, _STOPPED
+            elif _is_read_timeout(error):
                 answer.error_kind, answer.message = TIMEOUT, "read timeout while receiving the body"
             else:
                 answer.error_kind, answer.message, answer.retryable = CONNECTION, f"body interrupted: {error}", True

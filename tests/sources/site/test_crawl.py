@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Generator, Iterator, Mapping
+from typing import cast
 
 import pytest
 from bs4 import BeautifulSoup, Tag
@@ -631,7 +632,7 @@ def test_an_abandoned_crawl_ends_a_body_in_progress_at_once(site: SiteServer) ->
     closed = threading.Event()
     try:
         with PoliteFetcher(options.fetch_options()) as fetcher:
-            run = iter(crawl(options, fetcher, fake_extract))
+            run = cast(Generator[CrawlOutcome, None, None], iter(crawl(options, fetcher, fake_extract)))
             got = [next(run).url, next(run).url]  # the start page and the fast one; the slow one is in progress
             assert got == [site.at("/docs/"), site.at("/docs/fast")]
             assert started.wait(30)

@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
+
+
+class QuietHTTPServer(ThreadingHTTPServer):
+    """A client that hangs up early (a timeout, a cancelled stream) is the fault being tested, not a server error."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], BrokenPipeError | ConnectionResetError):
+            super().handle_error(request, client_address)
 
 
 class LoopbackServer:
     """Subclasses give the request handler class (`handler_class`); use as a context manager."""
 
     thread_name = "loopback"
-    server_class: type[ThreadingHTTPServer] = ThreadingHTTPServer
+    server_class: type[ThreadingHTTPServer] = QuietHTTPServer
 
     def __init__(self) -> None:
         self._httpd: ThreadingHTTPServer | None = None

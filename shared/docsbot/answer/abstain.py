@@ -53,12 +53,16 @@ def query_coverage(result: SearchResult, sources: int = COVERAGE_SOURCES) -> flo
 
 
 def grounded_score(result: SearchResult) -> float | None:
-    """The keyword score times the query coverage: the signal the product abstains on (None: no keywords)."""
+    """Keyword score × query coverage × known share: the signal the product abstains on (None: no keywords).
+
+    The known share (index/term_stats.py) is 1 when not measured (a dense-only search, a hand-built result).
+    """
     keyword = result.keyword_score
     coverage = query_coverage(result)
     if keyword is None or coverage is None:
         return None
-    return keyword * coverage
+    known = 1.0 if result.known_share is None else result.known_share
+    return keyword * coverage * known
 
 
 @dataclass(frozen=True)
@@ -97,7 +101,7 @@ class AbstainPolicy:
         return result.best_sparse_score is not None or result.best_dense_score is not None
 
     def describe(self) -> str:
-        parts = [f"grounded score (keyword score × query coverage) ≥ {self.min_grounded_score:g}"]
+        parts = [f"grounded score (keyword score × query coverage × known share) ≥ {self.min_grounded_score:g}"]
         if self.min_keyword_score is not None:
             parts.append(f"keyword score ≥ {self.min_keyword_score:g}")
         if self.min_similarity is not None:

@@ -188,7 +188,8 @@ def retrieval() -> None:
         )
 
     abstention = Table(title=f"'Not in the docs' with one setting on both sets: {policy.describe()}")
-    for column in ("set", "answerable refused", "unanswerable refused", "keyword score AUC", "similarity AUC"):
+    columns = ("answerable refused", "unanswerable refused", "grounded score AUC", "keyword score AUC")
+    for column in ("set", *columns, "known share AUC", "similarity AUC"):
         abstention.add_column(column, justify="right")
     for name in DEV_SETS:
         if name in shipped:
@@ -371,7 +372,9 @@ def _abstention_row(policy: AbstainPolicy, questions: list[Question], results: d
     return [
         refused(answerable),
         refused(unanswerable),
+        auc(policy.signal),  # the signal the product decides on
         auc(lambda r: r.keyword_score),
+        auc(lambda r: r.known_share),
         auc(lambda r: r.rerank_similarity),
     ]
 

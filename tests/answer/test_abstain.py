@@ -45,6 +45,23 @@ def test_a_question_naming_something_the_top_sections_never_mention_is_refused()
     assert not policy.covered(elsewhere)  # the same keyword score, but the docs never mention flutter or dart
 
 
+def test_terms_the_whole_collection_never_mentions_count_against_the_question() -> None:
+    from docsbot.answer.abstain import grounded_score
+    from tests.harness.builders import src
+
+    # The top section has 4 of the 6 terms (coverage 4/6); "pinia" and "vuex" occur nowhere in the docs (known
+    # share 4/6), which the keyword score and coverage alone cannot tell from words only the top sections lack.
+    found = SearchResult(query="global state ionic vue pinia vuex", sources=[src(1, "Global state in Ionic Vue.")],
+                         best_dense_score=0.5, best_sparse_score=28.0, keyword_scale=7.0)  # fmt: skip
+    assert grounded_score(found) == pytest.approx(4.0 * 4 / 6)
+    policy = AbstainPolicy(min_grounded_score=2.0)
+    assert policy.covered(found)  # not measured (a dense-only search, a hand-built result): no effect
+    foreign = replace(found, known_share=4 / 6)
+    assert grounded_score(foreign) == pytest.approx(4.0 * 4 / 6 * 4 / 6)
+    assert not policy.covered(foreign)
+    assert policy.covered(replace(found, known_share=1.0))  # every word is somewhere in the docs
+
+
 def test_coverage_reads_the_heading_path_and_only_the_sources_the_answer_gets() -> None:
     from docsbot.answer.abstain import COVERAGE_SOURCES, query_coverage
     from tests.harness.builders import src
@@ -59,6 +76,6 @@ def test_coverage_reads_the_heading_path_and_only_the_sources_the_answer_gets() 
 
 
 def test_the_policy_describes_every_gate_it_applies() -> None:
-    assert AbstainPolicy().describe() == "grounded score (keyword score × query coverage) ≥ 1.3"
+    assert AbstainPolicy().describe() == "grounded score (keyword score × query coverage × known share) ≥ 1.3"
     described = AbstainPolicy(min_keyword_score=1.0, min_similarity=0.4).describe()
     assert "keyword score ≥ 1" in described and "reranker similarity ≥ 0.4" in described

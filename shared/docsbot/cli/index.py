@@ -385,7 +385,8 @@ def _print_eval_table(results: dict[str, dict[str, object]]) -> None:
     table = Table(title="retrieval and 'not in the docs' per question set")
     for column in ("set", "questions", "page hit@5", "section hit@5", "MRR@10", "nDCG@10"):
         table.add_column(column, justify="right")
-    for column in ("answerable refused", "unanswerable refused", "signal ROC AUC"):
+    # The signal the product decides on (answer/abstain.py): keyword score × query coverage × known share.
+    for column in ("answerable refused", "unanswerable refused", "grounded score ROC AUC"):
         table.add_column(column, justify="right")
     for name, data in results.items():
         section = data["section"]

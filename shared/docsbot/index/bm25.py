@@ -133,10 +133,16 @@ def identifier_terms(identifier: str) -> tuple[str, ...]:
     return tuple(terms)
 
 
+def iter_identifiers(text: str) -> Iterator[str]:
+    """The identifier-shaped matches of `text` in order (each gives its terms through `identifier_terms`)."""
+    for match in _IDENTIFIER_RE.finditer(text):
+        yield match.group()
+
+
 def iter_terms(text: str) -> Iterator[str]:
     """Terms of `text` in order, lazily: a caller that stops early costs no work for the rest of the text."""
-    for match in _IDENTIFIER_RE.finditer(text):
-        yield from identifier_terms(match.group())
+    for identifier in iter_identifiers(text):
+        yield from identifier_terms(identifier)
 
 
 def tokenize(text: str) -> list[str]:

@@ -1,5 +1,8 @@
 """Hybrid search over a docs collection, returning one `Source` per documentation section.
 
+A keyword (hybrid or sparse) search also reports the share of the question's terms the collection mentions at
+all (`known_share`, one small keyword query per term), for the "not in the docs" decision.
+
 With a `Reranker` (index/rerank.py), the hybrid stage fetches `candidates` sections (30 by default) and the
 reranker reorders them before the best `limit` are returned; a failing reranker leaves the hybrid order.
 
@@ -24,6 +27,7 @@ from docsbot.index.bm25 import Bm25Encoder, SparseVector
 from docsbot.index.embedders import Embedder
 from docsbot.index.ports import Hit, IndexInfo, SearchFilter, VectorIndex
 from docsbot.index.rerank import DEFAULT_CANDIDATES, Reranker, rerank_safely
+from docsbot.index.term_stats import known_share
 
 SearchMode = Literal["hybrid", "dense", "sparse"]
 SNIPPET_CHARS = 280
@@ -41,6 +45,8 @@ class SearchResult:
     best_sparse_score: float | None = None  # BM25 score of the best keyword match (None in dense mode)
     keyword_scale: float = 1.0  # ln(1 + chunks in the collection): BM25 scores grow with it
     rerank_similarity: float | None = None  # the reranker's best query-section similarity, when it has one
+    # Share of the query's terms that occur anywhere in the collection (index/term_stats.py); None: not measured.
+    known_share: float | None = None
 
     @property
     def keyword_score(self) -> float | None:
@@ -171,6 +177,7 @@ class Searcher:
             best_dense_score=result.best_dense_score,
             best_sparse_score=result.best_sparse_score,
             keyword_scale=self.keyword_scale(),
+            known_share=known_share(self.index, query, search_filter) if sparse is not None else None,
         )
 
     def _fused_ties(

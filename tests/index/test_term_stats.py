@@ -14,7 +14,7 @@ import pytest
 from docsbot.documents.model import Page
 from docsbot.index.bm25 import Bm25Encoder
 from docsbot.index.embedders import HashingEmbedder
-from docsbot.index.ports import QueryResult, SearchFilter, VectorIndex
+from docsbot.index.ports import SearchFilter, VectorIndex
 from docsbot.index.qdrant_edge import EdgeIndex
 from docsbot.index.qdrant_server import QdrantIndex, open_client
 from docsbot.index.search import Searcher
@@ -99,16 +99,34 @@ def test_the_share_respects_the_search_filter(index: VectorIndex) -> None:
 
 
 def test_a_long_question_is_judged_on_its_first_terms_only() -> None:
-    calls: list[int] = []
+    asked: list[int] = []
 
     class Counting:
-        def query(self, **kwargs: object) -> QueryResult:
-            calls.append(1)
-            return QueryResult(hits=[], best_dense_score=None)
+        def terms_present(self, term_ids: list[int], search_filter: SearchFilter | None = None) -> list[bool]:
+            asked.extend(term_ids)
+            return [False] * len(term_ids)
 
     words = " ".join(f"word{n}" for n in range(MAX_QUESTION_TERMS * 3))
     assert known_share(Counting(), words) == 0.0  # type: ignore[arg-type]
-    assert len(calls) == MAX_QUESTION_TERMS
+    assert len(asked) == MAX_QUESTION_TERMS
+
+
+def test_a_qdrant_server_is_asked_once_per_question_without_payloads(tmp_path: Path) -> None:
+    client = open_client(url=None, api_key=None, path=tmp_path / "qdrant")
+    index = QdrantIndex(client, "docs")
+    sync(index, STORE_PAGE, WORKER_PAGE)
+    batches: list[list[object]] = []
+    original = client.query_batch_points
+
+    def recording(collection_name: str, requests: list[object], **kwargs: object) -> object:
+        batches.append(requests)
+        return original(collection_name, requests=requests, **kwargs)  # type: ignore[arg-type]
+
+    client.query_batch_points = recording  # type: ignore[method-assign,assignment]
+    assert known_share(index, "configure the store with pinia and stripe") == 0.5  # configur, store / pinia, stripe
+    assert len(batches) == 1 and len(batches[0]) == 4
+    assert all(getattr(request, "with_payload", None) is False for request in batches[0])
+    client.close()
 
 
 def test_a_keyword_search_reports_the_share_and_a_dense_one_does_not(index: VectorIndex) -> None:

@@ -302,6 +302,20 @@ class EdgeIndex:
         tops = [float(r[0].score) if r else None for r in responses[1:]]
         return with_best_scores(hits, tops, dense=dense is not None, sparse=sparse is not None)
 
+    def terms_present(self, term_ids: Sequence[int], search_filter: SearchFilter | None = None) -> list[bool]:
+        """For each keyword term, whether any point has it (in-process: one single-term probe each)."""
+        return [
+            bool(
+                self.query(
+                    dense=None,
+                    sparse=SparseVector(indices=[term], values=[1.0]),
+                    limit=1,
+                    search_filter=search_filter,
+                ).hits
+            )
+            for term in term_ids
+        ]
+
     def close(self) -> None:
         """Optimize what this object wrote, flush, and release the shard and its lock; the next call reopens it."""
         with self._lock:

@@ -87,6 +87,25 @@ class QdrantIndex:
         self.client = client
         self.collection = collection
 
+    def terms_present(self, term_ids: Sequence[int], search_filter: SearchFilter | None = None) -> list[bool]:
+        """For each keyword term, whether any point has it: one batch call of single-term probes, no payloads."""
+        if not term_ids:
+            return []
+        flt = qdrant_filter(search_filter)
+        requests = [
+            models.QueryRequest(
+                query=_sparse(SparseVector(indices=[term], values=[1.0])),
+                using=SPARSE,
+                filter=flt,
+                limit=1,
+                with_payload=False,
+            )
+            for term in term_ids
+        ]
+        with _server_faults():
+            responses = self.client.query_batch_points(self.collection, requests=requests)
+        return [bool(response.points) for response in responses]
+
     def close(self) -> None:
         """Release the client (and the embedded store's folder lock)."""
         self.client.close()

@@ -4,9 +4,9 @@ A question the docs do not cover usually names something they never mention ("fl
 its terms are missing not only from the best sections but from every chunk of the collection. The *known
 share* is the share of the question's terms that occur in at least one chunk (document frequency above
 zero). It is normalised by construction (a share of the question's own terms), needs no embedder, and is
-counted from the index itself when the question is asked: each distinct term is one keyword query for a
-single chunk, so the figure follows every ingest, page change and deletion with no statistics to keep in
-step, on every `VectorIndex` backend.
+counted from the index itself when the question is asked (`VectorIndex.terms_present`: one batch call of
+single-term probes on a Qdrant server, no payloads read), so the figure follows every ingest, page change and
+deletion with no statistics to keep in step, on every `VectorIndex` backend.
 
 Terms are the BM25 tokeniser's (stemmed, stop-word free), except that an identifier with parts counts by its
 parts only: "set_user" or "swipe-back" is known when its words are, even if the docs never spell the whole
@@ -15,7 +15,7 @@ identifier that way. Bounded work: at most `MAX_QUESTION_TERMS` terms are looked
 
 from __future__ import annotations
 
-from docsbot.index.bm25 import SparseVector, identifier_terms, iter_identifiers, token_id
+from docsbot.index.bm25 import identifier_terms, iter_identifiers, token_id
 from docsbot.index.ports import SearchFilter, VectorIndex
 
 MAX_QUESTION_TERMS = 32  # a question longer than this is judged on its first terms (one index query each)
@@ -36,11 +36,10 @@ def known_share(index: VectorIndex, text: str, search_filter: SearchFilter | Non
     terms = question_terms(text)[:MAX_QUESTION_TERMS]
     if not terms:
         return None
-    known = sum(1 for term in terms if term_occurs(index, term, search_filter))
-    return known / len(terms)
+    present = index.terms_present([token_id(term) for term in terms], search_filter)
+    return sum(present) / len(terms)
 
 
 def term_occurs(index: VectorIndex, term: str, search_filter: SearchFilter | None = None) -> bool:
     """Whether any chunk (within `search_filter`) has `term` among its keyword terms."""
-    probe = SparseVector(indices=[token_id(term)], values=[1.0])
-    return bool(index.query(dense=None, sparse=probe, limit=1, search_filter=search_filter).hits)
+    return index.terms_present([token_id(term)], search_filter)[0]

@@ -137,7 +137,8 @@ def _pages() -> list[Page]:
         Page(
             url=f"https://docs.example.com/p{n}",
             title=f"Page {n}",
-            markdown=f"## Part {n} {{#part-{n}}}\n\n{topic} " * 3,
+            # Every section links somewhere: links are indexed by their text, and the reranker must read the same.
+            markdown=f"## Part {n} {{#part-{n}}}\n\n{topic}, see [the guide](https://docs.example.com/guide#{n}) " * 3,
             source_kind="test",
         )
         for n, topic in enumerate(topics)

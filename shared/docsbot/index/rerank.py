@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from docsbot.documents.model import Source
+from docsbot.index.indexed_text import indexed_text
 
 log = logging.getLogger(__name__)
 
@@ -94,9 +95,10 @@ PATH_SEPARATOR = " \u203a "
 
 
 def section_text(source: Source) -> str:
-    """What the reranker reads of a section: its page title and heading path, then its text."""
+    """What the reranker reads of a section: its page title and heading path, then its text as it is indexed
+    (links by their text: `index/indexed_text.py`), which is what the ingest hands the warming embedder."""
     path = [source.title, *[h for h in source.heading_path if h != source.title]]
-    return " > ".join(p for p in path if p) + "\n\n" + source.text
+    return " > ".join(p for p in path if p) + "\n\n" + indexed_text(source.text)
 
 
 def chunk_section_text(chunk_text: str) -> str:

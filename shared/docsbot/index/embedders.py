@@ -62,6 +62,15 @@ def encode_query_locally(model: Any, text: str, *, max_tokens: int = QUERY_MAX_T
     return vector
 
 
+def encode_documents_locally(model: Any, texts: Sequence[str], *, batch_size: int) -> list[list[float]]:
+    """Unit-length vectors for `texts` through a sentence-transformers model, in input order, all threads."""
+    matrix = model.encode(
+        list(texts), batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+    )
+    vectors: list[list[float]] = matrix.tolist()
+    return vectors
+
+
 @dataclass
 class EmbeddingStats:
     """Running totals of an embedder's work: calls made, texts embedded, tokens consumed."""
@@ -253,20 +262,13 @@ class LocalEmbedder:
         """Unit-length vectors, one per text, in input order."""
         if not texts:
             return []
-        matrix = self._model.encode(
-            list(texts),
-            batch_size=self.batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=False,
-        )
+        vectors = encode_documents_locally(self._model, texts, batch_size=self.batch_size)
         token_ids = self._model.tokenizer(list(texts), truncation=True, max_length=self._model.max_seq_length)[
             "input_ids"
         ]
         self.stats.requests += 1
         self.stats.inputs += len(texts)
         self.stats.tokens += sum(len(ids) for ids in token_ids)
-        vectors: list[list[float]] = matrix.tolist()
         return vectors
 
     def embed_query(self, text: str) -> list[float]:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from docsbot.index.embedders import EmbeddingStats, encode_query_locally
+from docsbot.index.embedders import EmbeddingStats, encode_documents_locally, encode_query_locally
 from docsbot.index.rerank import PersistentVectorCache, SimilarityReranker, VectorCache
 
 log = logging.getLogger(__name__)
@@ -92,16 +92,9 @@ class MpnetEmbedder:
     def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
         if not texts:
             return []
-        matrix = self._model.encode(
-            list(texts),
-            batch_size=self.batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=False,
-        )
+        vectors = encode_documents_locally(self._model, texts, batch_size=self.batch_size)
         self.stats.requests += 1
         self.stats.inputs += len(texts)
-        vectors: list[list[float]] = matrix.tolist()
         return vectors
 
     def embed_query(self, text: str) -> list[float]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -275,3 +276,67 @@ class CountingModel(HashingEmbedder):
     def embed_query(self, text: str) -> list[float]:
         self.queries.append(text)
         return HashingEmbedder.embed_documents(self, [text])[0]
+
+
+def test_the_reranker_encodes_the_query_while_the_first_stage_searches(tmp_path: Path) -> None:
+    """Each stage's query encode waits for the other's to have started: only running them together finishes."""
+    both_started = threading.Barrier(2, timeout=30)  # the bound only turns a hang into a failure
+
+    class FirstStage(HashingEmbedder):
+        def embed_query(self, text: str) -> list[float]:
+            both_started.wait()
+            return super().embed_query(text)
+
+    class SecondStage(CountingModel):
+        def __init__(self) -> None:
+            super().__init__()
+            self.threads: list[str] = []
+
+        def embed_query(self, text: str) -> list[float]:
+            self.threads.append(threading.current_thread().name)
+            both_started.wait()
+            return super().embed_query(text)
+
+    index = EdgeIndex(tmp_path, "docs")
+    first, sparse = FirstStage(64), Bm25Encoder()
+    sync_pages(index, first, sparse, _pages(), source="docs", complete=True)
+    model = SecondStage()
+    reranker = SimilarityReranker(model)
+    result = Searcher(index, first, sparse, reranker=reranker).search("state reducers", limit=3)
+    assert result.sources and result.rerank_similarity is not None
+    assert model.threads == ["docsbot-rerank-query_0"]  # encoded once, in the background
+    index.close()
+
+
+def test_a_prepared_encode_that_fails_leaves_the_first_stage_order(tmp_path: Path) -> None:
+    class FailingQueries(CountingModel):
+        def embed_query(self, text: str) -> list[float]:
+            raise RuntimeError("model crashed")
+
+    index = EdgeIndex(tmp_path, "docs")
+    embedder, sparse = HashingEmbedder(64), Bm25Encoder()
+    sync_pages(index, embedder, sparse, _pages(), source="docs", complete=True)
+    plain = Searcher(index, embedder, sparse).search("state reducers", limit=3)
+    failing = Searcher(index, embedder, sparse, reranker=SimilarityReranker(FailingQueries()))
+    assert [s.url for s in failing.search("state reducers", limit=3).sources] == [s.url for s in plain.sources]
+    index.close()
+
+
+def test_prepared_encodes_are_bounded_and_used_once() -> None:
+    model, reference = CountingModel(), HashingEmbedder(32)
+    reranker = SimilarityReranker(model)
+    for n in range(rerank.PREPARED_QUERIES + 5):
+        reranker.prepare(f"question {n}")
+    last = f"question {rerank.PREPARED_QUERIES + 4}"
+    reranker.prepare(last)  # already prepared: not encoded twice
+    assert reranker.query_vector(last) == reference.embed_query(last)
+    assert model.queries.count(last) == 1  # one worker, in order: every earlier encode has finished too
+    assert len(model.queries) == rerank.PREPARED_QUERIES + 5
+    assert len(reranker._prepared) == rerank.PREPARED_QUERIES - 1
+    assert reranker.query_vector("question 0") == reference.embed_query("question 0")  # dropped: encoded anew
+    assert model.queries.count("question 0") == 2
+
+
+def test_cosines_match_the_definition_and_tolerate_missing_vectors() -> None:
+    scores = rerank._cosines([3.0, 4.0], [[3.0, 4.0], [4.0, -3.0], None, [0.0, 0.0], [-6.0, -8.0]])
+    assert scores == pytest.approx([1.0, 0.0, 0.0, 0.0, -1.0])

@@ -27,7 +27,7 @@ from dataclasses import dataclass, replace
 from docsbot.answer.chat import ChatError, ChatMessage, ChatModel
 from docsbot.documents.model import Source
 from docsbot.documents.tokens import encoding_for_model
-from docsbot.index.rerank import Ranked, Reranker, rerank_safely
+from docsbot.index.rerank import PreparesQueries, Ranked, Reranker, rerank_safely
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +85,11 @@ class ModelJudgeReranker:
         self.encoding = encoding_for_model(chat.model)
         self.name = f"model:{chat.model}" + (f"+{inner.name}" if inner is not None else "")
         self.usage: dict[str, int] = {"requests": 0, "prompt_tokens": 0, "completion_tokens": 0}
+
+    def prepare(self, query: str) -> None:
+        """Let the inner reranker start its query-only work (the judge itself needs the candidates)."""
+        if isinstance(self.inner, PreparesQueries):
+            self.inner.prepare(query)
 
     def _cut(self, text: str, max_tokens: int) -> str:
         ids = self.encoding.encode(text, disallowed_special=())

@@ -6,7 +6,9 @@ returns the same sections reordered, each carrying the reranker's score in `Sour
 - `SimilarityReranker`: cosine similarity of the query and each candidate section under a sentence
   embedder (all-mpnet-base-v2 locally, see `index/mpnet.py`), fused with the first-stage order by
   reciprocal rank fusion. Section vectors are cached by content hash, so a section is embedded once per
-  process however often it is a candidate.
+  process however often it is a candidate. Its `prepare(query)` starts the query's encode on a background
+  thread, so the search runs its first stage (which needs nothing from the reranker) meanwhile: on two cores
+  the first stage's time is hidden behind the reranker's query encode (`PreparesQueries`).
 
 What the reranker reads of a section (`section_text`) can be derived, for a section indexed as one chunk,
 from that chunk's text alone (`chunk_section_text`). So the ingest can fill the cache: `WarmingEmbedder`
@@ -23,15 +25,15 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import math
 import sqlite3
 import threading
 from array import array
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from docsbot.documents.model import Source
 from docsbot.index.indexed_text import indexed_text
@@ -56,6 +58,13 @@ class Reranker(Protocol):
     name: str
 
     def rerank(self, query: str, candidates: Sequence[Source]) -> Ranked: ...
+
+
+@runtime_checkable
+class PreparesQueries(Protocol):
+    """A reranker that can start its query-only work before it has the candidates (the search calls it first)."""
+
+    def prepare(self, query: str) -> None: ...
 
 
 class NoReranker:
@@ -191,10 +200,27 @@ class PersistentVectorCache(VectorCache):
             )
 
 
-def _cosine(a: Sequence[float], b: Sequence[float]) -> float:
-    dot = sum(x * y for x, y in zip(a, b, strict=True))
-    norm = math.sqrt(sum(x * x for x in a)) * math.sqrt(sum(y * y for y in b))
-    return dot / norm if norm else 0.0
+def _cosines(query: Sequence[float], vectors: Sequence[Sequence[float] | None]) -> list[float]:
+    """The cosine of `query` and each vector (0.0 for a missing or zero vector)."""
+    import numpy as np  # here, not at module load: the search core imports this module and stays SDK-free
+
+    present = [i for i, v in enumerate(vectors) if v is not None]
+    scores = [0.0] * len(vectors)
+    if not present:
+        return scores
+    matrix = np.asarray([vectors[i] for i in present], dtype=np.float64)
+    q = np.asarray(query, dtype=np.float64)
+    norms = np.linalg.norm(matrix, axis=1) * float(np.linalg.norm(q))
+    dots = matrix @ q
+    for i, dot, norm in zip(present, dots.tolist(), norms.tolist(), strict=True):
+        scores[i] = dot / norm if norm else 0.0
+    return scores
+
+
+# One worker: a query encode in the background uses the second core while the search's first stage uses the
+# first; more would contend for the same two cores.
+_QUERY_ENCODES = ThreadPoolExecutor(max_workers=1, thread_name_prefix="docsbot-rerank-query")
+PREPARED_QUERIES = 8  # prepared encodes kept per reranker (a search that never reranks leaves one behind)
 
 
 class SimilarityReranker:
@@ -211,6 +237,23 @@ class SimilarityReranker:
         self.cache = cache if cache is not None else VectorCache()
         self.name = f"similarity:{embedder.name}"
         self.sections_embedded = 0  # cache misses: the expensive part on a small CPU
+        self._prepared: OrderedDict[str, Future[list[float]]] = OrderedDict()
+        self._prepared_lock = threading.Lock()
+
+    def prepare(self, query: str) -> None:
+        """Start encoding `query` on the background worker; `rerank` of the same query waits for it."""
+        with self._prepared_lock:
+            if query in self._prepared:
+                return
+            self._prepared[query] = _QUERY_ENCODES.submit(self.embedder.embed_query, query)
+            while len(self._prepared) > PREPARED_QUERIES:
+                self._prepared.popitem(last=False)
+
+    def query_vector(self, query: str) -> list[float]:
+        """The query's vector: the prepared encode's result (its error, if it failed), else encoded now."""
+        with self._prepared_lock:
+            prepared = self._prepared.pop(query, None)
+        return prepared.result() if prepared is not None else self.embedder.embed_query(query)
 
     def warm(self, texts: Sequence[str], batch: int = 32) -> int:
         """Embed and cache the texts not cached yet (the ingest calls it with chunk texts); returns how many."""
@@ -230,9 +273,8 @@ class SimilarityReranker:
             self.sections_embedded += len(missing)
             for key, vector in zip(missing, self.embedder.embed_documents(list(missing.values())), strict=True):
                 self.cache.put(key, vector)
-        query_vector = self.embedder.embed_query(query)
-        vectors = [self.cache.get(k) for k in keys]
-        return [_cosine(query_vector, v) if v is not None else 0.0 for v in vectors]
+        query_vector = self.query_vector(query)
+        return _cosines(query_vector, [self.cache.get(k) for k in keys])
 
     def rerank(self, query: str, candidates: Sequence[Source]) -> Ranked:
         if not candidates:

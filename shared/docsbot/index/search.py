@@ -4,7 +4,8 @@ A keyword (hybrid or sparse) search also reports the share of the question's ter
 all (`known_share`, one small keyword query per term), for the "not in the docs" decision.
 
 With a `Reranker` (index/rerank.py), the hybrid stage fetches `candidates` sections (30 by default) and the
-reranker reorders them before the best `limit` are returned; a failing reranker leaves the hybrid order.
+reranker reorders them before the best `limit` are returned; a failing reranker leaves the hybrid order. A
+reranker that `PreparesQueries` is told the query first, so its query encode overlaps the first stage.
 
 Docs win ties: a community answer (a solved thread, `COMMUNITY_KIND`) never ranks above a documentation section
 that is exactly as relevant. Plain dense or keyword scores are compared as they are. Rank fusion (hybrid) cannot
@@ -26,7 +27,7 @@ from docsbot.documents.model import Source
 from docsbot.index.bm25 import Bm25Encoder, SparseVector
 from docsbot.index.embedders import Embedder
 from docsbot.index.ports import Hit, IndexInfo, SearchFilter, VectorIndex
-from docsbot.index.rerank import DEFAULT_CANDIDATES, Reranker, rerank_safely
+from docsbot.index.rerank import DEFAULT_CANDIDATES, PreparesQueries, Reranker, rerank_safely
 from docsbot.index.term_stats import known_share
 
 SearchMode = Literal["hybrid", "dense", "sparse"]
@@ -147,10 +148,12 @@ class Searcher:
             return SearchResult(query=query, sources=[], best_dense_score=None)
         if mode != "sparse" and self.embedder is None:
             raise ValueError(f"{mode} search needs an embedder")
-        dense = self.embedder.embed_query(query) if (mode != "sparse" and self.embedder) else None
         sparse = self.sparse.encode_query(query) if mode != "dense" else None
-        if sparse is not None and not sparse.indices and dense is None:
+        if mode == "sparse" and sparse is not None and not sparse.indices:
             return SearchResult(query=query, sources=[], best_dense_score=None)
+        if isinstance(reranker, PreparesQueries):
+            reranker.prepare(query)  # its query encode runs while the first stage below does
+        dense = self.embedder.embed_query(query) if (mode != "sparse" and self.embedder) else None
         if sparse is not None and not sparse.indices:
             sparse = None  # only stop words: dense alone
         # Several chunks may share a section: fetch more hits than sections asked for.

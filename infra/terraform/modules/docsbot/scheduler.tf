@@ -42,6 +42,16 @@ resource "google_artifact_registry_repository" "images" {
 # local.secret_env, so the grants and the variables cannot disagree) and gets the project roles in `roles`. A
 # job whose `enabled` is false is left out: nothing of it is created, no account and no grant.
 locals {
+  # What every scheduled job reads: the index (docsbot.settings.config) and the Firestore state.
+  scheduled_job_env = {
+    QDRANT_URL               = local.qdrant_url
+    DOCSBOT_EMBEDDER         = "openai"
+    DOCSBOT_EMBEDDING_MODEL  = var.embedding_model
+    DOCSBOT_COLLECTIONS_FILE = "/app/collections.toml" # baked into the image by the Dockerfile
+    DOCSBOT_STATE            = "firestore"
+    GOOGLE_CLOUD_PROJECT     = var.project_id
+  }
+
   scheduled_job_table = {
     # The scheduled scrape: functions/scrape_job/main.py in N parallel tasks, each scraping its share of the
     # sources (CLOUD_RUN_TASK_INDEX of CLOUD_RUN_TASK_COUNT).
@@ -55,14 +65,7 @@ locals {
       parallelism = min(var.scrape.parallelism, var.scrape.task_count)
       timeout     = var.scrape.timeout
       memory      = var.scrape.memory
-      env = {
-        QDRANT_URL               = local.qdrant_url
-        DOCSBOT_EMBEDDER         = "openai"
-        DOCSBOT_EMBEDDING_MODEL  = var.embedding_model
-        DOCSBOT_COLLECTIONS_FILE = "/app/collections.toml" # baked into the image by the Dockerfile
-        DOCSBOT_STATE            = "firestore"
-        GOOGLE_CLOUD_PROJECT     = var.project_id
-      }
+      env         = local.scheduled_job_env
       secrets = {
         OPENAI_API_KEY = "openai_api_key"
         QDRANT_API_KEY = "qdrant_api_key"
@@ -88,19 +91,13 @@ locals {
       parallelism = 1
       timeout     = "1800s"
       memory      = "2Gi"
-      env = {
+      env = merge(local.scheduled_job_env, {
         DISCORD_APPLICATION_ID    = var.discord_application_id
-        DOCSBOT_STATE             = "firestore"
-        GOOGLE_CLOUD_PROJECT      = var.project_id
-        QDRANT_URL                = local.qdrant_url
-        DOCSBOT_EMBEDDER          = "openai"
-        DOCSBOT_EMBEDDING_MODEL   = var.embedding_model
         DOCSBOT_CHAT_MODEL        = var.chat_model
-        DOCSBOT_COLLECTIONS_FILE  = "/app/collections.toml" # baked into the image by the Dockerfile
         DOCSBOT_DIGEST_COLLECTION = var.digest_collection
         DOCSBOT_DIGEST_CHANNEL_ID = var.digest_channel_id
         DOCSBOT_DIGEST_SINCE      = var.digest_since
-      }
+      })
       secrets = {
         DISCORD_BOT_TOKEN = "discord_bot_token"
         OPENAI_API_KEY    = "openai_api_key"

@@ -25,10 +25,11 @@ from tests.infra.test_terraform_security import (
 from tests.infra.tools import TERRAFORM_DIR, Configuration
 
 CHANNEL = "1190000000000000900"
-DIGEST_RESOURCES = (
-    ("google_cloud_run_v2_job", "digest"),
-    ("google_cloud_run_v2_job_iam_member", "scheduler_runs_digest"),
-    ("google_cloud_scheduler_job", "digest"),
+# The scheduled jobs' resources (scheduler.tf): the digest is their "digest" instance.
+SCHEDULED_RESOURCES = (
+    ("google_cloud_run_v2_job", "job"),
+    ("google_cloud_run_v2_job_iam_member", "scheduler_runs"),
+    ("google_cloud_scheduler_job", "trigger"),
 )
 
 
@@ -38,14 +39,14 @@ def on(tf: Configuration) -> Configuration:
 
 
 def container(tf: Configuration) -> dict[str, Any]:
-    job = tf.instance("google_cloud_run_v2_job", "digest", "0")
+    job = tf.instance("google_cloud_run_v2_job", "job", "digest")
     return one(one(one(job["template"])["template"])["containers"])
 
 
 def test_off_by_default_nothing_is_created(tf: Configuration) -> None:
     assert tf.var["digest_enabled"] is False
-    for rtype, name in DIGEST_RESOURCES:
-        assert tf.instances(rtype, name) == {}, name
+    for rtype, name in SCHEDULED_RESOURCES:
+        assert set(tf.instances(rtype, name)) == {"scrape"}, name  # the scrape job only
     assert "digest" not in tf.instances("google_service_account", "sa")
     assert tf.locals["secret_env"] == EXPECTED_SECRET_ENV
 
@@ -59,17 +60,23 @@ def test_on_a_weekly_job_runs_the_digest_from_the_scrape_image(on: Configuration
     assert env["DOCSBOT_DIGEST_CHANNEL_ID"] == CHANNEL and env["DOCSBOT_DIGEST_COLLECTION"] == "docs"
     assert env["DOCSBOT_DIGEST_SINCE"] == "7d" and env["DOCSBOT_STATE"] == "firestore"
     assert env["DISCORD_APPLICATION_ID"] == on.var["discord_application_id"]
-    template = one(one(on.instance("google_cloud_run_v2_job", "digest", "0")["template"])["template"])
+    job = one(on.instance("google_cloud_run_v2_job", "job", "digest")["template"])
+    assert (job["task_count"], job["parallelism"]) == (1, 1)
+    template = one(job["template"])
     assert template["service_account"] == account("digest", "email")
+    assert (template["timeout"], template["max_retries"]) == ("1800s", 1)
+    assert one(digest["resources"])["limits"] == {"cpu": "1", "memory": "2Gi"}
 
-    schedule = on.instance("google_cloud_scheduler_job", "digest", "0")
+    schedule = on.instance("google_cloud_scheduler_job", "trigger", "digest")
     assert schedule["schedule"] == "0 9 * * 1"
+    assert (schedule["name"], schedule["description"]) == ("docsbot-digest", "Starts the docsbot weekly digest job.")
     target = one(schedule["http_target"])
     assert (
-        target["uri"].text.endswith(':run"') and "jobs/${google_cloud_run_v2_job.digest[0].name}" in target["uri"].text
+        target["uri"].text.endswith(':run"')
+        and 'jobs/${google_cloud_run_v2_job.job["digest"].name}' in target["uri"].text
     )
     assert one(target["oauth_token"])["service_account_email"] == account("scheduler", "email")
-    invoker = on.instance("google_cloud_run_v2_job_iam_member", "scheduler_runs_digest", "0")
+    invoker = on.instance("google_cloud_run_v2_job_iam_member", "scheduler_runs", "digest")
     assert invoker["role"] == "roles/run.invoker" and invoker["member"] == account("scheduler", "member")
 
 
@@ -95,12 +102,15 @@ def test_the_digest_account_reads_exactly_its_secrets_and_firestore(on: Configur
     assert ref('google_service_account.sa["scheduler"].member') == account("scheduler", "member")
 
 
+def precondition(tf: Configuration) -> dict[str, Any]:
+    return one(one(tf.instance("google_cloud_run_v2_job", "job", "digest")["lifecycle"])["precondition"])
+
+
 def test_enabling_it_without_a_channel_or_collection_is_refused(tf: Configuration, on: Configuration) -> None:
-    job = tf.resource("google_cloud_run_v2_job", "digest")
-    condition = one(one(job["lifecycle"])["precondition"])["condition"]
-    assert on.eval(condition) is True
-    assert on.with_inputs(digest_channel_id="").eval(condition) is False
-    assert on.with_inputs(digest_collection="").eval(condition) is False
+    assert precondition(on)["condition"] is True
+    assert precondition(on.with_inputs(digest_channel_id=""))["condition"] is False
+    assert precondition(on.with_inputs(digest_collection=""))["condition"] is False
+    assert "digest_channel_id" in precondition(on)["error_message"]
     failures = tf.with_inputs(digest_channel_id="#staff").module.check_validations()
     assert failures and all(f.startswith("digest_channel_id:") for f in failures), failures
     assert tf.with_inputs(digest_schedule="weekly").module.check_validations()

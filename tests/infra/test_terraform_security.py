@@ -322,7 +322,9 @@ def test_functions_and_job_take_their_secrets_from_the_table(tf: Configuration) 
         config = one(tf.instance("google_cloudfunctions2_function", "function", name)["service_config"])
         assert all(entry["version"] == "latest" for entry in config["secret_environment_variables"])
         assert not set(config["environment_variables"]) & set(expected), f"{name} gets a secret as plain text"
-    container = one(one(one(tf.instance("google_cloud_run_v2_job", "scrape")["template"])["template"])["containers"])
+    container = one(
+        one(one(tf.instance("google_cloud_run_v2_job", "job", "scrape")["template"])["template"])["containers"]
+    )
     secret_env = {
         e["name"]: one(one(e["value_source"])["secret_key_ref"])["secret"]
         for e in container["env"]
@@ -356,7 +358,7 @@ def test_each_workload_runs_as_its_own_service_account(tf: Configuration) -> Non
     for name in FUNCTIONS:
         config = one(tf.instance("google_cloudfunctions2_function", "function", name)["service_config"])
         assert config["service_account_email"] == account(name, "email")
-    template = one(one(tf.instance("google_cloud_run_v2_job", "scrape")["template"])["template"])
+    template = one(one(tf.instance("google_cloud_run_v2_job", "job", "scrape")["template"])["template"])
     assert template["service_account"] == account("scrape", "email")
 
 
@@ -529,26 +531,26 @@ def test_interactions_stays_warm_and_builds_come_from_the_uploaded_zips(tf: Conf
 
 
 def test_the_scheduler_runs_the_scrape_job(tf: Configuration) -> None:
-    scheduler = tf.instance("google_cloud_scheduler_job", "scrape")
+    scheduler = tf.instance("google_cloud_scheduler_job", "trigger", "scrape")
     assert scheduler["schedule"] == "0 4 * * *"
     target = one(scheduler["http_target"])
     assert target["http_method"] == "POST"
     assert isinstance(target["uri"], Unknown)
     assert target["uri"].text == (
         '"https://run.googleapis.com/v2/projects/my-docsbot-project/locations/us-central1/jobs/'
-        '${google_cloud_run_v2_job.scrape.name}:run"'
+        '${google_cloud_run_v2_job.job["scrape"].name}:run"'
     )
     token = one(target["oauth_token"])
     assert token["service_account_email"] == account("scheduler", "email")
-    runs = tf.instance("google_cloud_run_v2_job_iam_member", "scheduler_runs_scrape")
-    assert runs["name"] == ref("google_cloud_run_v2_job.scrape.name")
+    runs = tf.instance("google_cloud_run_v2_job_iam_member", "scheduler_runs", "scrape")
+    assert runs["name"] == ref('google_cloud_run_v2_job.job["scrape"].name')
     assert runs["member"] == account("scheduler", "member")
     assert runs["role"] == "roles/run.invoker"
 
 
 def test_the_scrape_job_runs_the_image_in_parallel_tasks(tf: Configuration) -> None:
     parallel = tf.with_inputs(scrape={"task_count": 4, "parallelism": 8})
-    template = one(parallel.instance("google_cloud_run_v2_job", "scrape")["template"])
+    template = one(parallel.instance("google_cloud_run_v2_job", "job", "scrape")["template"])
     assert (template["task_count"], template["parallelism"]) == (4, 4)  # never more parallel than tasks
     container = one(one(template["template"])["containers"])
     assert isinstance(container["image"], Unknown)

@@ -2,6 +2,8 @@
 # environment: these blocks move them in the state on the first plan, so an existing deployment is not destroyed
 # and recreated. They can be deleted once every state has been applied with them (they do nothing afterwards).
 # Not moved, because their keys are the listed emails: the ingest invoker bindings (recreated, a second's gap).
+# The scrape job's three resources then move on to the module's scheduled-job table (modules/docsbot/moved.tf):
+# Terraform follows the chain, from the old root address to the table's key.
 
 moved {
   from = google_project_service.apis

@@ -1,21 +1,21 @@
 # Least privilege: one service account per workload, each granted only what it uses. The invoker bindings
-# (who may call which function or run the job) sit next to what they protect: functions.tf, scheduler.tf.
+# (who may call which function or run the job) sit next to what they protect: functions.tf, scheduler.tf. The
+# scheduled jobs' accounts, secrets and roles come from their table (local.scheduled_jobs, scheduler.tf).
 locals {
   service_accounts = merge({
     interactions = "Runs the interactions function (Discord's endpoint)"
     respond      = "Runs the respond function (answers deferred questions)"
     ingest       = "Runs the ingest function (documents pushed by CI)"
-    scrape       = "Runs the scheduled scrape job"
     tasks        = "Identity Cloud Tasks calls the respond function with (OIDC)"
     scheduler    = "Identity Cloud Scheduler starts the scrape job with"
     qdrant       = "The Qdrant VM (reads its two API keys at boot)"
     builder      = "Builds the functions' images with Cloud Build"
     }, var.enable_relay ? { relay = "Runs the gateway relay (queues questions from forum posts)" } : {},
-  var.digest_enabled ? { digest = "Runs the weekly digest job (reads finished threads, posts the gaps)" } : {})
+  { for name, job in local.scheduled_jobs : name => job.account })
 
-  # Which secret each workload reads, and the environment variable it arrives in. This map is the only source
-  # of the secret grants below and of the secret variables in functions.tf and scheduler.tf, so a workload can
-  # read exactly the secrets it is given, no more. The respond function answers questions: it gets the
+  # Which secret each workload reads, and the environment variable it arrives in (the scheduled jobs' lines come
+  # from their table in scheduler.tf). This map is the only source of the secret grants below and of the secret
+  # variables in functions.tf and scheduler.tf, so a workload can read exactly the secrets it is given, no more. The respond function answers questions: it gets the
   # read-only Qdrant key; only the writers (ingest, scrape) get the read-write key. It never gets the Discord
   # bot token: it edits its answers through the interaction token in the webhook URL (docsbot.discord.rest) —
   # unless the gateway relay is enabled (relay.tf): relay questions are answered with channel messages, which
@@ -35,12 +35,8 @@ locals {
       OPENAI_API_KEY = "openai_api_key"
       QDRANT_API_KEY = "qdrant_api_key"
     }
-    scrape = {
-      OPENAI_API_KEY = "openai_api_key"
-      QDRANT_API_KEY = "qdrant_api_key"
-    }
     }, var.enable_relay ? { relay = local.secret_env_relay } : {},
-  var.digest_enabled ? { digest = local.secret_env_digest } : {})
+  { for name, job in local.scheduled_jobs : name => job.secrets })
 
   # The VM reads both Qdrant keys at boot to configure Qdrant (not through environment variables).
   qdrant_vm_secrets = ["qdrant_api_key", "qdrant_read_only_api_key"]
@@ -58,15 +54,14 @@ locals {
   project_roles = merge({
     interactions = ["roles/datastore.user"]
     respond      = ["roles/datastore.user"]
-    ingest       = ["roles/datastore.user"] # the write lease and page records shared with the scrape job
-    scrape       = ["roles/datastore.user"]
+    ingest       = ["roles/datastore.user"]    # the write lease and page records shared with the scrape job
     qdrant       = ["roles/logging.logWriter"] # startup-script and certbot output in Cloud Logging
     builder = [
       "roles/logging.logWriter",
       "roles/artifactregistry.writer", # pushes the built function images
       "roles/storage.objectViewer",    # reads the uploaded sources
     ]
-  }, var.digest_enabled ? { digest = ["roles/datastore.user"] } : {}) # the digest: threads read, conversations written
+  }, { for name, job in local.scheduled_jobs : name => job.roles })
 
   project_grants = merge([
     for workload, roles in local.project_roles : {

@@ -61,7 +61,7 @@ output "image_repository" {
 
 output "scrape_job" {
   description = "The Cloud Run job to run a scrape by hand: gcloud run jobs execute NAME --region REGION."
-  value       = { name = google_cloud_run_v2_job.scrape.name, region = var.region }
+  value       = { name = google_cloud_run_v2_job.job["scrape"].name, region = var.region }
 }
 
 output "secret_ids" {

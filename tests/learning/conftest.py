@@ -1,5 +1,6 @@
 """Fixtures of the learning loop's tests: a data directory with the shipped Redux sample indexed (hashing
-embedder: fast, no model download) and a small question file in the dev-set format."""
+embedder: fast, no model download), a small question file in the dev-set format, and the loopback Discord with a
+`DiscordRest` on it (`tests.harness.discord_rest`)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typer.testing import CliRunner
 
 from docsbot.cli.demo import demo_source
 from docsbot.cli.main import app
+from tests.harness.discord_rest import api, rest, sleeps  # noqa: F401
 
 # One answerable question the sample's FAQ answers word for word, one answerable question whose relevant page
 # is not what the bot will cite (a person solves it), one the docs do not cover.

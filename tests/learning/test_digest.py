@@ -20,6 +20,7 @@ from docsbot.learning.digest import MAX_CONTENT, digest_message
 from docsbot.learning.gaps import AskedQuestion, Cluster, GapsReport, NearDoc
 from docsbot.store.model import MessageRecord, NewThread, ThreadUpdate
 from docsbot.store.sqlite import SqliteStore
+from tests.harness.discord_rest import discord_message
 from tests.harness.fakes.discord_api import FakeDiscordApi
 
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
@@ -73,10 +74,8 @@ def discord_thread(data_dir: Path, api: FakeDiscordApi) -> None:
     finally:
         store.close()
     api.add_history(THREAD, [
-        {"id": "1200000000000000001", "type": 0, "content": "can redux run on my fridge?",
-         "author": {"id": "1180000000000000005"}, "timestamp": NOW.isoformat()},
-        {"id": "1200000000000000002", "type": 0, "content": "only if it runs node; ping me at bob@example.com",
-         "author": {"id": "1180000000000000006"}, "timestamp": NOW.isoformat()},
+        discord_message(1200000000000000001, "1180000000000000005", "can redux run on my fridge?"),
+        discord_message(1200000000000000002, "1180000000000000006", "only if it runs node; ping me at bob@example.com"),
     ])  # fmt: skip
 
 
@@ -87,12 +86,6 @@ def root_logging() -> Iterator[None]:
     handlers, level = list(root.handlers), root.level
     yield
     root.handlers, root.level = handlers, level
-
-
-@pytest.fixture
-def api() -> Iterator[FakeDiscordApi]:
-    with FakeDiscordApi() as server:
-        yield server
 
 
 def discord_env(api: FakeDiscordApi) -> dict[str, str]:

@@ -4,40 +4,19 @@ Discord fake (Discord's wire format: newest first, `before` pagination, 429 bodi
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
 from docsbot.discord.rest import Attachment, DiscordError, DiscordRest, DiscordUnavailableError
+from tests.harness.discord_rest import discord_message, rest_client
 from tests.harness.fakes.discord_api import FakeDiscordApi
 
 THREAD = "1180000000000000100"
 
 
-def history(count: int, *, first_id: int = 1200000000000000000) -> list[dict[str, object]]:
-    return [
-        {"id": str(first_id + n), "type": 0, "content": f"message {n}", "author": {"id": "1180000000000000005"},
-         "timestamp": "2026-03-01T12:00:00+00:00", "embeds": []}
-        for n in range(count)
-    ]  # fmt: skip
-
-
-@pytest.fixture
-def api() -> Iterator[FakeDiscordApi]:
-    with FakeDiscordApi() as server:
-        yield server
-
-
-@pytest.fixture
-def sleeps() -> list[float]:
-    return []
-
-
-@pytest.fixture
-def rest(api: FakeDiscordApi, sleeps: list[float]) -> Iterator[DiscordRest]:
-    client = DiscordRest(api.application_id, bot_token=api.bot_token, base_url=api.base_url, sleep=sleeps.append)
-    yield client
-    client.session.close()
+def history(count: int, *, first_id: int = 1200000000000000000) -> list[dict[str, Any]]:
+    return [discord_message(first_id + n, "1180000000000000005", f"message {n}") for n in range(count)]
 
 
 def test_messages_come_newest_first_and_before_pages_back(api: FakeDiscordApi, rest: DiscordRest) -> None:
@@ -62,8 +41,7 @@ def test_a_rate_limit_waits_what_discord_says_then_reads(
 
 def test_a_rate_limit_longer_than_the_bound_fails_at_once(api: FakeDiscordApi, sleeps: list[float]) -> None:
     api.add_history(THREAD, history(3))
-    bounded = DiscordRest(api.application_id, bot_token=api.bot_token, base_url=api.base_url, sleep=sleeps.append,
-                          max_retry_after=5)  # fmt: skip
+    bounded = rest_client(api, sleeps, max_retry_after=5)
     api.rate_limit_next(retry_after=60, method="GET")
     with pytest.raises(DiscordUnavailableError) as raised:
         bounded.get_messages(THREAD)

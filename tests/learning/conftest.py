@@ -1,16 +1,22 @@
 """Fixtures of the learning loop's tests: a data directory with the shipped Redux sample indexed (hashing
-embedder: fast, no model download) and a small question file in the dev-set format."""
+embedder: fast, no model download), a small question file in the dev-set format, those questions replayed as
+threads (`docsbot simulate`), and the loopback Discord with a `DiscordRest` on it (`tests.harness.discord_rest`)."""
 
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
+from docsbot.cli.common import CliDeps
 from docsbot.cli.demo import demo_source
 from docsbot.cli.main import app
+from tests.harness.discord_rest import api, rest, sleeps  # noqa: F401
+
+SIMULATED_AT = datetime(2026, 3, 1, 12, tzinfo=UTC)  # when the `simulated` threads end
 
 # One answerable question the sample's FAQ answers word for word, one answerable question whose relevant page
 # is not what the bot will cite (a person solves it), one the docs do not cover.
@@ -66,3 +72,12 @@ def question_file(tmp_path: Path) -> Path:
     path = tmp_path / "questions.jsonl"
     path.write_text("".join(json.dumps(q) + "\n" for q in QUESTIONS), encoding="utf-8")
     return path
+
+
+@pytest.fixture
+def simulated(indexed: dict[str, str], question_file: Path) -> dict[str, str]:
+    """`indexed`, its store holding `QUESTIONS` replayed as threads ending at `SIMULATED_AT` (two fail the docs)."""
+    args = ["simulate", "--collection", "demo", "--questions", str(question_file)]
+    result = CliRunner().invoke(app, args, env=indexed, obj=CliDeps(clock=lambda: SIMULATED_AT))
+    assert result.exit_code == 0, result.output
+    return indexed

@@ -15,6 +15,7 @@ from docsbot.learning.conversations import Bounds, capture_conversations, fetch_
 from docsbot.learning.pii import Scrubber
 from docsbot.store.model import MessageRecord, NewThread, Solution, SourceRef, ThreadUpdate
 from docsbot.store.sqlite import SqliteStore
+from tests.harness.discord_rest import discord_message, rest_client
 from tests.harness.fakes.discord_api import FakeDiscordApi
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -22,29 +23,6 @@ THREAD = "1190000000000000001"
 ASKER = "1180000000000000005"
 HELPER = "1180000000000000077"
 REF = SourceRef("Store setup", ("Store setup",), "https://docs.example/store", "setup")
-
-
-def discord_message(message_id: int, author: str, content: str, *, kind: int = 0, **extra: Any) -> dict[str, Any]:
-    return {"id": str(message_id), "type": kind, "content": content, "author": {"id": author},
-            "timestamp": (NOW + timedelta(seconds=message_id % 1000)).isoformat(), "embeds": [], **extra}  # fmt: skip
-
-
-@pytest.fixture
-def api() -> Iterator[FakeDiscordApi]:
-    with FakeDiscordApi() as server:
-        yield server
-
-
-@pytest.fixture
-def sleeps() -> list[float]:
-    return []
-
-
-@pytest.fixture
-def rest(api: FakeDiscordApi, sleeps: list[float]) -> Iterator[DiscordRest]:
-    client = DiscordRest(api.application_id, bot_token=api.bot_token, base_url=api.base_url, sleep=sleeps.append)
-    yield client
-    client.session.close()
 
 
 @pytest.fixture
@@ -189,8 +167,7 @@ def test_a_rate_limit_is_waited_and_one_past_the_bound_stops_the_run(
     store: SqliteStore, api: FakeDiscordApi, sleeps: list[float]
 ) -> None:
     solved_thread(store, api)
-    rest = DiscordRest(api.application_id, bot_token=api.bot_token, base_url=api.base_url, sleep=sleeps.append,
-                       max_retry_after=5)  # fmt: skip
+    rest = rest_client(api, sleeps, max_retry_after=5)
     api.rate_limit_next(retry_after=0.5, method="GET")
     assert capture(store, rest, api).counts["stored"] == 1 and sleeps == [0.5]
     store.update_thread(THREAD, ThreadUpdate(open=False), NOW + timedelta(hours=1))

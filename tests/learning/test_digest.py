@@ -1,6 +1,7 @@
 """The weekly digest: one Discord message within Discord's limits that pings nobody, the HTML report attached
 through a real multipart upload to the loopback Discord, conversations captured first; as `docsbot digest` and as
-the Cloud Run job's entry point (settings from the environment, every problem listed)."""
+the Cloud Run job's entry point (settings from the environment, every problem listed), with a chat model's titles
+for the clusters it shows."""
 
 from __future__ import annotations
 
@@ -20,7 +21,10 @@ from docsbot.learning.digest import MAX_CONTENT, digest_message
 from docsbot.learning.gaps import AskedQuestion, Cluster, GapsReport, NearDoc
 from docsbot.store.model import MessageRecord, NewThread, ThreadUpdate
 from docsbot.store.sqlite import SqliteStore
+from tests.harness.discord_rest import discord_message
 from tests.harness.fakes.discord_api import FakeDiscordApi
+from tests.harness.fakes.openai_server import FakeOpenAIServer
+from tests.learning.conftest import SIMULATED_AT
 
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
 STAFF = "1190000000000000900"
@@ -73,10 +77,8 @@ def discord_thread(data_dir: Path, api: FakeDiscordApi) -> None:
     finally:
         store.close()
     api.add_history(THREAD, [
-        {"id": "1200000000000000001", "type": 0, "content": "can redux run on my fridge?",
-         "author": {"id": "1180000000000000005"}, "timestamp": NOW.isoformat()},
-        {"id": "1200000000000000002", "type": 0, "content": "only if it runs node; ping me at bob@example.com",
-         "author": {"id": "1180000000000000006"}, "timestamp": NOW.isoformat()},
+        discord_message(1200000000000000001, "1180000000000000005", "can redux run on my fridge?"),
+        discord_message(1200000000000000002, "1180000000000000006", "only if it runs node; ping me at bob@example.com"),
     ])  # fmt: skip
 
 
@@ -87,12 +89,6 @@ def root_logging() -> Iterator[None]:
     handlers, level = list(root.handlers), root.level
     yield
     root.handlers, root.level = handlers, level
-
-
-@pytest.fixture
-def api() -> Iterator[FakeDiscordApi]:
-    with FakeDiscordApi() as server:
-        yield server
 
 
 def discord_env(api: FakeDiscordApi) -> dict[str, str]:
@@ -152,3 +148,21 @@ def test_the_job_posts_the_digest_from_its_environment(
     [posted] = api.channel_messages(STAFF)
     assert "the last 7 days: 2 questions the docs failed" in posted["content"]
     assert [name for _, name, _ in api.uploads] == ["gaps-demo-2026-03-01.html"]
+
+
+def test_with_a_chat_model_the_digest_shows_the_model_s_titles_for_its_top_clusters(
+    simulated: dict[str, str], api: FakeDiscordApi, fake_openai: FakeOpenAIServer
+) -> None:
+    reply = {"title": "Redux outside the browser", "change": "add", "page": "Redux elsewhere",
+             "proposal": "Say where Redux runs [S1]."}  # fmt: skip
+    fake_openai.chat_responder = lambda body: json.dumps(reply)
+    env = {**simulated, **discord_env(api), "DOCSBOT_DIGEST_COLLECTION": "demo", "DOCSBOT_DIGEST_CHANNEL_ID": STAFF,
+           "DOCSBOT_DIGEST_TOP": "1", "DOCSBOT_CHAT_MODEL": "gpt-4.1-mini", "OPENAI_API_KEY": "test-key",
+           "DOCSBOT_CHAT_BASE_URL": fake_openai.base_url}  # fmt: skip
+    assert job_main(env, now=SIMULATED_AT + timedelta(hours=1)) == 0
+    # Two gap clusters; the model is asked about the one the message shows (DOCSBOT_DIGEST_TOP), no more.
+    assert len(fake_openai.requests_to("/v1/chat/completions")) == 1
+    [posted] = api.channel_messages(STAFF)
+    assert "**1. Redux outside the browser**" in posted["content"]
+    [(_, _, html)] = api.uploads
+    assert b"Add a page: Redux elsewhere. Say where Redux runs [S1]." in html

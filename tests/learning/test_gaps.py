@@ -13,6 +13,8 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from docsbot.answer.chat import OpenAIChat
+from docsbot.app.bot import Collections
 from docsbot.cli.common import CliDeps
 from docsbot.cli.main import app
 from docsbot.learning import gaps
@@ -21,6 +23,7 @@ from docsbot.learning.gaps import (
     Cluster,
     GapsReport,
     NearDoc,
+    build_report,
     choose_clusters,
     classify,
     keywords_per_cluster,
@@ -28,6 +31,7 @@ from docsbot.learning.gaps import (
 from docsbot.learning.pii import Scrubber
 from docsbot.learning.report import render_html
 from docsbot.learning.threads import load_threads
+from docsbot.settings.config import load_settings
 from docsbot.store.model import Feedback, MessageRecord, NewThread, Solution, SourceRef
 from docsbot.store.sqlite import SqliteStore
 from tests.harness.fakes.openai_server import FakeOpenAIServer
@@ -206,3 +210,21 @@ def test_with_a_chat_model_each_cluster_gets_a_title_and_a_proposed_change(
     assert "Middleware for re-renders" in html and "flutter" in html
     assert "Edit: https://redux.js.org/api/applymiddleware. Explain when components re-render" in html
     assert "Middleware for re-renders: Edit:" in result.stdout
+
+
+def test_the_report_names_each_step_as_it_starts_the_model_s_last(
+    simulated: dict[str, str], fake_openai: FakeOpenAIServer
+) -> None:
+    services = Collections(load_settings(simulated))
+    store = SqliteStore(Path(simulated["DOCSBOT_DATA_DIR"]) / "docsbot.sqlite3")
+    try:
+        views = load_threads(store, "demo", since=None)
+    finally:
+        store.close()
+    chat = OpenAIChat("gpt-4.1-mini", api_key="test-key", base_url=fake_openai.base_url)
+    steps: list[str] = []
+    report = build_report(views, collection="demo", embedder=services.embedder, index=services.searcher("demo").index,
+                          now=NOW, chat=chat, suggestions=5, on_progress=steps.append)  # fmt: skip
+    assert steps == ["embedding 3 questions", "finding the nearest docs", "clustering",
+                     "asking gpt-4.1-mini for titles and proposed doc changes"]  # fmt: skip
+    assert report.gaps == 2

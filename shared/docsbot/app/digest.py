@@ -6,7 +6,8 @@ scrape job's image with another command) run, in this order:
 1. capture: every finished thread of the period whose conversation changed is read from Discord with the bot
    token and stored scrubbed (`docsbot.learning.conversations`); a Discord outage here is logged and the digest
    still goes out (the next run captures what this one missed);
-2. the gaps report over the period (`docsbot.learning.gaps`, with a chat model's titles when one is configured);
+2. the gaps report over the period (`docsbot.learning.gaps.build_report`, the one `docsbot gaps` also runs, with a
+   chat model's titles when one is configured);
 3. one message in the staff channel with the top clusters and the HTML report attached (`docsbot.learning.digest`).
 
 The job reads its settings from the environment, every problem listed at once: DISCORD_APPLICATION_ID,
@@ -118,7 +119,6 @@ def run_digest(
     from docsbot.learning.gaps import build_report
     from docsbot.learning.pii import Scrubber
     from docsbot.learning.report import render_html
-    from docsbot.learning.suggest import suggest_changes
     from docsbot.learning.threads import load_threads
 
     scrubber = Scrubber()
@@ -139,13 +139,12 @@ def run_digest(
         collection=collection,
         embedder=services.embedder,
         index=searcher.index,
+        chat=make_chat(settings),
         now=now,
         since=since,
         scrubber=scrubber,
+        suggestions=top,
     )
-    chat = make_chat(settings)
-    if chat is not None and report.clusters:
-        suggest_changes(report.clusters, chat, collection=collection, limit=top)
     digest = post_digest(rest, channel_id, report, render_html(report), now=now, top=top)
     log.info(
         "digest posted",

@@ -194,7 +194,6 @@ def gaps_command(
     from docsbot.learning.gaps import build_report
     from docsbot.learning.pii import Scrubber, ScrubbingFilter
     from docsbot.learning.report import render_html
-    from docsbot.learning.suggest import suggest_changes
 
     check_collection_name(collection)
     scrubber = Scrubber()
@@ -202,21 +201,19 @@ def gaps_command(
     now = deps(ctx).clock()
     start = parse_since(since, now)
     services, searcher, views = collection_threads(collection, start)
-    with err.status("clustering…") as status:
+    with err.status("clustering…") as status:  # each step of the report, suggestions included, as it starts
         report = build_report(
             views,
             collection=collection,
             embedder=services.embedder,
             index=searcher.index,
+            chat=make_chat(services.settings),
             now=now,
             since=start,
             scrubber=scrubber,
+            suggestions=top,
             on_progress=lambda step: status.update(step + "…"),
         )
-    chat = make_chat(services.settings)
-    if chat is not None and report.clusters:
-        with err.status(f"asking {chat.model} for titles and proposed doc changes…"):
-            suggest_changes(report.clusters, chat, collection=collection, limit=top)
     table = Table(title=f"{report.gaps} questions the docs failed in {collection!r} ({report.threads} threads)")
     for name, justify in (("#", "right"), ("size", "right"), ("label", "left"), ("doc sim.", "right")):
         table.add_column(name, justify=justify)  # type: ignore[arg-type]

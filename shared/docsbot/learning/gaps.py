@@ -18,6 +18,12 @@ distinctive words, TF-IDF over clusters). The answered questions are clustered t
 questions sit further from the docs (mean nearest-section similarity) than the typical answered cluster (the
 median of theirs) is flagged `far_from_docs`: content to write rather than content to fix.
 
+With a chat model, `build_report` then has the largest gap clusters titled and given a proposed doc change
+(`docsbot.learning.suggest`). It is the one way the report is made: `docsbot gaps` and the weekly digest
+(`docsbot.app.digest`) both call it, so the terminal, the HTML file and the staff-channel message show the same
+clusters. It names each step as it starts to an optional `on_progress` callback (the CLI shows them as spinners;
+this package never imports Rich).
+
 Every question and solution text is scrubbed of personal data (`docsbot.learning.pii`) before it enters the
 report. scikit-learn is imported inside the functions that use it.
 """
@@ -36,12 +42,14 @@ from docsbot.index.eval import normalise_url
 from docsbot.index.ports import VectorIndex
 from docsbot.index.search import collapse_sections
 from docsbot.learning.pii import Scrubber
+from docsbot.learning.suggest import suggest_changes
 from docsbot.learning.threads import ThreadView
 
 if TYPE_CHECKING:
     import numpy as np
     from numpy.typing import NDArray
 
+    from docsbot.answer.chat import ChatModel
     from docsbot.index.embedders import Embedder
 
 GapKind = Literal["not_found", "uncertain", "not_solved", "solved_by_person"]
@@ -266,9 +274,12 @@ def build_report(
     since: datetime | None = None,
     distance: float = DISTANCE,
     scrubber: Scrubber | None = None,
+    chat: ChatModel | None = None,
+    suggestions: int = 10,
     on_progress: Callable[[str], None] | None = None,
 ) -> GapsReport:
-    """The gaps of `views` (threads of `collection`), clustered, against the collection's index."""
+    """The gaps of `views` (threads of `collection`), clustered, against the collection's index; with `chat`, the
+    first `suggestions` clusters titled and given a proposed doc change (a failing model leaves the keywords)."""
     import numpy as np
 
     scrub = scrubber or Scrubber()
@@ -299,6 +310,10 @@ def build_report(
     answered_similarity = statistics.median(c.similarity for c in baseline) if baseline else None
     for cluster in clusters:
         cluster.far_from_docs = answered_similarity is not None and cluster.similarity < answered_similarity
+    if chat is not None and clusters:
+        if on_progress is not None:
+            on_progress(f"asking {chat.model} for titles and proposed doc changes")
+        suggest_changes(clusters, chat, collection=collection, limit=suggestions)
     return GapsReport(
         collection=collection,
         generated_at=now,

@@ -14,9 +14,12 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from docsbot.answer.chat import ChatError, ChatMessage, ChatModel
-from docsbot.learning.gaps import Cluster
+
+if TYPE_CHECKING:  # gaps.py runs the suggestions: a runtime import back would be a cycle
+    from docsbot.learning.gaps import Cluster
 
 log = logging.getLogger("docsbot.learning")
 MAX_TITLE = 120

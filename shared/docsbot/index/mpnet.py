@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from docsbot.index.embedders import EmbeddingStats, encode_documents_locally, encode_query_locally
-from docsbot.index.rerank import PersistentVectorCache, SimilarityReranker, VectorCache
+from docsbot.index.rerank import SIMILARITY_WEIGHT, PersistentVectorCache, SimilarityReranker, VectorCache
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +109,7 @@ _loaded: dict[Path, tuple[MpnetEmbedder, VectorCache] | None] = {}
 
 
 def load_local_reranker(
-    model_dir: Path | None = None, *, weight: float = 1.0, cache_file: Path | None = None
+    model_dir: Path | None = None, *, weight: float = SIMILARITY_WEIGHT, cache_file: Path | None = None
 ) -> SimilarityReranker | None:
     """The mpnet similarity reranker, or None (logged once) when the model is absent or fails verification.
 

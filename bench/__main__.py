@@ -5,11 +5,12 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from bench import answering, bot, freshness, knowledge_base, learning, relay, retrieval, scrape, soak
+from bench import answering, bot, freshness, knowledge_base, learning, relay, rerank_variants, retrieval, scrape, soak
 
 PARTS: dict[str, Callable[[], None]] = {
     **knowledge_base.PARTS,
     **retrieval.PARTS,
+    **rerank_variants.PARTS,
     **answering.PARTS,
     **scrape.PARTS,
     **bot.PARTS,

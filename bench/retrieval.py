@@ -171,7 +171,7 @@ def retrieval() -> None:
                 f"{_percentile(latencies, 0.95):.0f}",
             ]
         label = config.label + (
-            " [shipped]"
+            " (shipped)"
             if (config.reranker is mpnet and config.first_stage == "MiniLM")
             or (mpnet is None and config.mode == "hybrid")
             else ""
@@ -284,7 +284,7 @@ def _bm25_variants() -> None:
         for column in ("page hit@5", "section hit@5", "MRR@10", "nDCG@10"):
             table.add_column(f"{name.removesuffix('-docs')} {column}", justify="right")
     for label, encoder in (
-        ("heading counted once [shipped]", Bm25Encoder()),
+        ("heading counted once (shipped)", Bm25Encoder()),
         ("heading counted twice", Bm25Encoder(heading_weight=2)),
     ):
         cells: list[str] = []

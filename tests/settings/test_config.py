@@ -144,15 +144,9 @@ def test_condense_questions_is_auto_by_default_and_accepts_true_and_false(
 
 
 def test_a_bad_condense_value_is_listed_with_the_other_problems(tmp_path: Path) -> None:
+    env = {"DOCSBOT_DATA_DIR": str(tmp_path), "OPENAI_API_KEY": "sk-test", "DOCSBOT_CONDENSE_QUESTIONS": "sometimes"}
     with pytest.raises(ConfigError) as caught:
-        load_settings(
-            {
-                "DOCSBOT_DATA_DIR": str(tmp_path),
-                "OPENAI_API_KEY": "sk-test",
-                "DOCSBOT_CONDENSE_QUESTIONS": "sometimes",
-                "DOCSBOT_EMBEDDING_DIMENSIONS": "lots",
-            }
-        )
+        load_settings({**env, "DOCSBOT_EMBEDDING_DIMENSIONS": "lots"})
     message = str(caught.value)
     assert "DOCSBOT_CONDENSE_QUESTIONS: auto, true or false, got 'sometimes'" in message
     assert "DOCSBOT_EMBEDDING_DIMENSIONS" in message

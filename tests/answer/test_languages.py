@@ -1,5 +1,6 @@
 """Questions in other languages, with a chat model: the condense step searches in the docs' language, the answer
-is asked for in the asker's.
+is asked for in the asker's. With `condense="auto"` (the product's default) only questions in another language
+than the docs' are condensed: an English question about English docs costs no extra request.
 
 The loopback model translates deterministically: it maps the French and Spanish development questions below to
 their English originals in the Redux corpus's `questions.jsonl`, and answers each in its asker's
@@ -8,22 +9,25 @@ gets back."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
+import logging
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, cast
 
 import pytest
 
-from docsbot.answer.model import AnswerKind
+from docsbot.answer.conversation import DEFAULT_WINDOW, search_text
+from docsbot.answer.model import AnswerKind, Turn
 from docsbot.answer.pipeline import Answerer, AnswerOptions
 from docsbot.answer.prompt import Product
-from docsbot.app.answerers import product_for
+from docsbot.app.answerers import make_answerer, product_for
 from docsbot.index.bm25 import Bm25Encoder
 from docsbot.index.embedders import HashingEmbedder
 from docsbot.index.eval import load_questions, normalise_url
 from docsbot.index.qdrant_edge import EdgeIndex
 from docsbot.index.search import Searcher, SearchResult
 from docsbot.refresh.pipeline import ingest_folder
-from docsbot.settings.config import ConfigError, MarkdownFolderSource, parse_collections
+from docsbot.settings.config import ConfigError, MarkdownFolderSource, load_settings, parse_collections
 from tests.answer.test_chat import covered_search, make_chat
 from tests.harness.corpora import require_redux
 from tests.harness.fakes.openai_server import FakeOpenAIServer
@@ -159,3 +163,111 @@ def test_the_docs_language_comes_from_the_collection(fake_openai: FakeOpenAIServ
     assert default.language == "English"
     with pytest.raises(ConfigError, match="language"):
         parse_collections({"collection": [{"name": "docs", "title": "Docs", "language": "x"}]})
+
+
+# --- DOCSBOT_CONDENSE_QUESTIONS=auto: only questions in another language than the docs' are condensed ---------
+
+
+def recording(searched: list[str]) -> Callable[[str, int], SearchResult]:
+    def search(query: str, limit: int) -> SearchResult:
+        searched.append(query)
+        return covered_search(query, limit)
+
+    return search
+
+
+def test_auto_searches_an_english_question_as_asked_with_no_extra_request(fake_openai: FakeOpenAIServer) -> None:
+    fake_openai.chat_responder = lambda body: "Use `configureStore` [1]."
+    searched: list[str] = []
+    asked = "dispatch(fetchUsers()) throws 'Actions must be plain objects. Use custom middleware for async actions.'"
+    answer = Answerer(
+        recording(searched), make_chat(fake_openai), Product("Redux"), options=AnswerOptions(condense="auto")
+    ).answer(asked)
+    assert searched == [asked] and answer.search_query == asked
+    (only,) = [r.body for r in fake_openai.requests_to("/v1/chat/completions")]
+    assert "standalone search query" not in only["messages"][0]["content"]
+    assert answer.kind is AnswerKind.GENERATED and answer.text == "Use `configureStore` [1]."
+
+
+def test_auto_translates_a_french_question_and_answers_in_french(fake_openai: FakeOpenAIServer) -> None:
+    asked, reply = TRANSLATED["redux-001"]
+    english = "my reducer runs and the devtools show the new state, but the component never re-renders"
+    fake_openai.chat_responder = translating_model({asked: english}, {asked: reply})
+    searched: list[str] = []
+    answer = Answerer(
+        recording(searched), make_chat(fake_openai), Product("Redux"), options=AnswerOptions(condense="auto")
+    ).answer(asked)
+    # One condense request, asking for English; search saw the model's translation, not the French words.
+    condense, answer_request = [r.body for r in fake_openai.requests_to("/v1/chat/completions")]
+    assert "write the query in English" in condense["messages"][0]["content"]
+    assert condense["messages"][-1]["content"] == f"Latest message: {asked}"
+    assert searched == [english] and answer.search_query == english
+    # The answer is asked for in the asker's language, with their own words.
+    assert "Write in the language of the user's latest message" in answer_request["messages"][0]["content"]
+    assert answer_request["messages"][-1]["content"].startswith(asked)
+    assert answer.text == reply
+
+
+def test_auto_keeps_the_conversation_window_for_an_english_follow_up(fake_openai: FakeOpenAIServer) -> None:
+    fake_openai.chat_responder = lambda body: "Yes [1]."
+    history = [
+        Turn("user", "how do I create a store with configureStore?"),
+        Turn("assistant", "Call configureStore with your reducers [1]."),
+    ]
+    follow_up = "and does it add the thunk middleware by default?"
+    searched: list[str] = []
+    Answerer(
+        recording(searched), make_chat(fake_openai), Product("Redux"), options=AnswerOptions(condense="auto")
+    ).answer(follow_up, history)
+    assert searched == [search_text(history, follow_up, window=DEFAULT_WINDOW)]
+    assert len(fake_openai.requests_to("/v1/chat/completions")) == 1
+
+
+def test_auto_condenses_a_spanish_follow_up_with_its_conversation(fake_openai: FakeOpenAIServer) -> None:
+    fake_openai.chat_responder = lambda body: (
+        "does configureStore add the thunk middleware by default"
+        if "standalone search query" in body["messages"][0]["content"]
+        else "Sí [1]."
+    )
+    history = [
+        Turn("user", "¿cómo creo un store con configureStore?"),
+        Turn("assistant", "Llame a configureStore [1]."),
+    ]
+    searched: list[str] = []
+    answer = Answerer(
+        recording(searched), make_chat(fake_openai), Product("Redux"), options=AnswerOptions(condense="auto")
+    ).answer("¿y añade el middleware de thunk por defecto?", history)
+    condense = fake_openai.requests_to("/v1/chat/completions")[0].body
+    assert "user: ¿cómo creo un store con configureStore?" in condense["messages"][-1]["content"]
+    assert searched == ["does configureStore add the thunk middleware by default"]
+    assert answer.text == "Sí [1]."
+
+
+def test_auto_without_a_chat_model_searches_the_words_as_asked() -> None:
+    asked = TRANSLATED["redux-011"][0]
+    searched: list[str] = []
+    answer = Answerer(recording(searched), None, Product("Redux"), options=AnswerOptions(condense="auto")).answer(asked)
+    assert searched == [asked] and answer.kind is AnswerKind.EXTRACTIVE
+
+
+def test_the_product_default_is_auto_and_an_unknown_docs_language_is_reported(
+    fake_openai: FakeOpenAIServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = load_settings(
+        {"DOCSBOT_DATA_DIR": str(tmp_path), "OPENAI_API_KEY": "sk-test", "DOCSBOT_RERANKER": "none"}
+    )
+    parsed = parse_collections(
+        {
+            "collection": [
+                {"name": "docs", "title": "Docs"},
+                {"name": "elvish", "title": "Elvish docs", "language": "Sindarin"},
+            ]
+        }
+    )
+    searcher = cast(Searcher, object())  # never searched here
+    with caplog.at_level(logging.WARNING, logger="docsbot.app.answerers"):
+        answerer = make_answerer(settings, searcher, "docs", parsed.get("docs"), chat=make_chat(fake_openai))
+        assert answerer.options.condense == "auto" and not caplog.records
+        make_answerer(settings, searcher, "elvish", parsed.get("elvish"), chat=make_chat(fake_openai))
+    (record,) = caplog.records
+    assert "'Sindarin'" in record.getMessage() and "DOCSBOT_CONDENSE_QUESTIONS=true" in record.getMessage()

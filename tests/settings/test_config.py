@@ -118,3 +118,35 @@ def test_settings_never_echo_secrets(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         load_settings({"DOCSBOT_DATA_DIR": str(tmp_path), "OPENAI_API_KEY": "sk-secret-123", "DOCSBOT_EMBEDDER": "x"})
     assert "sk-secret-123" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (None, "auto"),
+        ("", "auto"),
+        (" AUTO ", "auto"),
+        ("true", True),
+        ("1", True),
+        ("Yes", True),
+        ("false", False),
+        ("0", False),
+        ("no", False),
+    ],
+)
+def test_condense_questions_is_auto_by_default_and_accepts_true_and_false(
+    tmp_path: Path, raw: str | None, expected: object
+) -> None:
+    env = {"DOCSBOT_DATA_DIR": str(tmp_path), "OPENAI_API_KEY": "sk-test"}
+    if raw is not None:
+        env["DOCSBOT_CONDENSE_QUESTIONS"] = raw
+    assert load_settings(env).chat.condense_questions == expected
+
+
+def test_a_bad_condense_value_is_listed_with_the_other_problems(tmp_path: Path) -> None:
+    env = {"DOCSBOT_DATA_DIR": str(tmp_path), "OPENAI_API_KEY": "sk-test", "DOCSBOT_CONDENSE_QUESTIONS": "sometimes"}
+    with pytest.raises(ConfigError) as caught:
+        load_settings({**env, "DOCSBOT_EMBEDDING_DIMENSIONS": "lots"})
+    message = str(caught.value)
+    assert "DOCSBOT_CONDENSE_QUESTIONS: auto, true or false, got 'sometimes'" in message
+    assert "DOCSBOT_EMBEDDING_DIMENSIONS" in message

@@ -6,10 +6,12 @@ answer saying so, with the most relevant sections.
 
 With a chat model, the model's own verdict is kept: a reply ending with the not-covered marker
 (`docsbot.answer.verdict`) becomes an UNCERTAIN answer, the marker removed from its text and from the stream.
-With `condense`, every question is first rewritten by the model into one standalone search query in the
+With `condense=True`, every question is first rewritten by the model into one standalone search query in the
 docs' language (`Product.language`): a follow-up gets its references resolved, a question in another
 language is translated, so search sees the words the docs use; the answer is still written in the asker's
-language (the system prompt says so).
+language (the system prompt says so). With `condense="auto"` only a question written in another language than
+the docs' (`docsbot.answer.language.needs_translation`) is rewritten; any other is searched exactly as with
+`condense=False`: the conversation window, no extra model request.
 """
 
 from __future__ import annotations
@@ -17,12 +19,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 
 from docsbot.answer.abstain import AbstainPolicy
 from docsbot.answer.chat import ChatError, ChatMessage, ChatModel, context_window
 from docsbot.answer.citations import renumber_citations, strip_citations
 from docsbot.answer.conversation import DEFAULT_WINDOW, search_text
 from docsbot.answer.extractive import extractive_answer
+from docsbot.answer.language import needs_translation
 from docsbot.answer.model import Answer, AnswerKind, Turn
 from docsbot.answer.prompt import Product, build_prompt
 from docsbot.answer.verdict import MarkerFilter, split_verdict
@@ -33,6 +37,8 @@ log = logging.getLogger(__name__)
 MAX_QUESTION_CHARS = 4000
 CLOSEST_SHOWN = 3
 SearchFn = Callable[[str, int], SearchResult]  # (query, limit) → result
+# True: every question; False: none; "auto": only questions written in another language than the docs'.
+Condense = bool | Literal["auto"]
 
 
 @dataclass(frozen=True)
@@ -42,7 +48,7 @@ class AnswerOptions:
     max_answer_tokens: int = 800
     prompt_budget_tokens: int = 12_000  # a ceiling for cost; the model's context window bounds it too
     context_tokens: int | None = None  # overrides the known context window of the model
-    condense: bool = False  # rewrite each question into one standalone search query in the docs' language
+    condense: Condense = False  # rewrite questions into one standalone search query in the docs' language
     policy: AbstainPolicy = field(default_factory=AbstainPolicy)
 
 
@@ -154,15 +160,30 @@ class Answerer:
         return max(256, min(self.options.prompt_budget_tokens, window - self.options.max_answer_tokens - 64))
 
     def search_query(self, question: str, history: Sequence[Turn]) -> str:
-        """The conversation window; with `condense`, one standalone query in the docs' language instead."""
+        """The conversation window; when condensing, one standalone query in the docs' language instead."""
         window_text = search_text(history, question, window=self.options.window)
-        if not (self.options.condense and self.chat is not None):
+        if not self.should_condense(question):
             return window_text
+        assert self.chat is not None
         try:
             return condense_question(self.chat, history, question, language=self.product.language) or window_text
         except ChatError as error:
             log.warning("condensing the question failed; searching with the window", extra={"kind": error.kind})
             return window_text
+
+    def should_condense(self, question: str) -> bool:
+        """Whether `question` is rewritten by the chat model before search (see the module docstring)."""
+        condense = self.options.condense
+        if self.chat is None or condense is False:
+            return False
+        if condense == "auto":
+            translate = needs_translation(question, self.product.language)
+            if translate:
+                log.info(
+                    "question in another language than the docs: condensing it", extra={"docs": self.product.language}
+                )
+            return translate
+        return True
 
 
 def condense_system(language: str) -> str:

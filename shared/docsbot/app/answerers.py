@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import logging
+
 from docsbot.answer.abstain import DEFAULT_MIN_GROUNDED_SCORE, DEFAULT_MIN_SIMILARITY, AbstainPolicy
 from docsbot.answer.chat import ChatModel, OpenAIChat
 from docsbot.answer.judge import ModelJudgeReranker
+from docsbot.answer.language import language_codes
 from docsbot.answer.pipeline import Answerer, AnswerOptions
 from docsbot.answer.prompt import Product
 from docsbot.index.rerank import Reranker
 from docsbot.index.search import Searcher, SearchResult
 from docsbot.settings.config import CollectionConfig, Settings
+
+log = logging.getLogger(__name__)
 
 
 def make_chat(settings: Settings) -> ChatModel | None:
@@ -77,6 +82,15 @@ def make_answerer(
 
     chat = chat if chat is not None else make_chat(settings)
     reranker = reranker if reranker is not None else make_reranker(settings, chat)
+    product = product_for(collection, config)
+    if chat is not None and options.condense == "auto" and language_codes(product.language) is None:
+        log.warning(
+            "DOCSBOT_CONDENSE_QUESTIONS=auto cannot tell which questions are in another language than %r "
+            "(not a language name docsbot knows): questions are searched as asked; "
+            "set DOCSBOT_CONDENSE_QUESTIONS=true to translate every question",
+            product.language,
+            extra={"collection": collection},
+        )
 
     def search(query: str, limit: int) -> SearchResult:
         return searcher.search(query, limit=limit, reranker=reranker)
@@ -84,7 +98,7 @@ def make_answerer(
     return Answerer(
         search,
         chat,
-        product_for(collection, config),
+        product,
         collection=collection,
         options=options,
     )

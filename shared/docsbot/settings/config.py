@@ -100,8 +100,8 @@ class CollectionConfig(_Strict):
     name: str = Field(pattern=COLLECTION_NAME_PATTERN)
     title: str = Field(min_length=1, max_length=100)
     description: str = Field(default="", max_length=500)  # one line, used in the prompt
-    # The language the docs are written in: with a chat model and DOCSBOT_CONDENSE_QUESTIONS, questions in other
-    # languages are searched translated into it (answers are written in the asker's language either way).
+    # The language the docs are written in: with a chat model, questions in other languages are searched translated
+    # into it (DOCSBOT_CONDENSE_QUESTIONS; answers are written in the asker's language either way).
     language: str = Field(default="English", min_length=2, max_length=40, pattern=r"^[^\n\r]+$")
     enabled: bool = True
     discord_channels: tuple[str, ...] = ()  # channel or forum ids mapped to this collection
@@ -227,7 +227,8 @@ class ChatSettings:
     base_url: str | None = None
     timeout_s: float = 60.0
     context_tokens: int | None = None  # overrides the model's known context window
-    condense_questions: bool = False
+    # True: every question; False: none; "auto": questions in another language than the docs' (answer/language.py).
+    condense_questions: bool | Literal["auto"] = "auto"
 
 
 @dataclass(frozen=True)
@@ -359,14 +360,28 @@ def _chat_settings(
     if context:
         value = number(env, "DOCSBOT_CHAT_CONTEXT_TOKENS", 0.0, 1024.0, 10_000_000.0, problems)
         context_tokens = int(value) if value else None
-    condense = (env.get("DOCSBOT_CONDENSE_QUESTIONS") or "false").strip().lower()
-    if condense not in {"true", "false", "1", "0", "yes", "no"}:
-        problems.append(f"DOCSBOT_CONDENSE_QUESTIONS: true or false, got {condense!r}")
+    condense = _condense_mode(env.get("DOCSBOT_CONDENSE_QUESTIONS"), problems)
     return ChatSettings(
         model=model,
         api_key=api_key,
         base_url=base_url,
         timeout_s=timeout,
         context_tokens=context_tokens,
-        condense_questions=condense in {"true", "1", "yes"},
+        condense_questions=condense,
     )
+
+
+_CONDENSE_MODES: dict[str, bool | Literal["auto"]] = {
+    "auto": "auto",
+    **{word: True for word in ("true", "1", "yes")},
+    **{word: False for word in ("false", "0", "no")},
+}
+
+
+def _condense_mode(raw: str | None, problems: list[str]) -> bool | Literal["auto"]:
+    """DOCSBOT_CONDENSE_QUESTIONS: auto (the default), true (every question) or false (never)."""
+    value = (raw or "").strip().lower() or "auto"
+    if value not in _CONDENSE_MODES:
+        problems.append(f"DOCSBOT_CONDENSE_QUESTIONS: auto, true or false, got {value!r}")
+        return "auto"
+    return _CONDENSE_MODES[value]

@@ -1,6 +1,7 @@
-"""`bench retrieval`: retrieval quality, latency and "not in the docs" on both development sets, side by side.
+"""`bench retrieval`: retrieval quality, latency and "not in the docs" on every question set, side by side.
 
-For `redux-docs` and `ionic-docs` (../shared/corpora, each with questions.jsonl and urls.tsv) it indexes the
+For every corpus under ../shared/corpora with a questions.jsonl (and a urls.tsv): the development sets
+`redux-docs` and `ionic-docs` first, then any other set dropped in (`BENCH_SETS=a,b` to choose), it indexes the
 corpus with the local MiniLM embedder and BM25 in the embedded index (Qdrant Edge), then runs every question
 through: BM25 only, dense only, hybrid (RRF), and hybrid + the mpnet reranker (the configuration shipped
 offline when the model is installed). For each: page hit@1/5, section hit@5, MRR@10 and nDCG@10 (page
@@ -55,6 +56,22 @@ from docsbot.refresh.pipeline import ingest_folder
 from docsbot.settings.config import MarkdownFolderSource
 
 DEV_SETS = ("redux-docs", "ionic-docs")
+
+
+def question_sets() -> tuple[str, ...]:
+    """The corpora to measure: `BENCH_SETS` (comma-separated folder names under the corpora folder), else every
+    corpus there with a questions.jsonl, the development sets first; a held-out set dropped in is measured too."""
+    named = [n.strip() for n in os.environ.get("BENCH_SETS", "").split(",") if n.strip()]
+    if named:
+        missing = [n for n in named if not (CORPORA / n / "questions.jsonl").is_file()]
+        if missing:
+            raise SystemExit(f"BENCH_SETS: no questions.jsonl in {', '.join(str(CORPORA / n) for n in missing)}")
+        return tuple(named)
+    found = sorted(p.parent.name for p in CORPORA.glob("*/questions.jsonl"))
+    return tuple([n for n in DEV_SETS if n in found] + [n for n in found if n not in DEV_SETS])
+
+
+SETS = question_sets()
 
 
 @dataclass(frozen=True)
@@ -131,7 +148,7 @@ def retrieval() -> None:
     shipped: dict[str, dict[str, SearchResult]] = {}
     questions_of: dict[str, list[Question]] = {}
     costs: dict[str, str] = {}
-    for name in DEV_SETS:
+    for name in SETS:
         root = CORPORA / name
         questions = questions_of[name] = load_questions(root / "questions.jsonl")
         index, costs[name] = _open_index(name, root, embedder, sparse, mpnet)
@@ -153,13 +170,13 @@ def retrieval() -> None:
 
     table = Table(title="Retrieval on the development sets (page level unless marked; latency per query, warm)")
     table.add_column("configuration")
-    for name in DEV_SETS:
+    for name in SETS:
         short = name.removesuffix("-docs")
         for column in ("page hit@1", "page hit@5", "section hit@5", "MRR@10", "nDCG@10", "p50 ms", "p95 ms"):
             table.add_column(f"{short} {column}", justify="right")
     for config in configs:
         cells: list[str] = []
-        for name in DEV_SETS:
+        for name in SETS:
             data, latencies = metrics[(name, config.label)]
             cells += [
                 f"{data['hit@1']:.3f}",
@@ -191,7 +208,7 @@ def retrieval() -> None:
     columns = ("answerable refused", "unanswerable refused", "grounded score AUC", "keyword score AUC")
     for column in ("set", *columns, "known share AUC", "similarity AUC"):
         abstention.add_column(column, justify="right")
-    for name in DEV_SETS:
+    for name in SETS:
         if name in shipped:
             abstention.add_row(name, *_abstention_row(policy, questions_of[name], shipped[name]))
     console.print(abstention)
@@ -207,7 +224,7 @@ def _latency_breakdown(embedder: LocalEmbedder, sparse: Bm25Encoder, reranker: S
     table = Table(title="Where a reranked search's time goes (p50 ms per question, each step alone, warm)")
     for column in ("set", "MiniLM query", "BM25 query", "index (hybrid)", "mpnet query", "rerank (cached)", "search"):
         table.add_column(column, justify="right")
-    for name in DEV_SETS:
+    for name in SETS:
         root = CORPORA / name
         questions = [q.question for q in load_questions(root / "questions.jsonl")]
         index, _ = _open_index(name, root, embedder, sparse)
@@ -280,7 +297,7 @@ def _bm25_variants() -> None:
     """BM25 alone with the heading line counted once (shipped) and twice, on both sets (no dense model needed)."""
     table = Table(title="BM25 alone: the heading line weighted (page level unless marked)")
     table.add_column("BM25")
-    for name in DEV_SETS:
+    for name in SETS:
         for column in ("page hit@5", "section hit@5", "MRR@10", "nDCG@10"):
             table.add_column(f"{name.removesuffix('-docs')} {column}", justify="right")
     for label, encoder in (
@@ -288,7 +305,7 @@ def _bm25_variants() -> None:
         ("heading counted twice", Bm25Encoder(heading_weight=2)),
     ):
         cells: list[str] = []
-        for name in DEV_SETS:
+        for name in SETS:
             root = CORPORA / name
             source = MarkdownFolderSource(kind="markdown_folder", name="docs", path=root, url_map=root / "urls.tsv")
             index = EdgeIndex(Path(tempfile.mkdtemp(prefix=f"bench-bm25-{name}-")), "docs")
@@ -316,7 +333,7 @@ def _ms_since(started: float) -> float:
 
 def _ingest_warm_cost(reranker: SimilarityReranker, sample: int = 64) -> None:
     """Seconds per 1,000 chunks that computing the reranker's vectors at ingest adds (a sample, uncached)."""
-    root = CORPORA / DEV_SETS[0]
+    root = CORPORA / SETS[0]
     texts = [
         f"bench sample {i}\n\n{path.read_text(encoding='utf-8')[:1500]}"
         for i, path in enumerate(sorted(root.rglob("*.md"))[:sample])

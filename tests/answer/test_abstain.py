@@ -29,6 +29,13 @@ def test_the_rerankers_similarity_must_also_clear_its_threshold_when_there_is_on
     assert AbstainPolicy(min_similarity=None).covered(replace(result(2.0), rerank_similarity=0.1))
 
 
+def test_by_default_a_question_about_something_else_entirely_is_refused_even_when_its_words_match() -> None:
+    grounded = replace(result(3.0), known_share=1.0)  # common words: the keywords alone would answer it
+    assert AbstainPolicy().covered(replace(grounded, rerank_similarity=0.45))
+    assert not AbstainPolicy().covered(replace(grounded, rerank_similarity=0.2))  # no section is about it
+    assert AbstainPolicy().covered(replace(grounded, rerank_similarity=None))  # no reranker: keywords decide
+
+
 def test_a_question_naming_something_the_top_sections_never_mention_is_refused() -> None:
     from docsbot.answer.abstain import grounded_score, query_coverage
     from tests.harness.builders import src
@@ -76,6 +83,11 @@ def test_coverage_reads_the_heading_path_and_only_the_sources_the_answer_gets() 
 
 
 def test_the_policy_describes_every_gate_it_applies() -> None:
-    assert AbstainPolicy().describe() == "grounded score (keyword score × query coverage × known share) ≥ 1.3"
+    assert AbstainPolicy().describe() == (
+        "grounded score (keyword score × query coverage × known share) ≥ 1.3, reranker similarity ≥ 0.3"
+    )
+    assert AbstainPolicy(min_similarity=None).describe() == (
+        "grounded score (keyword score × query coverage × known share) ≥ 1.3"
+    )
     described = AbstainPolicy(min_keyword_score=1.0, min_similarity=0.4).describe()
     assert "keyword score ≥ 1" in described and "reranker similarity ≥ 0.4" in described

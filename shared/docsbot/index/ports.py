@@ -87,12 +87,16 @@ class QueryResult:
 def with_best_scores(hits: list[Hit], tops: list[float | None], *, dense: bool, sparse: bool) -> QueryResult:
     """`hits` plus the top-1 dense and sparse scores of the requests that followed them, in that order.
 
+    The hits come best first and points with equal scores in id order: rank fusion ties often (a point ranked r
+    in one list only scores 1/(k + r), like any other such point), and Qdrant returns tied points in an order that
+    changes from call to call, so the same question would otherwise rank differently twice.
     A keyword query that matches nothing scored zero; only a query without keywords has no keyword score.
     """
     remaining = list(tops)
     best_dense = remaining.pop(0) if dense else None
     best_sparse = (remaining.pop(0) or 0.0) if sparse else None
-    return QueryResult(hits=hits, best_dense_score=best_dense, best_sparse_score=best_sparse)
+    ordered = sorted(hits, key=lambda hit: (-hit.score, hit.id))
+    return QueryResult(hits=ordered, best_dense_score=best_dense, best_sparse_score=best_sparse)
 
 
 def check_info(collection: str, wanted: IndexInfo, current: IndexInfo | None) -> None:
@@ -149,7 +153,9 @@ class VectorIndex(Protocol):
         prefetch_limit: int = 40,
         search_filter: SearchFilter | None = None,
         rrf_k: int = 60,
-    ) -> QueryResult: ...
+    ) -> QueryResult:
+        """Dense, sparse or both (fused by RRF with `rrf_k`); hits best first, equal scores in id order."""
+        ...
 
     def terms_present(self, term_ids: Sequence[int], search_filter: SearchFilter | None = None) -> list[bool]:
         """For each keyword term id, whether any point (within `search_filter`) has it; no payloads read."""

@@ -58,20 +58,19 @@ def _candidates() -> list[Source]:
     return [src(1, "alpha"), src(2, "beta"), src(3, "gamma"), src(4, "delta"), src(5, "omega")]
 
 
+# The first stage likes alpha best and omega least; the model likes omega best and alpha least; both put beta second.
+OPPOSED = {
+    "query": [1.0, 0.0],
+    "alpha": [-1.0, 0.0],
+    "beta": [0.9, 0.44],
+    "gamma": [0.5, 0.87],
+    "delta": [0.0, 1.0],
+    "omega": [1.0, 0.0],
+}
+
+
 def test_a_section_both_stages_like_outranks_sections_only_one_likes() -> None:
-    # The first stage likes alpha best and omega least; the model likes omega best and alpha least;
-    # both put beta second.
-    embedder = TableEmbedder(
-        {
-            "query": [1.0, 0.0],
-            "alpha": [-1.0, 0.0],
-            "beta": [0.9, 0.44],
-            "gamma": [0.5, 0.87],
-            "delta": [0.0, 1.0],
-            "omega": [1.0, 0.0],
-        }
-    )
-    ranked = SimilarityReranker(embedder, weight=1.0).rerank("query", _candidates())
+    ranked = SimilarityReranker(TableEmbedder(OPPOSED), weight=1.0).rerank("query", _candidates())
     order = [s.text for s in ranked.sources]
     assert order[0] == "beta"  # second for both beats first for only one
     assert set(order[1:3]) == {"alpha", "omega"}
@@ -81,17 +80,7 @@ def test_a_section_both_stages_like_outranks_sections_only_one_likes() -> None:
 
 
 def test_by_default_the_models_order_weighs_more_than_the_first_stages() -> None:
-    embedder = TableEmbedder(
-        {
-            "query": [1.0, 0.0],
-            "alpha": [-1.0, 0.0],
-            "beta": [0.9, 0.44],
-            "gamma": [0.5, 0.87],
-            "delta": [0.0, 1.0],
-            "omega": [1.0, 0.0],
-        }
-    )
-    order = [s.text for s in SimilarityReranker(embedder).rerank("query", _candidates()).sources]
+    order = [s.text for s in SimilarityReranker(TableEmbedder(OPPOSED)).rerank("query", _candidates()).sources]
     # The model's favourite (omega, last in the first stage) now beats the first stage's (alpha, the model's last),
     # and third for both (gamma) beats first for the first stage only.
     assert order == ["beta", "omega", "gamma", "alpha", "delta"]

@@ -562,13 +562,7 @@ def test_validate_commands_catches_duplicates() -> None:
         validate_commands([*commands, commands[0]])
 
 
-# --- REST client against a loopback Discord ----------------------------------------------------------------
-
-
-@pytest.fixture
-def api() -> Iterator[FakeDiscordApi]:
-    with FakeDiscordApi() as server:
-        yield server
+# --- REST client against a loopback Discord (`api`: tests/discord/conftest.py) -----------------------------
 
 
 class Sleeps(list[float]):

@@ -10,7 +10,7 @@ gets back."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
 
@@ -21,13 +21,9 @@ from docsbot.answer.model import AnswerKind, Turn
 from docsbot.answer.pipeline import Answerer, AnswerOptions
 from docsbot.answer.prompt import Product
 from docsbot.app.answerers import make_answerer, product_for
-from docsbot.index.bm25 import Bm25Encoder
-from docsbot.index.embedders import HashingEmbedder
 from docsbot.index.eval import load_questions, normalise_url
-from docsbot.index.qdrant_edge import EdgeIndex
 from docsbot.index.search import Searcher, SearchResult
-from docsbot.refresh.pipeline import ingest_folder
-from docsbot.settings.config import ConfigError, MarkdownFolderSource, load_settings, parse_collections
+from docsbot.settings.config import ConfigError, load_settings, parse_collections
 from tests.answer.test_chat import covered_search, make_chat
 from tests.harness.corpora import require_redux
 from tests.harness.fakes.openai_server import FakeOpenAIServer
@@ -60,17 +56,6 @@ TRANSLATED = {
 }
 
 
-@pytest.fixture(scope="module")
-def redux(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Searcher]:
-    corpus = require_redux()
-    index = EdgeIndex(tmp_path_factory.mktemp("redux-index"), "redux")
-    embedder, sparse = HashingEmbedder(), Bm25Encoder()
-    source = MarkdownFolderSource(kind="markdown_folder", name="docs", path=corpus, url_map=corpus / "urls.tsv")
-    ingest_folder(index, embedder, sparse, source)
-    yield Searcher(index, embedder, sparse)
-    index.close()
-
-
 def translating_model(english: dict[str, str], replies: dict[str, str]) -> Any:
     """A responder: the condense request gets the English question, the answer request the asker's reply."""
 
@@ -86,7 +71,7 @@ def translating_model(english: dict[str, str], replies: dict[str, str]) -> Any:
 
 
 def test_questions_in_french_and_spanish_are_searched_in_english_and_answered_in_their_language(
-    redux: Searcher, fake_openai: FakeOpenAIServer
+    redux_searcher: Searcher, fake_openai: FakeOpenAIServer
 ) -> None:
     questions = {q.id: q for q in load_questions(require_redux() / "questions.jsonl")}
     english = {asked: questions[qid].question for qid, (asked, _) in TRANSLATED.items()}
@@ -97,7 +82,7 @@ def test_questions_in_french_and_spanish_are_searched_in_english_and_answered_in
     # Keyword search only: the test embedder (hashing) has no semantics, so a dense ranking would be noise.
     def search(query: str, limit: int) -> SearchResult:
         searched.append(query)
-        return redux.search(query, limit=limit, mode="sparse")
+        return redux_searcher.search(query, limit=limit, mode="sparse")
 
     def hit(query: str, relevant: set[str]) -> bool:
         return bool({normalise_url(s.url)[0] for s in search(query, 5).sources} & relevant)

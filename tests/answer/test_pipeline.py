@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from docsbot.answer.model import AnswerKind, Turn
@@ -26,17 +24,6 @@ def test_weak_retrieval_gets_the_not_found_answer_with_the_closest_sections() ->
     assert answer.kind is AnswerKind.NOT_FOUND
     assert "couldn't find this in the Acme documentation" in answer.text
     assert len(answer.closest) == 3 and answer.citations == ()
-
-
-@pytest.fixture(scope="module")
-def redux_searcher(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Searcher]:
-    corpus = require_redux()
-    index = EdgeIndex(tmp_path_factory.mktemp("redux-index"), "redux")
-    embedder, sparse = HashingEmbedder(), Bm25Encoder()
-    source = MarkdownFolderSource(kind="markdown_folder", name="docs", path=corpus, url_map=corpus / "urls.tsv")
-    ingest_folder(index, embedder, sparse, source)
-    yield Searcher(index, embedder, sparse)
-    index.close()
 
 
 def test_a_follow_up_retrieves_the_page_its_first_question_was_about(redux_searcher: Searcher) -> None:

@@ -97,13 +97,11 @@ def discord_env(api: FakeDiscordApi) -> dict[str, str]:
 
 
 def test_docsbot_digest_captures_then_posts_the_top_gaps_with_the_report_attached(
-    indexed: dict[str, str], question_file: Path, api: FakeDiscordApi
+    simulated: dict[str, str], api: FakeDiscordApi
 ) -> None:
     obj = CliDeps(clock=lambda: NOW)
-    args = ["simulate", "--collection", "demo", "--questions", str(question_file)]
-    assert CliRunner().invoke(app, args, env=indexed, obj=obj).exit_code == 0
-    discord_thread(Path(indexed["DOCSBOT_DATA_DIR"]), api)
-    env = {**indexed, **discord_env(api)}
+    discord_thread(Path(simulated["DOCSBOT_DATA_DIR"]), api)
+    env = {**simulated, **discord_env(api)}
     args = ["digest", "--collection", "demo", "--channel", STAFF, "--since", "1d"]
     result = CliRunner().invoke(app, args, env=env, obj=obj)
     assert result.exit_code == 0, result.output
@@ -118,7 +116,7 @@ def test_docsbot_digest_captures_then_posts_the_top_gaps_with_the_report_attache
     assert (channel, name) == (STAFF, "gaps-demo-2026-03-01.html")
     assert b"<!doctype html>" in html and b"how do I use redux in a flutter app?" in html
 
-    store = SqliteStore(Path(indexed["DOCSBOT_DATA_DIR"]) / "docsbot.sqlite3")
+    store = SqliteStore(Path(simulated["DOCSBOT_DATA_DIR"]) / "docsbot.sqlite3")
     try:
         conversation = store.get_conversation(THREAD)
     finally:
@@ -137,13 +135,8 @@ def test_the_job_lists_every_bad_setting_at_once(capsys: pytest.CaptureFixture[s
         assert name in problems, name
 
 
-def test_the_job_posts_the_digest_from_its_environment(
-    indexed: dict[str, str], question_file: Path, api: FakeDiscordApi
-) -> None:
-    obj = CliDeps(clock=lambda: NOW)
-    args = ["simulate", "--collection", "demo", "--questions", str(question_file)]
-    assert CliRunner().invoke(app, args, env=indexed, obj=obj).exit_code == 0
-    env = {**indexed, **discord_env(api), "DOCSBOT_DIGEST_COLLECTION": "demo", "DOCSBOT_DIGEST_CHANNEL_ID": STAFF}
+def test_the_job_posts_the_digest_from_its_environment(simulated: dict[str, str], api: FakeDiscordApi) -> None:
+    env = {**simulated, **discord_env(api), "DOCSBOT_DIGEST_COLLECTION": "demo", "DOCSBOT_DIGEST_CHANNEL_ID": STAFF}
     assert job_main(env, now=NOW + timedelta(hours=1)) == 0
     [posted] = api.channel_messages(STAFF)
     assert "the last 7 days: 2 questions the docs failed" in posted["content"]

@@ -149,14 +149,12 @@ def test_the_html_report_is_inert_whatever_the_texts() -> None:
 
 
 def test_gaps_after_simulate_clusters_the_failed_questions_and_writes_the_report(
-    indexed: dict[str, str], question_file: Path, tmp_path: Path
+    simulated: dict[str, str], tmp_path: Path
 ) -> None:
     obj = CliDeps(clock=lambda: NOW)
-    args = ["simulate", "--collection", "demo", "--questions", str(question_file)]
-    assert CliRunner().invoke(app, args, env=indexed, obj=obj).exit_code == 0
     out = tmp_path / "report" / "gaps.html"
     args = ["gaps", "--collection", "demo", "--since", "1d", "--out", str(out)]
-    result = CliRunner().invoke(app, args, env=indexed, obj=obj)
+    result = CliRunner().invoke(app, args, env=simulated, obj=obj)
     assert result.exit_code == 0, result.output
     # Two of the three failed the docs: the one a person solved and the one not in the docs.
     assert "2 questions the docs failed in 'demo' (3 threads)" in result.stdout
@@ -168,17 +166,15 @@ def test_gaps_after_simulate_clusters_the_failed_questions_and_writes_the_report
 
     # Nothing in the period: an empty report, not an error.
     later = CliDeps(clock=lambda: NOW + timedelta(days=60))
-    result = CliRunner().invoke(app, ["gaps", "--collection", "demo", "--since", "30d"], env=indexed, obj=later)
+    result = CliRunner().invoke(app, ["gaps", "--collection", "demo", "--since", "30d"], env=simulated, obj=later)
     assert result.exit_code == 0, result.output
     assert "0 questions the docs failed" in result.stdout
 
 
 def test_with_a_chat_model_each_cluster_gets_a_title_and_a_proposed_change(
-    indexed: dict[str, str], question_file: Path, tmp_path: Path, fake_openai: FakeOpenAIServer
+    simulated: dict[str, str], tmp_path: Path, fake_openai: FakeOpenAIServer
 ) -> None:
     obj = CliDeps(clock=lambda: NOW)
-    args = ["simulate", "--collection", "demo", "--questions", str(question_file)]
-    assert CliRunner().invoke(app, args, env=indexed, obj=obj).exit_code == 0
     prompts: list[str] = []
 
     def responder(body: dict[str, Any]) -> str:
@@ -196,7 +192,7 @@ def test_with_a_chat_model_each_cluster_gets_a_title_and_a_proposed_change(
         )
 
     fake_openai.chat_responder = responder
-    env = {**indexed, "DOCSBOT_CHAT_MODEL": "gpt-4.1-mini", "OPENAI_API_KEY": "test-key"}
+    env = {**simulated, "DOCSBOT_CHAT_MODEL": "gpt-4.1-mini", "OPENAI_API_KEY": "test-key"}
     env["DOCSBOT_CHAT_BASE_URL"] = fake_openai.base_url
     out = tmp_path / "gaps.html"
     result = CliRunner().invoke(app, ["gaps", "--collection", "demo", "--out", str(out)], env=env, obj=obj)

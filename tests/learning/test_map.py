@@ -59,13 +59,11 @@ def drawn_markers(driver: webdriver.Chrome) -> int:
 
 
 def test_the_map_opens_offline_and_draws_every_point(
-    indexed: dict[str, str], question_file: Path, tmp_path: Path, chromium: webdriver.Chrome
+    simulated: dict[str, str], tmp_path: Path, chromium: webdriver.Chrome
 ) -> None:
     obj = CliDeps(clock=lambda: NOW)
-    args = ["simulate", "--collection", "demo", "--questions", str(question_file)]
-    assert CliRunner().invoke(app, args, env=indexed, obj=obj).exit_code == 0
     out = tmp_path / "map.html"
-    result = CliRunner().invoke(app, ["map", "--collection", "demo", "--out", str(out)], env=indexed, obj=obj)
+    result = CliRunner().invoke(app, ["map", "--collection", "demo", "--out", str(out)], env=simulated, obj=obj)
     assert result.exit_code == 0, result.output
     found = re.search(r"map of (\d+) questions and (\d+) doc sections", result.stdout)
     assert found is not None, result.stdout

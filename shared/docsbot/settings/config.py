@@ -371,17 +371,12 @@ def _chat_settings(
     )
 
 
-_CONDENSE_MODES: dict[str, bool | Literal["auto"]] = {
-    "auto": "auto",
-    **{word: True for word in ("true", "1", "yes")},
-    **{word: False for word in ("false", "0", "no")},
-}
-
-
 def _condense_mode(raw: str | None, problems: list[str]) -> bool | Literal["auto"]:
     """DOCSBOT_CONDENSE_QUESTIONS: auto (the default), true (every question) or false (never)."""
     value = (raw or "").strip().lower() or "auto"
-    if value not in _CONDENSE_MODES:
+    if value == "auto":
+        return "auto"
+    if value not in envvars.TRUE_WORDS | envvars.FALSE_WORDS:
         problems.append(f"DOCSBOT_CONDENSE_QUESTIONS: auto, true or false, got {value!r}")
         return "auto"
-    return _CONDENSE_MODES[value]
+    return value in envvars.TRUE_WORDS

@@ -1,4 +1,4 @@
-"""Reading environment variables: numbers within bounds and the data directory, problems collected.
+"""Reading environment variables: numbers within bounds, on/off flags and the data directory, problems collected.
 
 Standard library only: the Discord interactions function reads its settings through this module too.
 """
@@ -23,6 +23,18 @@ def collections_file(env: Mapping[str, str], problems: list[str]) -> Path | None
         return path
     default = Path("collections.toml")
     return default if default.is_file() else None
+
+
+TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
+FALSE_WORDS = frozenset({"0", "false", "no", "off"})
+
+
+def flag(env: Mapping[str, str], name: str, problems: list[str]) -> bool:
+    """`name` as on/off (1/true/yes/on or 0/false/no/off); off when unset; a problem when anything else."""
+    value = (env.get(name) or "").strip().lower()
+    if value and value not in TRUE_WORDS | FALSE_WORDS:
+        problems.append(f"{name} must be 1/true/yes/on or 0/false/no/off, got {value!r}")
+    return value in TRUE_WORDS
 
 
 def number(env: Mapping[str, str], name: str, default: float, low: float, high: float, problems: list[str]) -> float:

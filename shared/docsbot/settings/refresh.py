@@ -16,7 +16,7 @@ from pathlib import Path
 
 from docsbot.settings.config import ConfigError
 from docsbot.settings.envvars import data_dir as env_data_dir
-from docsbot.settings.envvars import integer, number
+from docsbot.settings.envvars import flag, integer, number
 from docsbot.settings.store import StoreSettings, parse_store_settings
 
 GOOGLE_CERTS_URL = "https://www.googleapis.com/oauth2/v1/certs"  # Google's ID-token signing certificates (PEM)
@@ -69,17 +69,6 @@ def _raise(problems: list[str], what: str) -> None:
         raise ConfigError(f"{what} configuration problems:\n" + "\n".join(f"  - {p}" for p in problems))
 
 
-_TRUE = frozenset({"1", "true", "yes", "on"})
-_FALSE = frozenset({"", "0", "false", "no", "off"})
-
-
-def _flag(env: Mapping[str, str], name: str, problems: list[str]) -> bool:
-    value = (env.get(name) or "").strip().lower()
-    if value not in _TRUE | _FALSE:
-        problems.append(f"{name} must be 1/true/yes/on or 0/false/no/off, got {value!r}")
-    return value in _TRUE
-
-
 def load_job_settings(env: Mapping[str, str] | None = None) -> JobSettings:
     """The scrape job's settings (default: `os.environ`)."""
     env = os.environ if env is None else env
@@ -96,7 +85,7 @@ def load_job_settings(env: Mapping[str, str] | None = None) -> JobSettings:
         max_drop=number(env, "DOCSBOT_SCRAPE_MAX_DROP", 0.2, 0.0, 1.0, problems),
         lease_ttl=timedelta(seconds=integer(env, "DOCSBOT_SCRAPE_LEASE_SECONDS", 900, 30, 86_400, problems)),
         lease_wait=number(env, "DOCSBOT_SCRAPE_LEASE_WAIT", 0.0, 0.0, 3600.0, problems),
-        full=_flag(env, "DOCSBOT_SCRAPE_FULL", problems),
+        full=flag(env, "DOCSBOT_SCRAPE_FULL", problems),
     )
     _raise(problems, "scrape job")
     return settings

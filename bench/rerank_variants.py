@@ -19,7 +19,7 @@ from pathlib import Path
 from rich.table import Table
 
 from bench.knowledge_base import CORPORA, console
-from bench.retrieval import SETS, Config, _open_index, _run
+from bench.retrieval import Config, _open_index, _run, question_sets
 from docsbot.documents.model import Source
 from docsbot.index import rerank
 from docsbot.index.bm25 import Bm25Encoder
@@ -58,7 +58,7 @@ def rerank_variants() -> None:
         )
     )
     rows: dict[str, list[str]] = {label: [] for label, _, _ in variants}
-    for name in SETS:
+    for name in question_sets():
         root = CORPORA / name
         questions = load_questions(root / "questions.jsonl")
         index, _ = _open_index(name, root, embedder, sparse, reranker)
@@ -80,7 +80,7 @@ def rerank_variants() -> None:
         title="The second stage's variants (hybrid top 30, then mpnet fused by weighted RRF; page level unless marked)"
     )
     table.add_column("variant")
-    for name in SETS:
+    for name in question_sets():
         for column in ("page hit@1", "page hit@5", "section hit@5", "MRR@10", "nDCG@10"):
             table.add_column(f"{name.removesuffix('-docs')} {column}", justify="right")
     for label, cells in rows.items():

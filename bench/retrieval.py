@@ -72,9 +72,6 @@ def question_sets() -> tuple[str, ...]:
     return tuple([n for n in DEV_SETS if n in found] + [n for n in found if n not in DEV_SETS])
 
 
-SETS = question_sets()
-
-
 @dataclass(frozen=True)
 class Config:
     label: str
@@ -147,10 +144,10 @@ def retrieval() -> None:
     policy = AbstainPolicy()
     metrics: dict[tuple[str, str], tuple[dict[str, Any], list[float]]] = {}
     shipped: dict[str, dict[str, SearchResult]] = {}
-    questions_of = {name: load_questions(CORPORA / name / "questions.jsonl") for name in SETS}
+    questions_of = {name: load_questions(CORPORA / name / "questions.jsonl") for name in question_sets()}
     off_topic: dict[str, list[SearchResult]] = {}  # the other sets' questions asked of this set's docs
     costs: dict[str, str] = {}
-    for name in SETS:
+    for name in question_sets():
         root = CORPORA / name
         questions = questions_of[name]
         index, costs[name] = _open_index(name, root, embedder, sparse, mpnet)
@@ -167,20 +164,20 @@ def retrieval() -> None:
                 embedding_seconds += time.perf_counter() - started
             if config.reranker is mpnet and config.first_stage == "MiniLM":
                 shipped[name] = keep
-        others = [q.question for other in SETS if other != name for q in questions_of[other]]
+        others = [q.question for other in questions_of if other != name for q in questions_of[other]]
         off_topic[name] = [searcher.search(q, limit=10, reranker=mpnet) for q in others]
         for each in searchers.values():
             each.index.close()
 
     table = Table(title="Retrieval on the development sets (page level unless marked; latency per query, warm)")
     table.add_column("configuration")
-    for name in SETS:
+    for name in question_sets():
         short = name.removesuffix("-docs")
         for column in ("page hit@1", "page hit@5", "section hit@5", "MRR@10", "nDCG@10", "p50 ms", "p95 ms"):
             table.add_column(f"{short} {column}", justify="right")
     for config in configs:
         cells: list[str] = []
-        for name in SETS:
+        for name in question_sets():
             data, latencies = metrics[(name, config.label)]
             cells += [
                 f"{data['hit@1']:.3f}",
@@ -212,7 +209,7 @@ def retrieval() -> None:
     columns = ("answerable refused", "unanswerable refused", "grounded score AUC", "keyword score AUC")
     for column in ("set", *columns, "known share AUC", "similarity AUC", "off-topic refused"):
         abstention.add_column(column, justify="right")
-    for name in SETS:
+    for name in question_sets():
         if name in shipped:
             refused = sum(1 for r in off_topic[name] if not policy.covered(r))
             share = (
@@ -234,7 +231,7 @@ def _latency_breakdown(embedder: LocalEmbedder, sparse: Bm25Encoder, reranker: S
     table = Table(title="Where a reranked search's time goes (p50 ms per question, each step alone, warm)")
     for column in ("set", "MiniLM query", "BM25 query", "index (hybrid)", "mpnet query", "rerank (cached)", "search"):
         table.add_column(column, justify="right")
-    for name in SETS:
+    for name in question_sets():
         root = CORPORA / name
         questions = [q.question for q in load_questions(root / "questions.jsonl")]
         index, _ = _open_index(name, root, embedder, sparse)
@@ -307,7 +304,7 @@ def _bm25_variants() -> None:
     """BM25 alone with the heading line counted once (shipped) and twice, on both sets (no dense model needed)."""
     table = Table(title="BM25 alone: the heading line weighted (page level unless marked)")
     table.add_column("BM25")
-    for name in SETS:
+    for name in question_sets():
         for column in ("page hit@5", "section hit@5", "MRR@10", "nDCG@10"):
             table.add_column(f"{name.removesuffix('-docs')} {column}", justify="right")
     for label, encoder in (
@@ -315,7 +312,7 @@ def _bm25_variants() -> None:
         ("heading counted twice", Bm25Encoder(heading_weight=2)),
     ):
         cells: list[str] = []
-        for name in SETS:
+        for name in question_sets():
             root = CORPORA / name
             source = MarkdownFolderSource(kind="markdown_folder", name="docs", path=root, url_map=root / "urls.tsv")
             index = EdgeIndex(Path(tempfile.mkdtemp(prefix=f"bench-bm25-{name}-")), "docs")
@@ -343,7 +340,7 @@ def _ms_since(started: float) -> float:
 
 def _ingest_warm_cost(reranker: SimilarityReranker, sample: int = 64) -> None:
     """Seconds per 1,000 chunks that computing the reranker's vectors at ingest adds (a sample, uncached)."""
-    root = CORPORA / SETS[0]
+    root = CORPORA / question_sets()[0]
     texts = [
         f"bench sample {i}\n\n{path.read_text(encoding='utf-8')[:1500]}"
         for i, path in enumerate(sorted(root.rglob("*.md"))[:sample])
